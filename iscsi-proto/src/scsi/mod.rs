@@ -1,0 +1,1 @@
+//! SCSI (SPC-5 / SBC-4): CDB builders and response parsers.

@@ -1,0 +1,1 @@
+//! tgtd harness for integration tests (to be written)
