@@ -32,7 +32,7 @@ impl Sn {
     }
 
     #[inline]
-    pub fn add(self, n: u32) -> Sn {
+    pub fn plus(self, n: u32) -> Sn {
         Sn(self.0.wrapping_add(n))
     }
 
@@ -68,9 +68,9 @@ mod tests {
     proptest! {
         #[test]
         fn successor_is_greater(a: u32, n in 1u32..(1 << 31)) {
-            prop_assert!(Sn(a).lt(Sn(a).add(n)));
-            prop_assert!(!Sn(a).add(n).lt(Sn(a)));
-            prop_assert_eq!(Sn(a).add(n).distance_from(Sn(a)), n);
+            prop_assert!(Sn(a).lt(Sn(a).plus(n)));
+            prop_assert!(!Sn(a).plus(n).lt(Sn(a)));
+            prop_assert_eq!(Sn(a).plus(n).distance_from(Sn(a)), n);
         }
     }
 }

@@ -1,0 +1,749 @@
+//! Session behaviour against scripted target PDUs.
+
+use super::*;
+use crate::pdu::{task_attr, Opcode};
+use proptest::prelude::*;
+
+const LUN: u64 = 0x0001_0000_0000_0000;
+
+fn params(immediate_data: bool, initial_r2t: bool) -> SessionParams {
+    SessionParams {
+        immediate_data,
+        initial_r2t,
+        first_burst_length: 65536,
+        max_burst_length: 262144,
+        max_xmit_data_segment_length: 8192,
+        max_recv_data_segment_length: 262144,
+        max_outstanding_r2t: 1,
+        ..SessionParams::default()
+    }
+}
+
+fn session(p: SessionParams) -> Session {
+    Session::new(
+        p,
+        SessionStart {
+            cmdsn: 100,
+            statsn: 7,
+            expcmdsn: 100,
+            maxcmdsn: 131,
+        },
+    )
+}
+
+fn read_cmd(itt: u32, len: u32) -> Command {
+    Command {
+        itt,
+        lun: LUN,
+        cdb: vec![0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0],
+        direction: Direction::Read,
+        data_len: len,
+        attr: task_attr::SIMPLE,
+    }
+}
+
+fn write_cmd(itt: u32, len: u32) -> Command {
+    Command {
+        cdb: vec![0x8a; 16],
+        direction: Direction::Write,
+        ..read_cmd(itt, len)
+    }
+}
+
+fn drain(s: &mut Session) -> Vec<OutPdu> {
+    std::iter::from_fn(|| s.poll_transmit()).collect()
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn data_in(itt: u32, datasn: u32, offset: u32, status: Option<u8>) -> Header {
+    Header::DataIn(DataIn {
+        final_: status.is_some(),
+        has_status: status.is_some(),
+        status: status.unwrap_or(0),
+        lun: LUN,
+        itt,
+        ttt: RESERVED_TAG,
+        statsn: 8,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+        datasn,
+        buffer_offset: offset,
+        ..Default::default()
+    })
+}
+
+fn response(itt: u32, status: u8) -> Header {
+    Header::ScsiResponse(ScsiResponse {
+        status,
+        itt,
+        statsn: 8,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+        ..Default::default()
+    })
+}
+
+fn r2t(itt: u32, r2tsn: u32, offset: u32, len: u32) -> Header {
+    Header::R2t(R2t {
+        lun: LUN,
+        itt,
+        ttt: 0x500 + r2tsn,
+        statsn: 8,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+        r2tsn,
+        buffer_offset: offset,
+        desired_len: len,
+    })
+}
+
+#[test]
+fn read_in_two_data_ins_with_phase_collapse() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(0x40, 16384)).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    let Header::ScsiCommand(cmd) = &out[0].header else {
+        panic!("{out:?}")
+    };
+    assert!(cmd.read && !cmd.write && cmd.final_);
+    assert_eq!(
+        (cmd.cmdsn, cmd.expstatsn, cmd.expected_len),
+        (100, 8, 16384)
+    );
+    assert_eq!(out[0].data, OutData::None);
+
+    let r = s
+        .handle(&data_in(0x40, 0, 0, None), Segment::Placed(8192))
+        .unwrap();
+    assert_eq!(
+        r,
+        Received::DataIn {
+            itt: 0x40,
+            offset: 0,
+            len: 8192
+        }
+    );
+    assert!(events(&mut s).is_empty());
+    let r = s
+        .handle(
+            &data_in(0x40, 1, 8192, Some(0)),
+            Segment::Inline(&[7u8; 8192]),
+        )
+        .unwrap();
+    assert_eq!(
+        r,
+        Received::DataIn {
+            itt: 0x40,
+            offset: 8192,
+            len: 8192
+        }
+    );
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskComplete {
+            itt: 0x40,
+            outcome: TaskOutcome::Status {
+                status: 0,
+                sense: None,
+                residual: Residual::None
+            },
+            data_in_bytes: 16384,
+        }]
+    );
+    assert_eq!(s.outstanding(), 0);
+    // The ITT is free again and the next command acknowledges StatSN 8.
+    s.submit(read_cmd(0x40, 512)).unwrap();
+    let Header::ScsiCommand(cmd) = &drain(&mut s)[0].header else {
+        panic!()
+    };
+    assert_eq!((cmd.cmdsn, cmd.expstatsn), (101, 9));
+}
+
+#[test]
+fn closed_window_holds_commands_until_maxcmdsn_moves() {
+    let mut s = Session::new(
+        params(true, false),
+        SessionStart {
+            cmdsn: 5,
+            statsn: 0,
+            expcmdsn: 5,
+            maxcmdsn: 5,
+        },
+    );
+    s.submit(read_cmd(1, 512)).unwrap();
+    s.submit(read_cmd(2, 512)).unwrap();
+    assert_eq!(drain(&mut s).len(), 1);
+    assert_eq!(s.window_room(), 0);
+    assert!(s.poll_transmit().is_none());
+    assert!(s.stats().window_stalls > 0);
+    // A NOP-In (no ping) opens the window.
+    s.handle(
+        &Header::NopIn(NopIn {
+            itt: RESERVED_TAG,
+            ttt: RESERVED_TAG,
+            statsn: 0,
+            expcmdsn: 6,
+            maxcmdsn: 10,
+            ..Default::default()
+        }),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    assert!(matches!(&out[0].header, Header::ScsiCommand(c) if c.itt == 2 && c.cmdsn == 6));
+}
+
+/// Immediate data, unsolicited Data-Out up to FirstBurstLength, then an R2T for the rest.
+#[test]
+fn write_with_immediate_unsolicited_and_solicited_data() {
+    let mut s = session(params(true, false));
+    s.submit(write_cmd(9, 256 * 1024)).unwrap();
+    let out = drain(&mut s);
+    let Header::ScsiCommand(cmd) = &out[0].header else {
+        panic!()
+    };
+    assert!(cmd.write && !cmd.final_, "unsolicited Data-Out follows");
+    assert_eq!(
+        out[0].data,
+        OutData::Task {
+            itt: 9,
+            offset: 0,
+            len: 8192
+        }
+    );
+    // 64 KiB first burst = 8 KiB immediate + 7 Data-Out of 8 KiB, TTT reserved, DataSN 0..6.
+    assert_eq!(out.len(), 8);
+    for (i, pdu) in out[1..].iter().enumerate() {
+        let Header::DataOut(d) = &pdu.header else {
+            panic!()
+        };
+        assert_eq!(d.ttt, RESERVED_TAG);
+        assert_eq!(d.datasn, i as u32);
+        assert_eq!(d.buffer_offset, 8192 * (i as u32 + 1));
+        assert_eq!(d.final_, i == 6);
+        assert_eq!(pdu.data.len(), 8192);
+    }
+    s.handle(&r2t(9, 0, 65536, 196608), Segment::Inline(&[]))
+        .unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 24);
+    let mut expect_offset = 65536;
+    for (i, pdu) in out.iter().enumerate() {
+        let Header::DataOut(d) = &pdu.header else {
+            panic!()
+        };
+        assert_eq!(
+            (d.ttt, d.datasn, d.buffer_offset),
+            (0x500, i as u32, expect_offset)
+        );
+        assert_eq!(d.final_, i == 23);
+        expect_offset += 8192;
+    }
+    s.handle(&response(9, 0), Segment::Inline(&[])).unwrap();
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::TaskComplete {
+            itt: 9,
+            outcome: TaskOutcome::Status { status: 0, .. },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn write_with_initial_r2t_and_no_immediate_data_sends_only_the_command() {
+    let mut s = session(params(false, true));
+    s.submit(write_cmd(3, 4096)).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    assert!(matches!(&out[0].header, Header::ScsiCommand(c) if c.final_ && c.write));
+    assert_eq!(out[0].data, OutData::None);
+    s.handle(&r2t(3, 0, 0, 4096), Segment::Inline(&[])).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].data,
+        OutData::Task {
+            itt: 3,
+            offset: 0,
+            len: 4096
+        }
+    );
+}
+
+#[test]
+fn small_write_fits_in_immediate_data() {
+    let mut s = session(params(true, true));
+    s.submit(write_cmd(4, 4096)).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    assert!(matches!(&out[0].header, Header::ScsiCommand(c) if c.final_));
+    assert_eq!(out[0].data.len(), 4096);
+}
+
+#[test]
+fn outstanding_r2t_limit_is_enforced_until_the_sequence_is_sent() {
+    let mut s = session(params(false, true));
+    s.submit(write_cmd(3, 65536)).unwrap();
+    drain(&mut s);
+    s.handle(&r2t(3, 0, 0, 16384), Segment::Inline(&[]))
+        .unwrap();
+    // Second R2T before our Data-Out sequence for the first went out: over MaxOutstandingR2T=1.
+    assert!(matches!(
+        s.handle(&r2t(3, 1, 16384, 16384), Segment::Inline(&[])),
+        Err(SessionError::TooManyR2t { .. })
+    ));
+    drain(&mut s);
+    s.handle(&r2t(3, 1, 16384, 16384), Segment::Inline(&[]))
+        .unwrap();
+}
+
+#[test]
+fn hostile_data_in_is_refused() {
+    let cases: Vec<(Header, u32, fn(&SessionError) -> bool)> = vec![
+        (data_in(0x99, 0, 0, None), 512, |e| {
+            matches!(e, SessionError::UnknownItt(0x99))
+        }),
+        (data_in(0x40, 1, 0, None), 512, |e| {
+            matches!(e, SessionError::DataSnGap { .. })
+        }),
+        (data_in(0x40, 0, 512, None), 512, |e| {
+            matches!(e, SessionError::DataOffset { .. })
+        }),
+        (data_in(0x40, 0, 0, None), 8193, |e| {
+            matches!(e, SessionError::DataPastEnd { .. })
+        }),
+        (
+            Header::DataIn(DataIn {
+                has_status: true,
+                final_: false,
+                itt: 0x40,
+                ..Default::default()
+            }),
+            0,
+            |e| matches!(e, SessionError::StatusWithoutFinal(0x40)),
+        ),
+        (
+            Header::DataIn(DataIn {
+                has_status: true,
+                final_: true,
+                itt: 0x40,
+                ..Default::default()
+            }),
+            0,
+            |e| matches!(e, SessionError::DataCountMismatch { .. }),
+        ),
+    ];
+    for (header, len, expected) in cases {
+        let mut s = session(params(true, false));
+        s.submit(read_cmd(0x40, 8192)).unwrap();
+        drain(&mut s);
+        let err = s.handle(&header, Segment::Placed(len)).unwrap_err();
+        assert!(expected(&err), "{header:?} gave {err:?}");
+    }
+}
+
+#[test]
+fn hostile_r2t_is_refused() {
+    let cases: Vec<(Header, fn(&SessionError) -> bool)> = vec![
+        (r2t(3, 0, 4096, 8192), |e| {
+            matches!(e, SessionError::R2tRange { .. })
+        }),
+        (r2t(3, 0, 0, 0), |e| {
+            matches!(e, SessionError::R2tRange { .. })
+        }),
+        (r2t(3, 0, u32::MAX, 2), |e| {
+            matches!(e, SessionError::R2tRange { .. })
+        }),
+        (r2t(3, 2, 0, 4096), |e| {
+            matches!(e, SessionError::R2tSnGap { .. })
+        }),
+        (r2t(7, 0, 0, 4096), |e| {
+            matches!(e, SessionError::UnknownItt(7))
+        }),
+        (
+            Header::R2t(R2t {
+                itt: 3,
+                ttt: RESERVED_TAG,
+                desired_len: 512,
+                ..Default::default()
+            }),
+            |e| matches!(e, SessionError::R2tReservedTtt(3)),
+        ),
+    ];
+    for (header, expected) in cases {
+        let mut s = session(params(false, true));
+        s.submit(write_cmd(3, 8192)).unwrap();
+        drain(&mut s);
+        let err = s.handle(&header, Segment::Inline(&[])).unwrap_err();
+        assert!(expected(&err), "{header:?} gave {err:?}");
+        assert!(drain(&mut s).is_empty(), "nothing sent for a refused R2T");
+    }
+    // Over MaxBurstLength.
+    let mut s = session(params(false, true));
+    s.submit(write_cmd(3, 1 << 20)).unwrap();
+    drain(&mut s);
+    assert!(matches!(
+        s.handle(&r2t(3, 0, 0, 524288), Segment::Inline(&[])),
+        Err(SessionError::R2tBurst { .. })
+    ));
+}
+
+#[test]
+fn check_condition_carries_sense_and_residual() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(0x41, 4096)).unwrap();
+    drain(&mut s);
+    let sense = [
+        0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0x00, 0, 0, 0, 0,
+    ];
+    let mut segment = vec![0, sense.len() as u8];
+    segment.extend_from_slice(&sense);
+    let header = Header::ScsiResponse(ScsiResponse {
+        status: 0x02,
+        itt: 0x41,
+        underflow: true,
+        residual: 4096,
+        statsn: 8,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+        ..Default::default()
+    });
+    s.handle(&header, Segment::Inline(&segment)).unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskComplete {
+            itt: 0x41,
+            outcome: TaskOutcome::Status {
+                status: 2,
+                sense: Some(sense.to_vec()),
+                residual: Residual::Underflow(4096)
+            },
+            data_in_bytes: 0,
+        }]
+    );
+    // A SenseLength that runs past the segment is a protocol error.
+    s.submit(read_cmd(0x42, 4096)).unwrap();
+    drain(&mut s);
+    let bad = Header::ScsiResponse(ScsiResponse {
+        status: 0x02,
+        itt: 0x42,
+        ..Default::default()
+    });
+    assert!(matches!(
+        s.handle(&bad, Segment::Inline(&[0, 40, 0x70])),
+        Err(SessionError::BadSense(_))
+    ));
+}
+
+#[test]
+fn target_failure_response() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 512)).unwrap();
+    drain(&mut s);
+    let h = Header::ScsiResponse(ScsiResponse {
+        response: 1,
+        itt: 1,
+        ..Default::default()
+    });
+    s.handle(&h, Segment::Inline(&[])).unwrap();
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::TaskComplete {
+            outcome: TaskOutcome::TargetFailure { response: 1 },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn nop_in_ping_from_target_is_answered_with_its_ttt_and_data() {
+    let mut s = session(params(true, false));
+    s.handle(
+        &Header::NopIn(NopIn {
+            itt: RESERVED_TAG,
+            ttt: 0x1234,
+            statsn: 8,
+            expcmdsn: 100,
+            maxcmdsn: 131,
+            ..Default::default()
+        }),
+        Segment::Inline(b"ping"),
+    )
+    .unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1);
+    let Header::NopOut(n) = &out[0].header else {
+        panic!()
+    };
+    assert_eq!((n.itt, n.ttt, n.immediate), (RESERVED_TAG, 0x1234, true));
+    assert_eq!(out[0].data, OutData::Inline(b"ping".to_vec()));
+}
+
+#[test]
+fn our_ping_gets_its_reply() {
+    let mut s = session(params(true, false));
+    s.ping(0x77, vec![1, 2, 3]).unwrap();
+    let out = drain(&mut s);
+    assert!(matches!(&out[0].header, Header::NopOut(n) if n.itt == 0x77 && n.ttt == RESERVED_TAG));
+    s.handle(
+        &Header::NopIn(NopIn {
+            itt: 0x77,
+            ttt: RESERVED_TAG,
+            statsn: 8,
+            expcmdsn: 100,
+            maxcmdsn: 131,
+            ..Default::default()
+        }),
+        Segment::Inline(&[1, 2, 3]),
+    )
+    .unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::PingReply {
+            itt: 0x77,
+            data: vec![1, 2, 3]
+        }]
+    );
+}
+
+#[test]
+fn abort_task_and_lun_reset_end_the_tasks() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 512)).unwrap();
+    s.submit(read_cmd(2, 512)).unwrap();
+    drain(&mut s);
+    s.abort_task(0x1000, 1).unwrap();
+    let out = drain(&mut s);
+    let Header::TaskMgmtRequest(t) = &out[0].header else {
+        panic!()
+    };
+    assert_eq!(
+        (t.function, t.referenced_itt, t.refcmdsn),
+        (tmf::ABORT_TASK, 1, 100)
+    );
+    assert!(t.immediate);
+    s.handle(
+        &Header::TaskMgmtResponse(TaskMgmtResponse {
+            response: 0,
+            itt: 0x1000,
+            statsn: 8,
+            expcmdsn: 102,
+            maxcmdsn: 133,
+        }),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    let ev = events(&mut s);
+    assert!(ev.contains(&Event::TaskComplete {
+        itt: 1,
+        outcome: TaskOutcome::Aborted,
+        data_in_bytes: 0
+    }));
+    assert!(ev.contains(&Event::TaskMgmtComplete {
+        itt: 0x1000,
+        function: tmf::ABORT_TASK,
+        response: 0
+    }));
+    s.lun_reset(0x1001, LUN).unwrap();
+    drain(&mut s);
+    s.handle(
+        &Header::TaskMgmtResponse(TaskMgmtResponse {
+            response: 0,
+            itt: 0x1001,
+            statsn: 9,
+            ..Default::default()
+        }),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    assert!(events(&mut s).contains(&Event::TaskComplete {
+        itt: 2,
+        outcome: TaskOutcome::Aborted,
+        data_in_bytes: 0
+    }));
+    assert_eq!(s.outstanding(), 0);
+}
+
+#[test]
+fn async_messages_become_events() {
+    let mut s = session(params(true, false));
+    let msg = |event, p2, p3| {
+        Header::AsyncMessage(AsyncMessage {
+            event,
+            param2: p2,
+            param3: p3,
+            statsn: 8,
+            expcmdsn: 100,
+            maxcmdsn: 131,
+            ..Default::default()
+        })
+    };
+    s.handle(
+        &msg(async_event::LOGOUT_REQUESTED, 0, 5),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    s.handle(
+        &msg(async_event::CONNECTION_DROP, 2, 20),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    let sense = [0, 4, 0x70, 0, 6, 0];
+    s.handle(&msg(async_event::SCSI_EVENT, 0, 0), Segment::Inline(&sense))
+        .unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![
+            Event::LogoutRequested { within_secs: 5 },
+            Event::TargetWillDrop {
+                whole_session: false,
+                time2wait: 2,
+                time2retain: 20
+            },
+            Event::ScsiAsyncEvent {
+                lun: 0,
+                sense: vec![0x70, 0, 6, 0]
+            },
+        ]
+    );
+}
+
+#[test]
+fn reject_of_a_command_fails_only_that_task() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(5, 512)).unwrap();
+    let out = drain(&mut s);
+    let rejected = out[0].header.encode(0).unwrap().bhs;
+    s.handle(
+        &Header::Reject(Reject {
+            reason: 0x05,
+            statsn: 8,
+            ..Default::default()
+        }),
+        Segment::Inline(&rejected),
+    )
+    .unwrap();
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::TaskComplete {
+            itt: 5,
+            outcome: TaskOutcome::Rejected { reason: 5 },
+            ..
+        }]
+    ));
+    assert!(matches!(
+        s.handle(
+            &Header::Reject(Reject::default()),
+            Segment::Inline(&[0; 10])
+        ),
+        Err(SessionError::ShortReject(10))
+    ));
+}
+
+#[test]
+fn logout_flow_and_refusals() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 512)).unwrap();
+    assert_eq!(s.submit(read_cmd(1, 512)), Err(SubmitError::IttInUse(1)));
+    assert_eq!(
+        s.submit(read_cmd(RESERVED_TAG, 512)),
+        Err(SubmitError::ReservedItt)
+    );
+    let mut bad = read_cmd(2, 512);
+    bad.cdb.clear();
+    assert_eq!(s.submit(bad), Err(SubmitError::CdbLength(0)));
+    s.logout(0x2000).unwrap();
+    assert_eq!(s.submit(read_cmd(3, 512)), Err(SubmitError::LoggingOut));
+    let out = drain(&mut s);
+    assert!(out
+        .iter()
+        .any(|p| p.header.opcode() == Opcode::LogoutRequest));
+    s.handle(
+        &Header::LogoutResponse(LogoutResponse {
+            itt: 0x2000,
+            time2wait: 2,
+            statsn: 8,
+            ..Default::default()
+        }),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::LoggedOut {
+            response: 0,
+            time2wait: 2,
+            time2retain: 0
+        }]
+    );
+}
+
+#[test]
+fn long_cdb_goes_into_the_extended_cdb_ahs() {
+    let mut s = session(params(true, false));
+    let mut cmd = read_cmd(1, 512);
+    cmd.cdb = (0..32).collect();
+    s.submit(cmd).unwrap();
+    let Header::ScsiCommand(c) = &drain(&mut s)[0].header else {
+        panic!()
+    };
+    assert_eq!(c.cdb.to_vec(), (0..16).collect::<Vec<u8>>());
+    assert_eq!(c.extended_cdb, (16..32).collect::<Vec<u8>>());
+}
+
+#[test]
+fn unfinished_tasks_are_listed_for_recovery() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 512)).unwrap();
+    s.submit(write_cmd(2, 4096)).unwrap();
+    let mut list: Vec<(u32, Direction, u32)> = s
+        .unfinished()
+        .map(|(itt, _, dir, len)| (itt, dir, len))
+        .collect();
+    list.sort_by_key(|t| t.0);
+    assert_eq!(
+        list,
+        vec![(1, Direction::Read, 512), (2, Direction::Write, 4096)]
+    );
+}
+
+proptest! {
+    /// Whatever a hostile target sends, the session never panics and never asks the owner to
+    /// place data outside a task's transfer.
+    #[test]
+    fn arbitrary_target_pdus_never_panic(
+        pdus in prop::collection::vec(
+            (prop::array::uniform32(any::<u8>()), prop::array::uniform16(any::<u8>()),
+             prop::sample::select(vec![0x20u8, 0x21, 0x22, 0x25, 0x26, 0x31, 0x32, 0x3f]),
+             0u32..20000, any::<bool>()), 1..40)) {
+        let mut s = session(params(true, false));
+        s.submit(read_cmd(1, 8192)).unwrap();
+        s.submit(write_cmd(2, 65536)).unwrap();
+        drain(&mut s);
+        for (head, tail, op, len, placed) in pdus {
+            let mut raw = [0u8; BHS_LEN];
+            raw[..32].copy_from_slice(&head);
+            raw[32..].copy_from_slice(&tail);
+            raw[0] = op;
+            raw[4] = 0;
+            // Steer ITTs towards our tasks so the deeper checks run.
+            raw[16..19].fill(0);
+            raw[19] &= 3;
+            let Ok(header) = Header::decode(&raw, &[]) else { continue };
+            let inline = vec![0u8; len as usize % 300];
+            let segment = if placed { Segment::Placed(len) } else { Segment::Inline(&inline) };
+            if let Ok(Received::DataIn { itt, offset, len }) = s.handle(&header, segment) {
+                prop_assert_eq!(itt, 1);
+                prop_assert!(u64::from(offset) + u64::from(len) <= 8192);
+            }
+            drain(&mut s);
+            events(&mut s);
+        }
+    }
+}
