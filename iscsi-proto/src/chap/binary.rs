@@ -29,18 +29,21 @@ pub enum BinaryValueError {
 
 /// Decodes a hex-constant or base64-constant into bytes, bounded by [`MAX_BINARY_VALUE_BYTES`].
 pub fn decode_binary_value(text: &str) -> Result<Vec<u8>, BinaryValueError> {
-    let (decode, digits): (fn(&str) -> Result<Vec<u8>, BinaryValueError>, &str) =
-        if let Some(digits) = strip_either_case(text, "0x") {
-            (decode_hex, digits)
-        } else if let Some(digits) = strip_either_case(text, "0b") {
-            (decode_base64, digits)
-        } else {
-            return Err(BinaryValueError::MissingPrefix);
-        };
-    if digits.is_empty() {
-        return Err(BinaryValueError::Empty);
+    if let Some(digits) = strip_either_case(text, "0x") {
+        non_empty(digits).and_then(decode_hex)
+    } else if let Some(digits) = strip_either_case(text, "0b") {
+        non_empty(digits).and_then(decode_base64)
+    } else {
+        Err(BinaryValueError::MissingPrefix)
     }
-    decode(digits)
+}
+
+fn non_empty(digits: &str) -> Result<&str, BinaryValueError> {
+    if digits.is_empty() {
+        Err(BinaryValueError::Empty)
+    } else {
+        Ok(digits)
+    }
 }
 
 fn strip_either_case<'a>(text: &'a str, lower_case_prefix: &str) -> Option<&'a str> {
