@@ -7,7 +7,7 @@
 //!   heap-backed up to 260 for the iSCSI extended-CDB AHS), the [`DataDirection`] and the
 //!   expected data transfer length in bytes. Builders whose inputs can be out of range return
 //!   `Result<_, BuildError>`; READ/WRITE(10) reject what needs the 16-byte form, and
-//!   [`read`]/[`write`] pick the smallest form that fits.
+//!   [`read()`]/[`write()`] pick the smallest form that fits.
 //! * Responses: each parser takes the bytes the target returned and yields a typed value or a
 //!   [`ParseError`]; no parser panics on any input. Data whose own length field exceeds the
 //!   buffer is `Truncated` with the full length as `needed`, so the caller can reissue with that

@@ -15,8 +15,9 @@ fn vpd_like(page_code: u8) -> impl Strategy<Value = Vec<u8>> {
         if bytes.len() >= 4 {
             bytes[1] = page_code;
             bytes[2] = 0;
-            // A page length within the buffer most of the time.
-            bytes[3] = length_low % (bytes.len() as u8).max(1);
+            // A page length that fits the buffer, so the page body gets parsed.
+            let room = u8::try_from(bytes.len() - 4).unwrap_or(u8::MAX);
+            bytes[3] = length_low % room.saturating_add(1);
         }
         bytes
     })

@@ -3,7 +3,7 @@
 //!
 //! Size policy: [`read10`]/[`write10`] reject an LBA above `u32::MAX` or more than `u16::MAX`
 //! blocks with [`BuildError::FieldTooLarge`]; [`read16`]/[`write16`] take any LBA and block
-//! count. [`read`]/[`write`] pick the 10-byte form when the request fits it (as Linux `sd`
+//! count. [`read()`]/[`write()`] pick the 10-byte form when the request fits it (as Linux `sd`
 //! does, so old targets without the 16-byte commands keep working for small LUNs) and the
 //! 16-byte form otherwise.
 
