@@ -1,0 +1,427 @@
+//! Device Identification VPD page (0x83, SPC-5 7.7.6): the list of designation descriptors a
+//! logical unit (and its ports) are known by. A block device uses the logical-unit NAA or EUI-64
+//! designator as its stable world-wide name.
+
+use std::fmt;
+
+use super::error::ParseError;
+use super::vpd::{page, vpd_page, VPD_HEADER_LEN};
+use super::wire::{ascii_field, Wire};
+
+/// Bytes of a designation descriptor before its designator.
+const DESCRIPTOR_HEADER_LEN: usize = 4;
+/// Length of the T10 VENDOR IDENTIFICATION at the start of a T10 vendor ID designator.
+const T10_VENDOR_LEN: usize = 8;
+
+/// CODE SET: how the designator bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSet {
+    /// 1: binary.
+    Binary,
+    /// 2: printable ASCII.
+    Ascii,
+    /// 3: UTF-8.
+    Utf8,
+    /// Any other (reserved) value.
+    Reserved(u8),
+}
+
+impl From<u8> for CodeSet {
+    fn from(raw: u8) -> Self {
+        match raw {
+            1 => Self::Binary,
+            2 => Self::Ascii,
+            3 => Self::Utf8,
+            other => Self::Reserved(other),
+        }
+    }
+}
+
+/// ASSOCIATION: what the designator names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Association {
+    /// 0: the addressed logical unit.
+    LogicalUnit,
+    /// 1: the target port that received the command.
+    TargetPort,
+    /// 2: the SCSI target device containing the logical unit.
+    TargetDevice,
+    /// 3: reserved.
+    Reserved,
+}
+
+impl From<u8> for Association {
+    fn from(raw: u8) -> Self {
+        match raw & 0x03 {
+            0 => Self::LogicalUnit,
+            1 => Self::TargetPort,
+            2 => Self::TargetDevice,
+            _ => Self::Reserved,
+        }
+    }
+}
+
+/// A designator, decoded according to its DESIGNATOR TYPE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Designator {
+    /// Type 1: T10 vendor ID based.
+    T10VendorId {
+        /// T10 VENDOR IDENTIFICATION, trimmed.
+        vendor: String,
+        /// VENDOR SPECIFIC IDENTIFIER bytes.
+        specific: Vec<u8>,
+    },
+    /// Type 2: EUI-64 based (8, 12 or 16 bytes).
+    Eui64(Vec<u8>),
+    /// Type 3: NAA; the first nibble is the NAA format (2, 3, 5: 8 bytes; 6: 16 bytes).
+    Naa(Vec<u8>),
+    /// Type 8: SCSI name string (e.g. an iSCSI name), up to its NUL terminator.
+    ScsiNameString(String),
+    /// Any other designator type, undecoded.
+    Other {
+        /// DESIGNATOR TYPE.
+        designator_type: u8,
+        /// Raw designator bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Designator {
+    /// The DESIGNATOR TYPE code.
+    pub fn designator_type(&self) -> u8 {
+        match self {
+            Self::T10VendorId { .. } => 1,
+            Self::Eui64(_) => 2,
+            Self::Naa(_) => 3,
+            Self::ScsiNameString(_) => 8,
+            Self::Other {
+                designator_type, ..
+            } => *designator_type,
+        }
+    }
+
+    fn parse(designator_type: u8, wire: Wire<'_>, bytes: &[u8]) -> Result<Self, ParseError> {
+        let invalid_length = || wire.invalid("DESIGNATOR LENGTH", bytes.len() as u64);
+        match designator_type {
+            1 => {
+                let (vendor, specific) = bytes
+                    .split_at_checked(T10_VENDOR_LEN)
+                    .ok_or_else(invalid_length)?;
+                Ok(Self::T10VendorId {
+                    vendor: ascii_field(vendor),
+                    specific: specific.to_vec(),
+                })
+            }
+            2 => match bytes.len() {
+                8 | 12 | 16 => Ok(Self::Eui64(bytes.to_vec())),
+                _ => Err(invalid_length()),
+            },
+            3 => {
+                let naa = bytes.first().ok_or_else(invalid_length)? >> 4;
+                let expected_len = match naa {
+                    2 | 3 | 5 => Some(8),
+                    6 => Some(16),
+                    _ => None,
+                };
+                match expected_len {
+                    Some(len) if len != bytes.len() => Err(invalid_length()),
+                    _ => Ok(Self::Naa(bytes.to_vec())),
+                }
+            }
+            8 => {
+                let name = bytes.split(|&byte| byte == 0).next().unwrap_or_default();
+                let name = std::str::from_utf8(name).map_err(|error| {
+                    wire.invalid("SCSI NAME STRING", error.valid_up_to() as u64)
+                })?;
+                Ok(Self::ScsiNameString(name.to_owned()))
+            }
+            _ => Ok(Self::Other {
+                designator_type,
+                bytes: bytes.to_vec(),
+            }),
+        }
+    }
+}
+
+fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    bytes.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+}
+
+/// The conventional text forms: `naa.<hex>`, `eui.<hex>`, `t10.<vendor> <specific>`, the SCSI
+/// name string as is, and `type<N>.<hex>` for anything else.
+impl fmt::Display for Designator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::T10VendorId { vendor, specific } => {
+                write!(
+                    f,
+                    "t10.{vendor} {}",
+                    String::from_utf8_lossy(specific).trim_end_matches([' ', '\0'])
+                )
+            }
+            Self::Eui64(bytes) => {
+                write!(f, "eui.")?;
+                write_hex(f, bytes)
+            }
+            Self::Naa(bytes) => {
+                write!(f, "naa.")?;
+                write_hex(f, bytes)
+            }
+            Self::ScsiNameString(name) => f.write_str(name),
+            Self::Other {
+                designator_type,
+                bytes,
+            } => {
+                write!(f, "type{designator_type}.")?;
+                write_hex(f, bytes)
+            }
+        }
+    }
+}
+
+/// One designation descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesignationDescriptor {
+    /// PROTOCOL IDENTIFIER (5 = iSCSI), only meaningful when PIV is set for a port or target
+    /// device association; `None` otherwise.
+    pub protocol_identifier: Option<u8>,
+    /// CODE SET.
+    pub code_set: CodeSet,
+    /// ASSOCIATION.
+    pub association: Association,
+    /// The decoded designator (its type is [`Designator::designator_type`]).
+    pub designator: Designator,
+}
+
+/// Device Identification (0x83).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentification {
+    /// Descriptors in the order the target listed them.
+    pub descriptors: Vec<DesignationDescriptor>,
+}
+
+impl DeviceIdentification {
+    /// Parse page 0x83. A descriptor running past the page, or a known designator type with an
+    /// impossible length, is an error.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+        let wire = vpd_page(
+            "Device Identification VPD page",
+            page::DEVICE_IDENTIFICATION,
+            bytes,
+        )?;
+        let mut descriptors = Vec::new();
+        let mut offset = VPD_HEADER_LEN;
+        while offset < wire.len() {
+            let byte0 = wire.u8(offset, "PROTOCOL IDENTIFIER")?;
+            let byte1 = wire.u8(offset + 1, "DESIGNATOR TYPE")?;
+            let designator_len = usize::from(wire.u8(offset + 3, "DESIGNATOR LENGTH")?);
+            let designator_bytes =
+                wire.slice(offset + DESCRIPTOR_HEADER_LEN, designator_len, "DESIGNATOR")?;
+            let association = Association::from((byte1 >> 4) & 0x03);
+            let protocol_identifier_valid = byte1 & 0x80 != 0
+                && matches!(
+                    association,
+                    Association::TargetPort | Association::TargetDevice
+                );
+            descriptors.push(DesignationDescriptor {
+                protocol_identifier: protocol_identifier_valid.then_some(byte0 >> 4),
+                code_set: CodeSet::from(byte0 & 0x0F),
+                association,
+                designator: Designator::parse(byte1 & 0x0F, wire, designator_bytes)?,
+            });
+            offset += DESCRIPTOR_HEADER_LEN + designator_len;
+        }
+        Ok(Self { descriptors })
+    }
+
+    /// The logical unit's best world-wide identifier: NAA, then EUI-64, then SCSI name string,
+    /// then T10 vendor ID (the order Linux `scsi_id` prefers).
+    pub fn logical_unit_id(&self) -> Option<&Designator> {
+        let rank = |designator: &Designator| match designator {
+            Designator::Naa(_) => Some(0),
+            Designator::Eui64(_) => Some(1),
+            Designator::ScsiNameString(_) => Some(2),
+            Designator::T10VendorId { .. } => Some(3),
+            Designator::Other { .. } => None,
+        };
+        self.descriptors
+            .iter()
+            .filter(|descriptor| descriptor.association == Association::LogicalUnit)
+            .filter_map(|descriptor| {
+                rank(&descriptor.designator).map(|rank| (rank, &descriptor.designator))
+            })
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, designator)| designator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page like a modern tgtd or LIO returns: LU NAA-6, LU T10 vendor id, target port SCSI
+    /// name (iSCSI, PIV), and a relative target port.
+    #[rustfmt::skip]
+    fn page_83() -> Vec<u8> {
+        let mut body = vec![
+            // NAA 6, binary, LU
+            0x01, 0x03, 0x00, 0x10,
+            0x60, 0x01, 0x40, 0x5a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01,
+            // T10 vendor id, ASCII, LU
+            0x02, 0x01, 0x00, 0x12,
+        ];
+        body.extend_from_slice(b"IET     beaf11    ");
+        body.extend_from_slice(&[
+            // SCSI name string, UTF-8, target port, PIV, protocol 5 (iSCSI)
+            0x53, 0x98, 0x00, 0x1C,
+        ]);
+        body.extend_from_slice(b"iqn.2001-04.com.example:t,t\0");
+        body.extend_from_slice(&[
+            // relative target port 1, binary, target port
+            0x51, 0x94, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01,
+        ]);
+        let mut page = vec![0x00, 0x83];
+        page.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        page.extend_from_slice(&body);
+        page
+    }
+
+    #[test]
+    fn parses_all_descriptors() {
+        let parsed = DeviceIdentification::parse(&page_83()).unwrap();
+        assert_eq!(parsed.descriptors.len(), 4);
+        let naa = &parsed.descriptors[0];
+        assert_eq!(naa.code_set, CodeSet::Binary);
+        assert_eq!(naa.association, Association::LogicalUnit);
+        assert_eq!(naa.protocol_identifier, None);
+        assert_eq!(naa.designator.designator_type(), 3);
+        assert_eq!(
+            naa.designator.to_string(),
+            "naa.6001405abcdef0123456789abcdef001"
+        );
+
+        let t10 = &parsed.descriptors[1];
+        assert_eq!(t10.code_set, CodeSet::Ascii);
+        assert_eq!(
+            t10.designator,
+            Designator::T10VendorId {
+                vendor: "IET".into(),
+                specific: b"beaf11    ".to_vec()
+            }
+        );
+        assert_eq!(t10.designator.to_string(), "t10.IET beaf11");
+
+        let name = &parsed.descriptors[2];
+        assert_eq!(name.code_set, CodeSet::Utf8);
+        assert_eq!(name.association, Association::TargetPort);
+        assert_eq!(name.protocol_identifier, Some(5));
+        assert_eq!(
+            name.designator,
+            Designator::ScsiNameString("iqn.2001-04.com.example:t,t".into())
+        );
+
+        let port = &parsed.descriptors[3];
+        assert_eq!(
+            port.designator,
+            Designator::Other {
+                designator_type: 4,
+                bytes: vec![0, 0, 0, 1]
+            }
+        );
+        assert_eq!(port.designator.to_string(), "type4.00000001");
+
+        assert_eq!(parsed.logical_unit_id(), Some(&naa.designator));
+    }
+
+    #[test]
+    fn eui64_designator_and_preference() {
+        let page = [
+            0x00, 0x83, 0x00, 0x18, //
+            0x02, 0x01, 0x00, 0x08, b'L', b'I', b'O', b' ', b' ', b' ', b' ', b' ', //
+            0x01, 0x02, 0x00, 0x08, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+        ];
+        let parsed = DeviceIdentification::parse(&page).unwrap();
+        assert_eq!(
+            parsed.descriptors[0].designator,
+            Designator::T10VendorId {
+                vendor: "LIO".into(),
+                specific: vec![]
+            }
+        );
+        let eui = Designator::Eui64(vec![0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
+        assert_eq!(parsed.logical_unit_id(), Some(&eui));
+        assert_eq!(eui.to_string(), "eui.0011223344556677");
+    }
+
+    #[test]
+    fn descriptor_overrunning_the_page_is_truncated() {
+        let mut page = page_83();
+        page[3] -= 1; // page ends one byte inside the last descriptor
+        page.pop();
+        assert!(matches!(
+            DeviceIdentification::parse(&page),
+            Err(ParseError::Truncated {
+                field: "DESIGNATOR",
+                ..
+            })
+        ));
+        let whole = page_83();
+        assert!(matches!(
+            DeviceIdentification::parse(&whole[..whole.len() - 1]),
+            Err(ParseError::Truncated {
+                field: "PAGE LENGTH",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn impossible_designator_lengths_are_invalid() {
+        let naa5_short = [
+            0x00, 0x83, 0x00, 0x08, 0x01, 0x03, 0x00, 0x04, 0x50, 0, 0, 0,
+        ];
+        assert!(matches!(
+            DeviceIdentification::parse(&naa5_short),
+            Err(ParseError::InvalidField {
+                field: "DESIGNATOR LENGTH",
+                value: 4,
+                ..
+            })
+        ));
+        let eui_short = [0x00, 0x83, 0x00, 0x08, 0x01, 0x02, 0x00, 0x04, 1, 2, 3, 4];
+        assert!(matches!(
+            DeviceIdentification::parse(&eui_short),
+            Err(ParseError::InvalidField { .. })
+        ));
+        let t10_short = [
+            0x00, 0x83, 0x00, 0x08, 0x02, 0x01, 0x00, 0x04, b'A', b'B', b'C', b'D',
+        ];
+        assert!(matches!(
+            DeviceIdentification::parse(&t10_short),
+            Err(ParseError::InvalidField { .. })
+        ));
+        let empty_naa = [0x00, 0x83, 0x00, 0x04, 0x01, 0x03, 0x00, 0x00];
+        assert!(matches!(
+            DeviceIdentification::parse(&empty_naa),
+            Err(ParseError::InvalidField { value: 0, .. })
+        ));
+        let bad_utf8 = [
+            0x00, 0x83, 0x00, 0x08, 0x03, 0x08, 0x00, 0x04, b'i', 0xFF, 0, 0,
+        ];
+        assert!(matches!(
+            DeviceIdentification::parse(&bad_utf8),
+            Err(ParseError::InvalidField {
+                field: "SCSI NAME STRING",
+                value: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn empty_page_has_no_id() {
+        let parsed = DeviceIdentification::parse(&[0x00, 0x83, 0x00, 0x00]).unwrap();
+        assert!(parsed.descriptors.is_empty());
+        assert_eq!(parsed.logical_unit_id(), None);
+    }
+}

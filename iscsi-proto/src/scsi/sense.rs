@@ -1,0 +1,479 @@
+//! Sense data (SPC-5 4.4): fixed (0x70/0x71) and descriptor (0x72/0x73) formats, decoded into
+//! one [`Sense`] value with a readable `Display`.
+//!
+//! Input is the sense data itself; the iSCSI layer strips the 2-byte SenseLength that precedes
+//! it in a SCSI Response data segment.
+
+use std::fmt;
+
+use super::asc::additional_sense_text;
+use super::error::ParseError;
+use super::wire::Wire;
+
+/// Sense data header length shared by both formats (through ADDITIONAL SENSE LENGTH).
+const HEADER_LEN: usize = 8;
+/// In fixed format, ASC and ASCQ are bytes 12 and 13.
+const FIXED_ASC_OFFSET: usize = 12;
+/// Descriptor type of the Information sense data descriptor.
+const INFORMATION_DESCRIPTOR: u8 = 0x00;
+/// ADDITIONAL LENGTH of the Information descriptor.
+const INFORMATION_DESCRIPTOR_LEN: usize = 0x0A;
+
+/// SENSE KEY (SPC-5 4.4.8); every 4-bit value is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SenseKey {
+    /// 0x0.
+    NoSense,
+    /// 0x1: the command completed after the target recovered an error.
+    RecoveredError,
+    /// 0x2.
+    NotReady,
+    /// 0x3.
+    MediumError,
+    /// 0x4.
+    HardwareError,
+    /// 0x5.
+    IllegalRequest,
+    /// 0x6.
+    UnitAttention,
+    /// 0x7.
+    DataProtect,
+    /// 0x8.
+    BlankCheck,
+    /// 0x9.
+    VendorSpecific,
+    /// 0xA.
+    CopyAborted,
+    /// 0xB.
+    AbortedCommand,
+    /// 0xC (reserved; was EQUAL).
+    Reserved,
+    /// 0xD.
+    VolumeOverflow,
+    /// 0xE.
+    Miscompare,
+    /// 0xF.
+    Completed,
+}
+
+impl SenseKey {
+    /// The key in the low four bits of `raw`.
+    pub fn from_nibble(raw: u8) -> Self {
+        match raw & 0x0F {
+            0x0 => Self::NoSense,
+            0x1 => Self::RecoveredError,
+            0x2 => Self::NotReady,
+            0x3 => Self::MediumError,
+            0x4 => Self::HardwareError,
+            0x5 => Self::IllegalRequest,
+            0x6 => Self::UnitAttention,
+            0x7 => Self::DataProtect,
+            0x8 => Self::BlankCheck,
+            0x9 => Self::VendorSpecific,
+            0xA => Self::CopyAborted,
+            0xB => Self::AbortedCommand,
+            0xC => Self::Reserved,
+            0xD => Self::VolumeOverflow,
+            0xE => Self::Miscompare,
+            _ => Self::Completed,
+        }
+    }
+
+    /// The SPC name, e.g. `"MEDIUM ERROR"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoSense => "NO SENSE",
+            Self::RecoveredError => "RECOVERED ERROR",
+            Self::NotReady => "NOT READY",
+            Self::MediumError => "MEDIUM ERROR",
+            Self::HardwareError => "HARDWARE ERROR",
+            Self::IllegalRequest => "ILLEGAL REQUEST",
+            Self::UnitAttention => "UNIT ATTENTION",
+            Self::DataProtect => "DATA PROTECT",
+            Self::BlankCheck => "BLANK CHECK",
+            Self::VendorSpecific => "VENDOR SPECIFIC",
+            Self::CopyAborted => "COPY ABORTED",
+            Self::AbortedCommand => "ABORTED COMMAND",
+            Self::Reserved => "RESERVED",
+            Self::VolumeOverflow => "VOLUME OVERFLOW",
+            Self::Miscompare => "MISCOMPARE",
+            Self::Completed => "COMPLETED",
+        }
+    }
+}
+
+impl fmt::Display for SenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which sense data format the target used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenseFormat {
+    /// Response code 0x70 / 0x71.
+    Fixed,
+    /// Response code 0x72 / 0x73.
+    Descriptor,
+}
+
+/// Decoded sense data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sense {
+    /// Fixed or descriptor format.
+    pub format: SenseFormat,
+    /// Deferred error (0x71 / 0x73): it belongs to an earlier command, not this one.
+    pub deferred: bool,
+    /// SENSE KEY.
+    pub key: SenseKey,
+    /// ADDITIONAL SENSE CODE.
+    pub asc: u8,
+    /// ADDITIONAL SENSE CODE QUALIFIER.
+    pub ascq: u8,
+    /// INFORMATION (e.g. the first failing LBA), when marked valid: fixed format VALID bit with
+    /// its 32-bit field, or a descriptor-format Information descriptor (type 0x00) with VALID.
+    pub information: Option<u64>,
+}
+
+impl Sense {
+    /// Parse sense data in either format.
+    ///
+    /// Fixed format needs its 8-byte header; ASC/ASCQ are read when ADDITIONAL SENSE LENGTH
+    /// covers them (and are 0 when it declares fewer bytes). Descriptor format needs the whole
+    /// length it declares. A declared field missing from the buffer is `Truncated`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
+        let wire = Wire::new("sense data", bytes);
+        let byte0 = wire.u8(0, "RESPONSE CODE")?;
+        match byte0 & 0x7F {
+            0x70 => parse_fixed(wire, false),
+            0x71 => parse_fixed(wire, true),
+            0x72 => parse_descriptor(wire, false),
+            0x73 => parse_descriptor(wire, true),
+            other => Err(wire.invalid("RESPONSE CODE", u64::from(other))),
+        }
+    }
+
+    /// Table text for this ASC/ASCQ pair, if known.
+    pub fn description(&self) -> Option<&'static str> {
+        additional_sense_text(self.asc, self.ascq)
+    }
+}
+
+fn parse_fixed(wire: Wire<'_>, deferred: bool) -> Result<Sense, ParseError> {
+    let valid = wire.bit(0, 7, "VALID")?;
+    let key = SenseKey::from_nibble(wire.u8(2, "SENSE KEY")?);
+    let information = wire.be_u32(3, "INFORMATION")?;
+    let declared_len = HEADER_LEN + usize::from(wire.u8(7, "ADDITIONAL SENSE LENGTH")?);
+    let (asc, ascq) = if declared_len >= FIXED_ASC_OFFSET + 2 {
+        (
+            wire.u8(FIXED_ASC_OFFSET, "ADDITIONAL SENSE CODE")?,
+            wire.u8(FIXED_ASC_OFFSET + 1, "ADDITIONAL SENSE CODE QUALIFIER")?,
+        )
+    } else {
+        (0, 0)
+    };
+    Ok(Sense {
+        format: SenseFormat::Fixed,
+        deferred,
+        key,
+        asc,
+        ascq,
+        information: valid.then_some(u64::from(information)),
+    })
+}
+
+fn parse_descriptor(wire: Wire<'_>, deferred: bool) -> Result<Sense, ParseError> {
+    let key = SenseKey::from_nibble(wire.u8(1, "SENSE KEY")?);
+    let asc = wire.u8(2, "ADDITIONAL SENSE CODE")?;
+    let ascq = wire.u8(3, "ADDITIONAL SENSE CODE QUALIFIER")?;
+    let declared_len = HEADER_LEN + usize::from(wire.u8(7, "ADDITIONAL SENSE LENGTH")?);
+    let wire = wire.declared(declared_len, "ADDITIONAL SENSE LENGTH")?;
+    let mut information = None;
+    let mut offset = HEADER_LEN;
+    while offset < wire.len() {
+        let descriptor_type = wire.u8(offset, "DESCRIPTOR TYPE")?;
+        let descriptor_len = usize::from(wire.u8(offset + 1, "ADDITIONAL LENGTH")?);
+        let body = Wire::new(
+            "sense data descriptor",
+            wire.slice(offset + 2, descriptor_len, "sense data descriptor")?,
+        );
+        if descriptor_type == INFORMATION_DESCRIPTOR {
+            if descriptor_len != INFORMATION_DESCRIPTOR_LEN {
+                return Err(wire.invalid(
+                    "Information descriptor ADDITIONAL LENGTH",
+                    descriptor_len as u64,
+                ));
+            }
+            // Body: VALID byte, reserved byte, 8-byte INFORMATION.
+            if body.bit(0, 7, "VALID")? {
+                information = Some(body.be_u64(2, "INFORMATION")?);
+            }
+        }
+        offset += 2 + descriptor_len;
+    }
+    Ok(Sense {
+        format: SenseFormat::Descriptor,
+        deferred,
+        key,
+        asc,
+        ascq,
+        information,
+    })
+}
+
+/// `MEDIUM ERROR: unrecovered read error (11/00)`; an unknown pair reads
+/// `ABORTED COMMAND: additional sense (80/01)`; deferred errors end with ` [deferred]`.
+impl fmt::Display for Sense {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.description().unwrap_or("additional sense");
+        write!(
+            f,
+            "{}: {text} ({:02X}/{:02X})",
+            self.key, self.asc, self.ascq
+        )?;
+        if self.deferred {
+            write!(f, " [deferred]")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Fixed-format current sense, 18 bytes, as tgtd and LIO send it.
+    pub(crate) fn fixed(key: u8, asc: u8, ascq: u8) -> Vec<u8> {
+        let mut data = vec![0u8; 18];
+        data[0] = 0x70;
+        data[2] = key;
+        data[7] = 0x0A;
+        data[12] = asc;
+        data[13] = ascq;
+        data
+    }
+
+    /// Descriptor-format current sense with no descriptors.
+    pub(crate) fn descriptor(key: u8, asc: u8, ascq: u8) -> Vec<u8> {
+        vec![0x72, key, asc, ascq, 0, 0, 0, 0]
+    }
+
+    #[test]
+    fn fixed_medium_error_with_information() {
+        let mut data = fixed(0x03, 0x11, 0x00);
+        data[0] = 0xF0; // VALID
+        data[3..7].copy_from_slice(&0x0012_3456u32.to_be_bytes());
+        let sense = Sense::parse(&data).unwrap();
+        assert_eq!(
+            sense,
+            Sense {
+                format: SenseFormat::Fixed,
+                deferred: false,
+                key: SenseKey::MediumError,
+                asc: 0x11,
+                ascq: 0x00,
+                information: Some(0x12_3456),
+            }
+        );
+        assert_eq!(
+            sense.to_string(),
+            "MEDIUM ERROR: unrecovered read error (11/00)"
+        );
+    }
+
+    #[test]
+    fn fixed_information_without_valid_is_none() {
+        let mut data = fixed(0x05, 0x24, 0x00);
+        data[3..7].copy_from_slice(&[1, 2, 3, 4]);
+        let sense = Sense::parse(&data).unwrap();
+        assert_eq!(sense.information, None);
+        assert_eq!(
+            sense.to_string(),
+            "ILLEGAL REQUEST: invalid field in CDB (24/00)"
+        );
+    }
+
+    #[test]
+    fn fixed_deferred_and_flag_bits_ignored_in_key() {
+        let mut data = fixed(0xE4, 0x44, 0x00); // FILEMARK, EOM, ILI set around HARDWARE ERROR
+        data[0] = 0x71;
+        let sense = Sense::parse(&data).unwrap();
+        assert!(sense.deferred);
+        assert_eq!(sense.key, SenseKey::HardwareError);
+        assert_eq!(
+            sense.to_string(),
+            "HARDWARE ERROR: internal target failure (44/00) [deferred]"
+        );
+    }
+
+    #[test]
+    fn fixed_short_additional_length_has_no_asc() {
+        let data = [0x70, 0, 0x06, 0, 0, 0, 0, 0x00];
+        let sense = Sense::parse(&data).unwrap();
+        assert_eq!(
+            (sense.key, sense.asc, sense.ascq),
+            (SenseKey::UnitAttention, 0, 0)
+        );
+    }
+
+    #[test]
+    fn fixed_truncated() {
+        let data = fixed(0x06, 0x29, 0x00);
+        assert_eq!(
+            Sense::parse(&data[..13]),
+            Err(ParseError::Truncated {
+                what: "sense data",
+                field: "ADDITIONAL SENSE CODE QUALIFIER",
+                needed: 14,
+                got: 13
+            })
+        );
+        assert!(matches!(
+            Sense::parse(&data[..7]),
+            Err(ParseError::Truncated {
+                field: "ADDITIONAL SENSE LENGTH",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Sense::parse(&[]),
+            Err(ParseError::Truncated {
+                field: "RESPONSE CODE",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn descriptor_format_with_information() {
+        #[rustfmt::skip]
+        let data = [
+            0x72, 0x03, 0x11, 0x00, 0, 0, 0, 0x18,
+            // vendor-specific descriptor 0x80 with 2 bytes, skipped
+            0x80, 0x02, 0xAA, 0xBB,
+            // Information descriptor: VALID, 64-bit LBA
+            0x00, 0x0A, 0x80, 0x00, 0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,
+        ];
+        let sense = Sense::parse(&data[..20 + 4]).unwrap_err();
+        assert!(matches!(sense, ParseError::Truncated { needed: 32, .. }));
+        let mut full = data.to_vec();
+        full[7] = 0x10;
+        let sense = Sense::parse(&full).unwrap();
+        assert_eq!(
+            sense,
+            Sense {
+                format: SenseFormat::Descriptor,
+                deferred: false,
+                key: SenseKey::MediumError,
+                asc: 0x11,
+                ascq: 0x00,
+                information: Some(0x1_2345_6789),
+            }
+        );
+    }
+
+    #[test]
+    fn descriptor_format_deferred_without_descriptors() {
+        let mut data = descriptor(0x06, 0x2A, 0x09);
+        data[0] = 0x73;
+        let sense = Sense::parse(&data).unwrap();
+        assert!(sense.deferred);
+        assert_eq!(sense.information, None);
+        assert_eq!(
+            sense.to_string(),
+            "UNIT ATTENTION: capacity data has changed (2A/09) [deferred]"
+        );
+    }
+
+    #[test]
+    fn descriptor_format_errors() {
+        assert!(matches!(
+            Sense::parse(&[0x72, 0x06, 0x29]),
+            Err(ParseError::Truncated {
+                field: "ADDITIONAL SENSE CODE QUALIFIER",
+                ..
+            })
+        ));
+        // Declared descriptor runs past the sense data.
+        let overrun = [
+            0x72, 0x03, 0x11, 0x00, 0, 0, 0, 0x04, 0x00, 0x0A, 0x80, 0x00,
+        ];
+        assert!(matches!(
+            Sense::parse(&overrun),
+            Err(ParseError::Truncated {
+                field: "sense data descriptor",
+                ..
+            })
+        ));
+        // Information descriptor of the wrong length.
+        let wrong = [
+            0x72, 0x03, 0x11, 0x00, 0, 0, 0, 0x04, 0x00, 0x02, 0x80, 0x00,
+        ];
+        assert!(matches!(
+            Sense::parse(&wrong),
+            Err(ParseError::InvalidField {
+                field: "Information descriptor ADDITIONAL LENGTH",
+                value: 2,
+                ..
+            })
+        ));
+        // Information descriptor without VALID.
+        let mut not_valid = vec![
+            0x72, 0x03, 0x11, 0x00, 0, 0, 0, 0x0C, 0x00, 0x0A, 0x00, 0x00,
+        ];
+        not_valid.extend_from_slice(&[0xFF; 8]);
+        assert_eq!(Sense::parse(&not_valid).unwrap().information, None);
+    }
+
+    #[test]
+    fn unknown_response_codes() {
+        assert!(matches!(
+            Sense::parse(&[0x7F, 0, 0, 0, 0, 0, 0, 0]),
+            Err(ParseError::InvalidField {
+                field: "RESPONSE CODE",
+                value: 0x7F,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Sense::parse(&[0x00]),
+            Err(ParseError::InvalidField { value: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_pair_display() {
+        let sense = Sense::parse(&fixed(0x0B, 0x80, 0x01)).unwrap();
+        assert_eq!(sense.description(), None);
+        assert_eq!(
+            sense.to_string(),
+            "ABORTED COMMAND: additional sense (80/01)"
+        );
+    }
+
+    #[test]
+    fn every_sense_key_has_its_name() {
+        let names = [
+            "NO SENSE",
+            "RECOVERED ERROR",
+            "NOT READY",
+            "MEDIUM ERROR",
+            "HARDWARE ERROR",
+            "ILLEGAL REQUEST",
+            "UNIT ATTENTION",
+            "DATA PROTECT",
+            "BLANK CHECK",
+            "VENDOR SPECIFIC",
+            "COPY ABORTED",
+            "ABORTED COMMAND",
+            "RESERVED",
+            "VOLUME OVERFLOW",
+            "MISCOMPARE",
+            "COMPLETED",
+        ];
+        for (raw, name) in names.iter().enumerate() {
+            assert_eq!(SenseKey::from_nibble(raw as u8).to_string(), *name);
+            assert_eq!(SenseKey::from_nibble(0xF0 | raw as u8).name(), *name);
+        }
+    }
+}
