@@ -13,14 +13,20 @@
 //! - [`queue`]: bounded single-owner rings for work requests and completions.
 //! - [`tid`]: 24-bit connection identifiers.
 
+pub mod cpl;
+pub mod credits;
 pub mod ddp_status;
 pub mod placement;
 mod pod_bitmap;
 pub mod ppm;
 pub mod ppod;
+pub mod queue;
 pub mod tag;
 pub mod tid;
+pub mod wr;
 
+pub use cpl::{Completion, CplStatus, IscsiHdr};
+pub use credits::{tx_data_credits, Consumed, CreditError, CreditStall, WrCredits, WR_MAX_CREDITS};
 pub use ddp_status::DdpStatus;
 pub use placement::{check_placement, place, PlaceError, Placement};
 pub use ppm::{
@@ -31,5 +37,9 @@ pub use ppm::{
 pub use ppod::{
     build_pods, pages_for, pods_for, PagePod, PageSize, PodError, PodHeader, PPOD_SIZE,
 };
+pub use queue::{Ring, RingFull, RspQueue, TxQueue, ZeroCapacity, RX_BUNDLE_SIZE};
 pub use tag::{Color, DdpTag, Decoded, TagError, TagFormat, TagFormatError};
 pub use tid::{Tid, TidOutOfRange};
+pub use wr::{
+    OffloadQueue, Payload, PduError, PduRef, SetTcbField, TxData, UlpSubmode, WorkRequest,
+};
