@@ -1,0 +1,368 @@
+//! Completions: what the adapter reports back on the response queue (CPL messages to the host).
+//!
+//! The software engine produces these from socket events, so connection failures are reported
+//! the T3 way: a host errno becomes a CPL status, and the initiator maps the status back to an
+//! errno exactly as cxgb3i does.
+
+use crate::ddp_status::DdpStatus;
+use crate::tid::Tid;
+use crate::wr::BHS_LEN;
+
+/// A CPL error status (`enum CPL_error` of t3_cpl.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CplStatus {
+    /// 0: success.
+    None,
+    /// 1: TCAM parity error.
+    TcamParity,
+    /// 3: no TCAM entry left for the connection.
+    TcamFull,
+    /// 20: the peer reset (refused) the connection.
+    ConnReset,
+    /// 22: the 4-tuple is already in use. cxgb3i retries the open once, HZ/2 later.
+    ConnExist,
+    /// 23: the next hop did not resolve.
+    ArpMiss,
+    /// 24: bad SYN.
+    BadSyn,
+    /// 30: the SYN was not answered.
+    ConnTimedOut,
+    /// 31: retransmissions gave up.
+    XmitTimedOut,
+    /// 32: persist timer gave up.
+    PersistTimedOut,
+    /// 33: FIN_WAIT_2 timed out.
+    FinWait2TimedOut,
+    /// 34: keepalive gave up.
+    KeepaliveTimedOut,
+    /// 35: negative advice on retransmit (ignored by the initiator).
+    RtxNegAdvice,
+    /// 36: negative advice on persist (ignored by the initiator).
+    PersistNegAdvice,
+    /// 42: the abort came too late (ignored on ABORT_RPL).
+    AbortFailed,
+    /// 99: any other failure.
+    General,
+    /// A code this model does not name.
+    Other(u8),
+}
+
+impl CplStatus {
+    /// The status byte.
+    pub fn code(self) -> u8 {
+        match self {
+            CplStatus::None => 0,
+            CplStatus::TcamParity => 1,
+            CplStatus::TcamFull => 3,
+            CplStatus::ConnReset => 20,
+            CplStatus::ConnExist => 22,
+            CplStatus::ArpMiss => 23,
+            CplStatus::BadSyn => 24,
+            CplStatus::ConnTimedOut => 30,
+            CplStatus::XmitTimedOut => 31,
+            CplStatus::PersistTimedOut => 32,
+            CplStatus::FinWait2TimedOut => 33,
+            CplStatus::KeepaliveTimedOut => 34,
+            CplStatus::RtxNegAdvice => 35,
+            CplStatus::PersistNegAdvice => 36,
+            CplStatus::AbortFailed => 42,
+            CplStatus::General => 99,
+            CplStatus::Other(code) => code,
+        }
+    }
+
+    /// The status for a status byte.
+    pub fn from_code(code: u8) -> CplStatus {
+        match code {
+            0 => CplStatus::None,
+            1 => CplStatus::TcamParity,
+            3 => CplStatus::TcamFull,
+            20 => CplStatus::ConnReset,
+            22 => CplStatus::ConnExist,
+            23 => CplStatus::ArpMiss,
+            24 => CplStatus::BadSyn,
+            30 => CplStatus::ConnTimedOut,
+            31 => CplStatus::XmitTimedOut,
+            32 => CplStatus::PersistTimedOut,
+            33 => CplStatus::FinWait2TimedOut,
+            34 => CplStatus::KeepaliveTimedOut,
+            35 => CplStatus::RtxNegAdvice,
+            36 => CplStatus::PersistNegAdvice,
+            42 => CplStatus::AbortFailed,
+            99 => CplStatus::General,
+            other => CplStatus::Other(other),
+        }
+    }
+
+    /// The errno cxgb3i reports for a failed open (`act_open_rpl_status_to_errno`).
+    pub fn act_open_errno(self) -> i32 {
+        match self {
+            CplStatus::ConnReset => libc::ECONNREFUSED,
+            CplStatus::ArpMiss => libc::EHOSTUNREACH,
+            CplStatus::ConnTimedOut => libc::ETIMEDOUT,
+            CplStatus::TcamFull => libc::ENOMEM,
+            CplStatus::ConnExist => libc::EADDRINUSE,
+            _ => libc::EIO,
+        }
+    }
+
+    /// The open-failure status for a host `connect()` errno: the reverse of
+    /// [`act_open_errno`](Self::act_open_errno). An unreachable network counts as an ARP miss
+    /// (no next hop); anything unmapped is `General` (reported as EIO).
+    pub fn from_connect_errno(errno: i32) -> CplStatus {
+        match errno {
+            libc::ECONNREFUSED => CplStatus::ConnReset,
+            libc::EHOSTUNREACH | libc::ENETUNREACH => CplStatus::ArpMiss,
+            libc::ETIMEDOUT => CplStatus::ConnTimedOut,
+            libc::ENOMEM => CplStatus::TcamFull,
+            libc::EADDRINUSE => CplStatus::ConnExist,
+            _ => CplStatus::General,
+        }
+    }
+
+    /// The errno cxgb3i reports for an abort from the peer or adapter
+    /// (`abort_status_to_errno`); `closing` is whether the connection had left ESTABLISHED.
+    pub fn abort_errno(self, closing: bool) -> i32 {
+        match self {
+            CplStatus::BadSyn | CplStatus::ConnReset if closing => libc::EPIPE,
+            CplStatus::BadSyn | CplStatus::ConnReset => libc::ECONNRESET,
+            CplStatus::XmitTimedOut
+            | CplStatus::PersistTimedOut
+            | CplStatus::FinWait2TimedOut
+            | CplStatus::KeepaliveTimedOut => libc::ETIMEDOUT,
+            _ => libc::EIO,
+        }
+    }
+
+    /// The abort status for a socket error on an established connection: a reset or broken
+    /// pipe is CONN_RESET, a timeout is XMIT_TIMEDOUT (the host does not say which timer
+    /// fired), anything else `General`.
+    pub fn from_socket_errno(errno: i32) -> CplStatus {
+        match errno {
+            libc::ECONNRESET | libc::EPIPE => CplStatus::ConnReset,
+            libc::ETIMEDOUT => CplStatus::XmitTimedOut,
+            _ => CplStatus::General,
+        }
+    }
+
+    /// Statuses an ABORT_REQ_RSS carries as advice only; the initiator ignores them.
+    pub fn is_negative_advice(self) -> bool {
+        matches!(self, CplStatus::RtxNegAdvice | CplStatus::PersistNegAdvice)
+    }
+}
+
+/// One received PDU (CPL_ISCSI_HDR with the RX_DATA_DDP status coalesced behind it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IscsiHdr {
+    /// The connection.
+    pub tid: Tid,
+    /// The Basic Header Segment.
+    pub bhs: [u8; BHS_LEN],
+    /// Additional header segments, if any.
+    pub ahs: Vec<u8>,
+    /// Payload delivered with the header (empty when placed directly or absent).
+    pub data: Vec<u8>,
+    /// The RX_DATA_DDP status word.
+    pub ddp_status: DdpStatus,
+    /// Length of the whole PDU on the wire.
+    pub pdu_len: u32,
+}
+
+impl IscsiHdr {
+    /// Whether the payload was placed in the task buffer: DDP_PDU set and no inline data
+    /// followed the header (cxgb3i records "DDP'd" only then).
+    pub fn data_placed(&self) -> bool {
+        self.ddp_status.is_placed() && self.data.is_empty()
+    }
+}
+
+/// A report from the adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// The connection is open (CPL_ACT_ESTABLISH): the active-open id now has a TID.
+    ActEstablish {
+        /// The attempt this answers.
+        atid: u32,
+        /// The connection's TID.
+        tid: Tid,
+        /// Our initial send sequence number.
+        snd_isn: u32,
+        /// The peer's ISN + 1 (first byte expected).
+        rcv_isn: u32,
+    },
+    /// The open failed (CPL_ACT_OPEN_RPL).
+    ActOpenRpl {
+        /// The attempt this answers.
+        atid: u32,
+        /// Why; see [`CplStatus::act_open_errno`].
+        status: CplStatus,
+    },
+    /// A received PDU.
+    IscsiHdr(IscsiHdr),
+    /// Work-request credits returned (CPL_TX_DMA_ACK).
+    TxDmaAck {
+        /// The connection.
+        tid: Tid,
+        /// Credits returned.
+        credits: u16,
+    },
+    /// The peer sent FIN (CPL_PEER_CLOSE).
+    PeerClose {
+        /// The connection.
+        tid: Tid,
+    },
+    /// The connection was aborted by the peer or adapter (CPL_ABORT_REQ_RSS).
+    Abort {
+        /// The connection.
+        tid: Tid,
+        /// Why; see [`CplStatus::abort_errno`].
+        status: CplStatus,
+    },
+    /// Our abort is done (CPL_ABORT_RPL_RSS).
+    AbortRpl {
+        /// The connection.
+        tid: Tid,
+    },
+    /// The peer acknowledged our FIN (CPL_CLOSE_CON_RPL).
+    CloseConRpl {
+        /// The connection.
+        tid: Tid,
+    },
+}
+
+impl Completion {
+    /// The connection reported on; `None` for a failed open (no TID was assigned).
+    pub fn tid(&self) -> Option<Tid> {
+        match self {
+            Completion::ActOpenRpl { .. } => None,
+            Completion::IscsiHdr(hdr) => Some(hdr.tid),
+            Completion::ActEstablish { tid, .. }
+            | Completion::TxDmaAck { tid, .. }
+            | Completion::PeerClose { tid }
+            | Completion::Abort { tid, .. }
+            | Completion::AbortRpl { tid }
+            | Completion::CloseConRpl { tid } => Some(*tid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_round_trip() {
+        let named = [
+            (CplStatus::None, 0),
+            (CplStatus::TcamParity, 1),
+            (CplStatus::TcamFull, 3),
+            (CplStatus::ConnReset, 20),
+            (CplStatus::ConnExist, 22),
+            (CplStatus::ArpMiss, 23),
+            (CplStatus::BadSyn, 24),
+            (CplStatus::ConnTimedOut, 30),
+            (CplStatus::XmitTimedOut, 31),
+            (CplStatus::PersistTimedOut, 32),
+            (CplStatus::FinWait2TimedOut, 33),
+            (CplStatus::KeepaliveTimedOut, 34),
+            (CplStatus::RtxNegAdvice, 35),
+            (CplStatus::PersistNegAdvice, 36),
+            (CplStatus::AbortFailed, 42),
+            (CplStatus::General, 99),
+        ];
+        for (status, code) in named {
+            assert_eq!(status.code(), code);
+            assert_eq!(CplStatus::from_code(code), status);
+        }
+        for code in 0..=u8::MAX {
+            assert_eq!(CplStatus::from_code(code).code(), code);
+        }
+        assert_eq!(CplStatus::from_code(2), CplStatus::Other(2));
+    }
+
+    #[test]
+    fn act_open_errno_mapping_both_ways() {
+        let pairs = [
+            (CplStatus::ConnReset, libc::ECONNREFUSED),
+            (CplStatus::ArpMiss, libc::EHOSTUNREACH),
+            (CplStatus::ConnTimedOut, libc::ETIMEDOUT),
+            (CplStatus::TcamFull, libc::ENOMEM),
+            (CplStatus::ConnExist, libc::EADDRINUSE),
+        ];
+        for (status, errno) in pairs {
+            assert_eq!(status.act_open_errno(), errno, "{status:?}");
+            assert_eq!(CplStatus::from_connect_errno(errno), status, "{errno}");
+        }
+        assert_eq!(
+            CplStatus::from_connect_errno(libc::ENETUNREACH),
+            CplStatus::ArpMiss
+        );
+        assert_eq!(
+            CplStatus::from_connect_errno(libc::EACCES),
+            CplStatus::General
+        );
+        assert_eq!(CplStatus::General.act_open_errno(), libc::EIO);
+        assert_eq!(CplStatus::Other(77).act_open_errno(), libc::EIO);
+    }
+
+    #[test]
+    fn abort_errno_mapping() {
+        assert_eq!(CplStatus::ConnReset.abort_errno(false), libc::ECONNRESET);
+        assert_eq!(CplStatus::BadSyn.abort_errno(false), libc::ECONNRESET);
+        assert_eq!(CplStatus::ConnReset.abort_errno(true), libc::EPIPE);
+        for timeout in [
+            CplStatus::XmitTimedOut,
+            CplStatus::PersistTimedOut,
+            CplStatus::FinWait2TimedOut,
+            CplStatus::KeepaliveTimedOut,
+        ] {
+            assert_eq!(timeout.abort_errno(false), libc::ETIMEDOUT);
+        }
+        assert_eq!(CplStatus::General.abort_errno(false), libc::EIO);
+        assert_eq!(
+            CplStatus::from_socket_errno(libc::ECONNRESET),
+            CplStatus::ConnReset
+        );
+        assert_eq!(
+            CplStatus::from_socket_errno(libc::EPIPE),
+            CplStatus::ConnReset
+        );
+        assert_eq!(
+            CplStatus::from_socket_errno(libc::ETIMEDOUT),
+            CplStatus::XmitTimedOut
+        );
+        assert_eq!(CplStatus::from_socket_errno(libc::EIO), CplStatus::General);
+        assert!(CplStatus::RtxNegAdvice.is_negative_advice());
+        assert!(CplStatus::PersistNegAdvice.is_negative_advice());
+        assert!(!CplStatus::ConnReset.is_negative_advice());
+    }
+
+    #[test]
+    fn placed_only_without_inline_data() {
+        let tid = Tid::new(5).unwrap();
+        let mut hdr = IscsiHdr {
+            tid,
+            bhs: [0; BHS_LEN],
+            ahs: Vec::new(),
+            data: Vec::new(),
+            ddp_status: DdpStatus::DDP_PDU,
+            pdu_len: 48 + 4096,
+        };
+        assert!(hdr.data_placed());
+        hdr.data = vec![0; 16];
+        assert!(!hdr.data_placed());
+        hdr.data.clear();
+        hdr.ddp_status = DdpStatus::NONE;
+        assert!(!hdr.data_placed());
+        assert_eq!(Completion::IscsiHdr(hdr).tid(), Some(tid));
+        assert_eq!(
+            Completion::ActOpenRpl {
+                atid: 1,
+                status: CplStatus::ArpMiss
+            }
+            .tid(),
+            None
+        );
+        assert_eq!(Completion::TxDmaAck { tid, credits: 3 }.tid(), Some(tid));
+    }
+}

@@ -1,0 +1,1099 @@
+//! The page-pod manager (`cxgbi_ppm` + libcxgbi's `cxgbi_ddp_reserve` / `task_reserve_itt`).
+//!
+//! It owns the pod region's in-use bitmap, the per-index color and the binding of each
+//! allocated index to a task's buffer. A read task asks for a DDP tag; on any refusal it falls
+//! back to a non-DDP tag and its data arrives through the normal receive path.
+//!
+//! Allocation follows the kernel: search for `npods` contiguous free entries from the rotor
+//! `next`, then once more from 0; on success `next` moves past the allocation (wrapping to 0 at
+//! the end), on failure it resets to 0, and a release moves it back to the freed index if that is
+//! lower. (The kernel's retry from 0 passes a wrong length; this model searches for `npods`.)
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use crate::pod_bitmap::PodBitmap;
+use crate::ppod::{build_pods, pages_for, PagePod, PageSize, PodHeader, PPOD_PAGES};
+use crate::tag::{Color, DdpTag, Decoded, TagError, TagFormat, TagFormatError};
+use crate::tid::Tid;
+
+/// Default smallest transfer worth DDP (`DDP_THRESHOLD` in the ppm era).
+pub const DDP_THRESHOLD: u32 = 512;
+/// DDP is turned off for regions with fewer pods than this.
+pub const DDP_MIN_PPMAX: u32 = 1024;
+/// The kernel passes the page count as an `unsigned short`.
+pub const MAX_DDP_PAGES: u64 = u16::MAX as u64;
+/// Scatter-gather offsets must be multiples of this.
+const SG_OFFSET_ALIGN: u32 = 4;
+
+/// Which I/O buffer a binding places into: the ublk tag's buffer in copy mode, or the fixed
+/// (registered) buffer index in zero-copy mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BufferId(pub u32);
+
+/// One scatter-gather entry of a read buffer, like a kernel `scatterlist` entry: a page-aligned
+/// address, the offset of the data in that page and the data length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SgEntry {
+    /// Page-aligned address of the entry's first page.
+    pub page_addr: u64,
+    /// Offset of the data within the first page.
+    pub offset: u32,
+    /// Bytes of data.
+    pub len: u32,
+}
+
+/// Describes a virtually contiguous buffer at `addr` of `len` bytes as one entry per page,
+/// the shape `cxgbi_ddp_sgl_check` expects. Returns `None` if the buffer wraps the address space.
+pub fn sgl_for_contiguous(addr: u64, len: u32, page_size: PageSize) -> Option<Vec<SgEntry>> {
+    let page_bytes = u64::from(page_size.bytes());
+    let end = addr.checked_add(u64::from(len))?;
+    let mut entries = Vec::new();
+    let mut cursor = addr;
+    while cursor < end {
+        let page_addr = cursor - cursor % page_bytes;
+        let page_end = page_addr.checked_add(page_bytes)?;
+        let chunk_end = page_end.min(end);
+        entries.push(SgEntry {
+            page_addr,
+            // Both differences are below one page, which is at most 64 KiB.
+            offset: (cursor - page_addr) as u32,
+            len: (chunk_end - cursor) as u32,
+        });
+        cursor = chunk_end;
+    }
+    Some(entries)
+}
+
+/// Settings of a page-pod manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PpmConfig {
+    /// Pods in the region (region bytes / 64).
+    pub ppmax: u32,
+    /// Smallest transfer length that gets DDP.
+    pub ddp_threshold: u32,
+    /// Page size the host buffers use; DDP is off when it is not in the T3 table.
+    pub host_page_size: u32,
+}
+
+impl PpmConfig {
+    /// A configuration with the ppm-era threshold of 512 bytes.
+    pub fn new(ppmax: u32, host_page_size: u32) -> PpmConfig {
+        PpmConfig {
+            ppmax,
+            ddp_threshold: DDP_THRESHOLD,
+            host_page_size,
+        }
+    }
+}
+
+/// Why a manager never grants DDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum DdpDisabledReason {
+    /// Too few pods for DDP to be worth it.
+    #[error("ppmax {ppmax} is below {DDP_MIN_PPMAX}")]
+    TooFewPods {
+        /// Configured pod count.
+        ppmax: u32,
+    },
+    /// The host page size has no entry in the page-size table.
+    #[error("host page size {page_size} is not in the DDP page-size table")]
+    PageSizeUnsupported {
+        /// Configured page size.
+        page_size: u32,
+    },
+}
+
+/// Why a scatter list cannot be mapped by page pods (`cxgbi_ddp_sgl_check` and friends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MisalignReason {
+    /// The data offset is not a multiple of 4.
+    OffsetNotWordAligned,
+    /// Only the first entry may start inside a page.
+    OffsetInLaterEntry,
+    /// Every entry but the last must end exactly on a page boundary.
+    EntryNotEndingOnPage,
+    /// The first entry's offset lies beyond its page.
+    OffsetBeyondPage,
+    /// The entry's page address is not page-aligned.
+    PageAddressUnaligned,
+    /// The entry's pages run past the end of the address space.
+    AddressOverflow,
+}
+
+/// Why a DDP reservation was refused; every case means "use a non-DDP tag".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum PpmError {
+    /// The manager never grants DDP.
+    #[error("DDP is disabled: {0}")]
+    DdpDisabled(DdpDisabledReason),
+    /// The transfer is shorter than the DDP threshold.
+    #[error("transfer of {xfer_len} bytes is below the DDP threshold of {threshold}")]
+    BelowThreshold {
+        /// Requested transfer length.
+        xfer_len: u32,
+        /// Configured threshold.
+        threshold: u32,
+    },
+    /// No scatter-gather entries at all.
+    #[error("the scatter list is empty")]
+    EmptyScatterList,
+    /// The buffer layout cannot be described by pods.
+    #[error("scatter entry {entry} is misaligned: {reason:?}")]
+    Misaligned {
+        /// Index of the offending entry.
+        entry: usize,
+        /// What is wrong with it.
+        reason: MisalignReason,
+    },
+    /// The scatter list holds fewer bytes than the transfer.
+    #[error("scatter list holds {available} bytes, the transfer needs {needed}")]
+    BufferTooShort {
+        /// Transfer length.
+        needed: u64,
+        /// Bytes the entries describe.
+        available: u64,
+    },
+    /// The transfer needs more pages or pods than one tag can map.
+    #[error(
+        "transfer needs {pages} pages in {npods} pods; at most {max_pages} pages and {ppmax} pods"
+    )]
+    TooLong {
+        /// Pages needed.
+        pages: u64,
+        /// Pods needed.
+        npods: u64,
+        /// Page limit per tag.
+        max_pages: u64,
+        /// Pods in the region.
+        ppmax: u32,
+    },
+    /// No run of `npods` contiguous free pods (counted as `ddp_full`).
+    #[error("no {npods} contiguous free pods")]
+    NoContiguousPods {
+        /// Pods needed.
+        npods: u32,
+    },
+}
+
+/// Configuration the manager cannot run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum PpmConfigError {
+    /// The pod count has no tag format.
+    #[error("ppmax: {0}")]
+    TagFormat(#[from] TagFormatError),
+}
+
+/// Event counts, for statistics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PpmCounters {
+    /// DDP tags granted.
+    pub reserved: u64,
+    /// DDP tags released.
+    pub released: u64,
+    /// Refusals for lack of contiguous pods.
+    pub ddp_full: u64,
+    /// Refusals because DDP is disabled.
+    pub fallback_disabled: u64,
+    /// Refusals below the threshold (or with an empty scatter list).
+    pub fallback_below_threshold: u64,
+    /// Refusals for a misaligned scatter list.
+    pub fallback_misaligned: u64,
+    /// Refusals for a scatter list shorter than the transfer.
+    pub fallback_buffer_too_short: u64,
+    /// Refusals for transfers no tag can map.
+    pub fallback_too_long: u64,
+}
+
+/// A read buffer to bind to a DDP tag.
+#[derive(Clone, Copy, Debug)]
+pub struct DdpRequest<'a> {
+    /// The I/O buffer the data goes to.
+    pub buffer: BufferId,
+    /// Connection whose pods these are.
+    pub tid: Tid,
+    /// Expected transfer length (becomes the pods' `max_offset`).
+    pub xfer_len: u32,
+    /// The buffer's pages.
+    pub sgl: &'a [SgEntry],
+}
+
+/// What an allocated index is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Binding {
+    /// The tag issued for it.
+    pub tag: DdpTag,
+    /// The task's software tag (`caller_data`; in this design the ublk tag).
+    pub sw_tag: u32,
+    /// The I/O buffer.
+    pub buffer: BufferId,
+    /// Connection the pods were written for.
+    pub tid: Tid,
+    /// Transfer length, the highest offset + 1 that may be placed.
+    pub xfer_len: u32,
+    /// Offset of the data in the first page.
+    pub page_offset: u32,
+    /// Pods held, starting at the tag's index.
+    pub npods: u32,
+    /// Page size the pods use.
+    pub page_size: PageSize,
+    /// Page addresses in transfer order.
+    pub pages: Vec<u64>,
+}
+
+/// The ITT chosen for a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IttReservation {
+    /// Value for the ITT field.
+    pub itt: u32,
+    /// The DDP tag, when DDP was granted.
+    pub ddp: Option<DdpTag>,
+    /// Why DDP was refused, when it was asked for and refused.
+    pub fallback: Option<PpmError>,
+}
+
+/// The page-pod manager of one engine.
+#[derive(Debug)]
+pub struct Ppm {
+    format: TagFormat,
+    ddp_threshold: u32,
+    page_size: Result<PageSize, DdpDisabledReason>,
+    in_use: PodBitmap,
+    next: u32,
+    colors: Vec<Color>,
+    bindings: HashMap<u32, Binding>,
+    counters: PpmCounters,
+}
+
+impl Ppm {
+    /// A manager for `config.ppmax` pods, all free, every color 0.
+    pub fn new(config: PpmConfig) -> Result<Ppm, PpmConfigError> {
+        let format = TagFormat::new(config.ppmax)?;
+        let page_size = if config.ppmax < DDP_MIN_PPMAX {
+            Err(DdpDisabledReason::TooFewPods {
+                ppmax: config.ppmax,
+            })
+        } else {
+            PageSize::from_bytes(config.host_page_size).ok_or(
+                DdpDisabledReason::PageSizeUnsupported {
+                    page_size: config.host_page_size,
+                },
+            )
+        };
+        Ok(Ppm {
+            format,
+            ddp_threshold: config.ddp_threshold,
+            page_size,
+            in_use: PodBitmap::new(config.ppmax),
+            next: 0,
+            colors: vec![Color::default(); config.ppmax as usize],
+            bindings: HashMap::new(),
+            counters: PpmCounters::default(),
+        })
+    }
+
+    /// The tag format of the region.
+    pub fn tag_format(&self) -> &TagFormat {
+        &self.format
+    }
+
+    /// The page size DDP uses, or why DDP is off.
+    pub fn ddp_page_size(&self) -> Result<PageSize, DdpDisabledReason> {
+        self.page_size
+    }
+
+    /// Event counts so far.
+    pub fn counters(&self) -> PpmCounters {
+        self.counters
+    }
+
+    /// Pods currently allocated.
+    pub fn pods_in_use(&self) -> u32 {
+        self.bindings.values().map(|binding| binding.npods).sum()
+    }
+
+    /// Binds `request`'s buffer to freshly allocated pods and returns the DDP tag.
+    pub fn reserve(&mut self, sw_tag: u32, request: &DdpRequest<'_>) -> Result<DdpTag, PpmError> {
+        let result = self.try_reserve(sw_tag, request);
+        let counters = &mut self.counters;
+        match result {
+            Ok(_) => counters.reserved += 1,
+            Err(PpmError::DdpDisabled(_)) => counters.fallback_disabled += 1,
+            Err(PpmError::BelowThreshold { .. } | PpmError::EmptyScatterList) => {
+                counters.fallback_below_threshold += 1
+            }
+            Err(PpmError::Misaligned { .. }) => counters.fallback_misaligned += 1,
+            Err(PpmError::BufferTooShort { .. }) => counters.fallback_buffer_too_short += 1,
+            Err(PpmError::TooLong { .. }) => counters.fallback_too_long += 1,
+            Err(PpmError::NoContiguousPods { .. }) => counters.ddp_full += 1,
+        }
+        result
+    }
+
+    fn try_reserve(&mut self, sw_tag: u32, request: &DdpRequest<'_>) -> Result<DdpTag, PpmError> {
+        let page_size = self.page_size.map_err(PpmError::DdpDisabled)?;
+        if request.xfer_len < self.ddp_threshold {
+            return Err(PpmError::BelowThreshold {
+                xfer_len: request.xfer_len,
+                threshold: self.ddp_threshold,
+            });
+        }
+        let first = request.sgl.first().ok_or(PpmError::EmptyScatterList)?;
+        check_sgl(request.sgl, page_size)?;
+
+        let available: u64 = request.sgl.iter().map(|entry| u64::from(entry.len)).sum();
+        if available < u64::from(request.xfer_len) {
+            return Err(PpmError::BufferTooShort {
+                needed: u64::from(request.xfer_len),
+                available,
+            });
+        }
+
+        let page_count = pages_for(request.xfer_len, first.offset, page_size);
+        let npods = page_count.div_ceil(PPOD_PAGES as u64);
+        let too_long = PpmError::TooLong {
+            pages: page_count,
+            npods,
+            max_pages: MAX_DDP_PAGES,
+            ppmax: self.format.ppmax(),
+        };
+        if page_count > MAX_DDP_PAGES || npods > u64::from(self.format.ppmax()) {
+            return Err(too_long);
+        }
+        // Both bounded by MAX_DDP_PAGES above.
+        let npods = npods as u32;
+        let pages = page_list(request.sgl, page_size, page_count as usize)?;
+
+        let index = self.allocate(npods)?;
+        let color = self.colors[index as usize].next();
+        self.colors[index as usize] = color;
+        let tag = self
+            .format
+            .make_ddp_tag(index, color)
+            .unwrap_or_else(|_| unreachable!("allocated indices lie below ppmax"));
+        self.bindings.insert(
+            index,
+            Binding {
+                tag,
+                sw_tag,
+                buffer: request.buffer,
+                tid: request.tid,
+                xfer_len: request.xfer_len,
+                page_offset: first.offset,
+                npods,
+                page_size,
+                pages,
+            },
+        );
+        Ok(tag)
+    }
+
+    fn allocate(&mut self, npods: u32) -> Result<u32, PpmError> {
+        let found = self.in_use.find_free_run(self.next, npods).or_else(|| {
+            (self.next > 0)
+                .then(|| self.in_use.find_free_run(0, npods))
+                .flatten()
+        });
+        let Some(index) = found else {
+            self.next = 0;
+            return Err(PpmError::NoContiguousPods { npods });
+        };
+        self.in_use.set_range(index, npods);
+        self.next = index + npods;
+        if self.next >= self.format.ppmax() {
+            self.next = 0;
+        }
+        Ok(index)
+    }
+
+    /// The task's ITT: a DDP tag when `ddp` is given and granted, otherwise the non-DDP tag of
+    /// `sw_tag`. `sw_tag` must fit 31 bits either way, so every task has a non-DDP fallback.
+    pub fn reserve_itt(
+        &mut self,
+        sw_tag: u32,
+        ddp: Option<&DdpRequest<'_>>,
+    ) -> Result<IttReservation, TagError> {
+        let non_ddp_itt = self.format.make_non_ddp_tag(sw_tag)?;
+        let Some(request) = ddp else {
+            return Ok(IttReservation {
+                itt: non_ddp_itt,
+                ddp: None,
+                fallback: None,
+            });
+        };
+        Ok(match self.reserve(sw_tag, request) {
+            Ok(tag) => IttReservation {
+                itt: tag.raw(),
+                ddp: Some(tag),
+                fallback: None,
+            },
+            Err(refusal) => IttReservation {
+                itt: non_ddp_itt,
+                ddp: None,
+                fallback: Some(refusal),
+            },
+        })
+    }
+
+    /// The binding an ITT names, if it is a DDP tag of a live allocation with the current color.
+    pub fn lookup(&self, itt: u32) -> Result<&Binding, TagError> {
+        let (index, color) = self.format.ddp_parts(itt)?;
+        if !self.in_use.is_set(index) {
+            return Err(TagError::IndexNotAllocated { itt, index });
+        }
+        let binding = self
+            .bindings
+            .get(&index)
+            .ok_or(TagError::InsideAnotherBinding { itt, index })?;
+        let current = binding.tag.color();
+        if color != current {
+            return Err(TagError::StaleColor {
+                itt,
+                index,
+                expected: current.value(),
+                found: color.value(),
+            });
+        }
+        Ok(binding)
+    }
+
+    /// The software tag behind an ITT (`cxgbi_parse_pdu_itt`): the bound `caller_data` of a DDP
+    /// tag (which must be live), or the decoded value of a non-DDP tag.
+    pub fn sw_tag_of(&self, itt: u32) -> Result<u32, TagError> {
+        match self.format.decode_itt(itt) {
+            Decoded::NonDdp { sw_tag } => Ok(sw_tag),
+            Decoded::Ddp { .. } => self.lookup(itt).map(|binding| binding.sw_tag),
+        }
+    }
+
+    /// The pods to write into adapter memory for a live tag, in index order.
+    pub fn pods(&self, tag: DdpTag) -> Result<Vec<PagePod>, TagError> {
+        let binding = self.lookup(tag.raw())?;
+        let header = PodHeader::for_tag(
+            &self.format,
+            binding.tag,
+            binding.tid,
+            binding.page_offset,
+            binding.xfer_len,
+        );
+        Ok(build_pods(header, &binding.pages))
+    }
+
+    /// Frees a live tag's pods and returns what it was bound to. The color stays; it advances
+    /// when the index is next allocated, which is what makes this tag stale.
+    pub fn release(&mut self, tag: DdpTag) -> Result<Binding, TagError> {
+        self.lookup(tag.raw())?;
+        let index = tag.index();
+        let binding = self
+            .bindings
+            .remove(&index)
+            .ok_or(TagError::IndexNotAllocated {
+                itt: tag.raw(),
+                index,
+            })?;
+        self.in_use.clear_range(index, binding.npods);
+        if index < self.next {
+            self.next = index;
+        }
+        self.counters.released += 1;
+        Ok(binding)
+    }
+}
+
+/// `cxgbi_ddp_sgl_check`, plus the page-address checks a real DMA mapping guarantees.
+fn check_sgl(sgl: &[SgEntry], page_size: PageSize) -> Result<(), PpmError> {
+    let page_bytes = page_size.bytes();
+    let last = sgl.len().saturating_sub(1);
+    for (entry, sg) in sgl.iter().enumerate() {
+        let misaligned = |reason| Err(PpmError::Misaligned { entry, reason });
+        if sg.page_addr % u64::from(page_bytes) != 0 {
+            return misaligned(MisalignReason::PageAddressUnaligned);
+        }
+        if sg.offset % SG_OFFSET_ALIGN != 0 {
+            return misaligned(MisalignReason::OffsetNotWordAligned);
+        }
+        if entry > 0 && sg.offset != 0 {
+            return misaligned(MisalignReason::OffsetInLaterEntry);
+        }
+        if sg.offset >= page_bytes {
+            return misaligned(MisalignReason::OffsetBeyondPage);
+        }
+        if entry != last && u64::from(sg.offset) + u64::from(sg.len) != u64::from(page_bytes) {
+            return misaligned(MisalignReason::EntryNotEndingOnPage);
+        }
+    }
+    Ok(())
+}
+
+/// The first `wanted` page addresses the (checked) entries cover, in order.
+fn page_list(sgl: &[SgEntry], page_size: PageSize, wanted: usize) -> Result<Vec<u64>, PpmError> {
+    let page_bytes = u64::from(page_size.bytes());
+    let mut pages = Vec::with_capacity(wanted);
+    for (entry, sg) in sgl.iter().enumerate() {
+        let span = (u64::from(sg.offset) + u64::from(sg.len)).div_ceil(page_bytes);
+        for page in 0..span {
+            if pages.len() == wanted {
+                return Ok(pages);
+            }
+            let addr = page
+                .checked_mul(page_bytes)
+                .and_then(|delta| sg.page_addr.checked_add(delta))
+                .ok_or(PpmError::Misaligned {
+                    entry,
+                    reason: MisalignReason::AddressOverflow,
+                })?;
+            pages.push(addr);
+        }
+    }
+    Ok(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: u32 = 4096;
+
+    fn tid() -> Tid {
+        Tid::new(7).unwrap()
+    }
+
+    fn ppm(ppmax: u32) -> Ppm {
+        Ppm::new(PpmConfig::new(ppmax, PAGE)).unwrap()
+    }
+
+    /// A page-aligned buffer of `len` bytes at a fake address derived from `base_page`.
+    fn buffer(base_page: u64, len: u32) -> Vec<SgEntry> {
+        sgl_for_contiguous(base_page * u64::from(PAGE), len, PageSize::Size4K).unwrap()
+    }
+
+    fn request(sgl: &[SgEntry], xfer_len: u32) -> DdpRequest<'_> {
+        DdpRequest {
+            buffer: BufferId(3),
+            tid: tid(),
+            xfer_len,
+            sgl,
+        }
+    }
+
+    #[test]
+    fn contiguous_buffer_becomes_page_entries() {
+        let sgl = sgl_for_contiguous(0x10_0FF0, 0x2020, PageSize::Size4K).unwrap();
+        assert_eq!(
+            sgl,
+            vec![
+                SgEntry {
+                    page_addr: 0x10_0000,
+                    offset: 0xFF0,
+                    len: 0x10
+                },
+                SgEntry {
+                    page_addr: 0x10_1000,
+                    offset: 0,
+                    len: 0x1000
+                },
+                SgEntry {
+                    page_addr: 0x10_2000,
+                    offset: 0,
+                    len: 0x1000
+                },
+                SgEntry {
+                    page_addr: 0x10_3000,
+                    offset: 0,
+                    len: 0x10
+                },
+            ]
+        );
+        assert_eq!(
+            sgl_for_contiguous(0x1000, 0, PageSize::Size4K),
+            Some(vec![])
+        );
+        assert_eq!(sgl_for_contiguous(u64::MAX - 4, 16, PageSize::Size4K), None);
+    }
+
+    #[test]
+    fn reserve_binds_and_colors_start_at_one() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(16, 65536);
+        let tag = ppm.reserve(0x42, &request(&sgl, 65536)).unwrap();
+        assert_eq!(tag.index(), 0);
+        assert_eq!(tag.color().value(), 1);
+        assert_eq!(tag.raw(), 1);
+        let binding = ppm.lookup(tag.raw()).unwrap();
+        assert_eq!(binding.sw_tag, 0x42);
+        assert_eq!(binding.buffer, BufferId(3));
+        assert_eq!(binding.npods, 4);
+        assert_eq!(binding.xfer_len, 65536);
+        assert_eq!(binding.page_offset, 0);
+        assert_eq!(binding.pages.len(), 16);
+        assert_eq!(ppm.pods_in_use(), 4);
+        assert_eq!(ppm.counters().reserved, 1);
+
+        let next = ppm.reserve(0x43, &request(&sgl, 4096)).unwrap();
+        assert_eq!(
+            next.index(),
+            4,
+            "rotor continues after the first allocation"
+        );
+    }
+
+    #[test]
+    fn pods_carry_header_and_pages() {
+        let mut ppm = ppm(1024);
+        let sgl = sgl_for_contiguous(0x20_0200, 5 * PAGE, PageSize::Size4K).unwrap();
+        let tag = ppm.reserve(1, &request(&sgl, 5 * PAGE)).unwrap();
+        let pods = ppm.pods(tag).unwrap();
+        assert_eq!(pods.len(), 2); // 6 pages
+        let header = pods[0].header;
+        assert!(header.valid);
+        assert_eq!(header.tid, tid());
+        assert_eq!(header.tag_index_color, tag.raw());
+        assert_eq!(header.max_offset, 5 * PAGE);
+        assert_eq!(header.page_offset, 0x200);
+        assert_eq!(
+            pods[0].addrs,
+            [0x20_0000, 0x20_1000, 0x20_2000, 0x20_3000, 0x20_4000]
+        );
+        assert_eq!(pods[1].addrs, [0x20_4000, 0x20_5000, 0, 0, 0]);
+    }
+
+    #[test]
+    fn color_advances_per_allocation_and_wraps() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 4096);
+        for round in 1..=64u32 {
+            let tag = ppm.reserve(round, &request(&sgl, 4096)).unwrap();
+            assert_eq!(tag.index(), 0, "release moves the rotor back to 0");
+            assert_eq!(u32::from(tag.color().value()), round % 64);
+            ppm.release(tag).unwrap();
+        }
+        let tag = ppm.reserve(0, &request(&sgl, 4096)).unwrap();
+        assert_eq!(tag.color().value(), 1);
+    }
+
+    #[test]
+    fn stale_tag_is_refused_after_reuse() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 4096);
+        let old = ppm.reserve(1, &request(&sgl, 4096)).unwrap();
+        ppm.release(old).unwrap();
+        assert_eq!(
+            ppm.lookup(old.raw()),
+            Err(TagError::IndexNotAllocated {
+                itt: old.raw(),
+                index: 0
+            })
+        );
+        let new = ppm.reserve(2, &request(&sgl, 4096)).unwrap();
+        assert_eq!(new.index(), old.index());
+        assert_eq!(
+            ppm.lookup(old.raw()),
+            Err(TagError::StaleColor {
+                itt: old.raw(),
+                index: 0,
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(
+            ppm.release(old),
+            Err(TagError::StaleColor {
+                itt: old.raw(),
+                index: 0,
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(ppm.lookup(new.raw()).map(|b| b.sw_tag), Ok(2));
+    }
+
+    #[test]
+    fn lookup_distinguishes_every_failure() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 8 * PAGE);
+        let tag = ppm.reserve(9, &request(&sgl, 8 * PAGE)).unwrap(); // pods 0 and 1
+        let format = *ppm.tag_format();
+        let non_ddp = format.make_non_ddp_tag(9).unwrap();
+        assert_eq!(ppm.lookup(non_ddp), Err(TagError::NotDdp { itt: non_ddp }));
+        let beyond = 1500 << 6;
+        assert_eq!(
+            ppm.lookup(beyond),
+            Err(TagError::IndexOutOfRange {
+                itt: beyond,
+                index: 1500,
+                ppmax: 1024
+            })
+        );
+        let free = (5 << 6) | 1;
+        assert_eq!(
+            ppm.lookup(free),
+            Err(TagError::IndexNotAllocated {
+                itt: free,
+                index: 5
+            })
+        );
+        let inner = (1 << 6) | 1;
+        assert_eq!(
+            ppm.lookup(inner),
+            Err(TagError::InsideAnotherBinding {
+                itt: inner,
+                index: 1
+            })
+        );
+        assert_eq!(ppm.lookup(tag.raw()).map(|b| b.sw_tag), Ok(9));
+        assert_eq!(ppm.sw_tag_of(tag.raw()), Ok(9));
+        assert_eq!(ppm.sw_tag_of(non_ddp), Ok(9));
+        assert_eq!(
+            ppm.sw_tag_of(free),
+            Err(TagError::IndexNotAllocated {
+                itt: free,
+                index: 5
+            })
+        );
+    }
+
+    #[test]
+    fn exhaustion_counts_ddp_full_and_rotor_wraps() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 64 * PAGE); // 16 pods each
+        let mut tags = Vec::new();
+        for sw in 0..64 {
+            tags.push(ppm.reserve(sw, &request(&sgl, 64 * PAGE)).unwrap());
+        }
+        assert_eq!(ppm.pods_in_use(), 1024);
+        assert_eq!(
+            ppm.reserve(99, &request(&sgl, 4096)),
+            Err(PpmError::NoContiguousPods { npods: 1 })
+        );
+        assert_eq!(ppm.counters().ddp_full, 1);
+
+        // Free two non-adjacent holes of 16; a 32-pod request still does not fit.
+        ppm.release(tags[10]).unwrap();
+        ppm.release(tags[12]).unwrap();
+        let big = buffer(0, 128 * PAGE);
+        assert_eq!(
+            ppm.reserve(100, &request(&big, 128 * PAGE)),
+            Err(PpmError::NoContiguousPods { npods: 32 })
+        );
+        assert_eq!(ppm.counters().ddp_full, 2);
+        // Freeing the neighbour makes a contiguous run of 48 at 160.
+        ppm.release(tags[11]).unwrap();
+        let fit = ppm.reserve(101, &request(&big, 128 * PAGE)).unwrap();
+        assert_eq!(fit.index(), 160);
+        assert_eq!(ppm.counters().released, 3);
+    }
+
+    #[test]
+    fn rotor_searches_forward_then_wraps_to_zero() {
+        let mut ppm = ppm(1024);
+        let half = buffer(0, 2048 * PAGE); // 512 pods
+        let quarter = buffer(0, 1024 * PAGE); // 256 pods
+        let a = ppm.reserve(1, &request(&half, 2048 * PAGE)).unwrap();
+        let b = ppm.reserve(2, &request(&quarter, 1024 * PAGE)).unwrap();
+        let c = ppm.reserve(3, &request(&quarter, 1024 * PAGE)).unwrap();
+        assert_eq!((a.index(), b.index(), c.index()), (0, 512, 768));
+        // c ended exactly at ppmax, so the rotor wrapped to 0; releases above it leave it there.
+        ppm.release(a).unwrap();
+        ppm.release(b).unwrap();
+        let d = ppm.reserve(4, &request(&quarter, 1024 * PAGE)).unwrap();
+        assert_eq!(d.index(), 0);
+        let e = ppm.reserve(5, &request(&half, 2048 * PAGE)).unwrap();
+        assert_eq!(e.index(), 256, "run 256..768 found forward from the rotor");
+    }
+
+    /// Reserves exactly `npods` pods (4 pages each) for a page-aligned buffer.
+    fn reserve_pods(ppm: &mut Ppm, sw_tag: u32, npods: u32) -> Result<DdpTag, PpmError> {
+        let len = npods * 4 * PAGE;
+        let sgl = [SgEntry {
+            page_addr: 0,
+            offset: 0,
+            len,
+        }];
+        ppm.reserve(sw_tag, &request(&sgl, len))
+    }
+
+    #[test]
+    fn rotor_wraps_to_zero_when_nothing_fits_ahead() {
+        let mut ppm = ppm(1024);
+        let a = reserve_pods(&mut ppm, 1, 50).unwrap();
+        let b = reserve_pods(&mut ppm, 2, 20).unwrap();
+        assert_eq!((a.index(), b.index()), (0, 50));
+        ppm.release(a).unwrap(); // rotor back to 0, hole 0..50
+        let c = reserve_pods(&mut ppm, 3, 60).unwrap();
+        assert_eq!(c.index(), 70, "the 50-pod hole is too short");
+        let d = reserve_pods(&mut ppm, 4, 870).unwrap();
+        assert_eq!(d.index(), 130);
+        // Rotor at 1000; only 24 pods ahead, so a 40-pod request wraps to the hole at 0.
+        let e = reserve_pods(&mut ppm, 5, 40).unwrap();
+        assert_eq!(e.index(), 0);
+        // Rotor at 40: a 24-pod request finds the tail 1000..1024 ahead of it.
+        let f = reserve_pods(&mut ppm, 6, 24).unwrap();
+        assert_eq!(f.index(), 1000);
+        // Nothing left of size 11 anywhere: refused, and the rotor resets to 0.
+        assert_eq!(
+            reserve_pods(&mut ppm, 7, 11),
+            Err(PpmError::NoContiguousPods { npods: 11 })
+        );
+        let g = reserve_pods(&mut ppm, 8, 10).unwrap();
+        assert_eq!(g.index(), 40);
+    }
+
+    #[test]
+    fn refusals_and_their_counters() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 4096);
+        assert_eq!(
+            ppm.reserve(1, &request(&sgl, 511)),
+            Err(PpmError::BelowThreshold {
+                xfer_len: 511,
+                threshold: 512
+            })
+        );
+        assert!(ppm.reserve(1, &request(&sgl, 512)).is_ok());
+        assert_eq!(
+            ppm.reserve(1, &request(&[], 4096)),
+            Err(PpmError::EmptyScatterList)
+        );
+        assert_eq!(
+            ppm.reserve(1, &request(&sgl, 4097)),
+            Err(PpmError::BufferTooShort {
+                needed: 4097,
+                available: 4096
+            })
+        );
+        let huge = [SgEntry {
+            page_addr: 0,
+            offset: 0,
+            len: u32::MAX,
+        }];
+        assert!(matches!(
+            ppm.reserve(1, &request(&huge, u32::MAX)),
+            Err(PpmError::TooLong {
+                pages: 1_048_576,
+                ..
+            })
+        ));
+        // 1025 pods is more than the region even though the page count is fine.
+        let long = [SgEntry {
+            page_addr: 0,
+            offset: 0,
+            len: 4100 * PAGE,
+        }];
+        assert!(matches!(
+            ppm.reserve(1, &request(&long, 4100 * PAGE)),
+            Err(PpmError::TooLong {
+                npods: 1025,
+                ppmax: 1024,
+                ..
+            })
+        ));
+        let counters = ppm.counters();
+        assert_eq!(counters.fallback_below_threshold, 2);
+        assert_eq!(counters.fallback_buffer_too_short, 1);
+        assert_eq!(counters.fallback_too_long, 2);
+        assert_eq!(counters.reserved, 1);
+    }
+
+    #[test]
+    fn threshold_is_configurable() {
+        let config = PpmConfig {
+            ddp_threshold: 2048,
+            ..PpmConfig::new(1024, PAGE)
+        };
+        let mut ppm = Ppm::new(config).unwrap();
+        let sgl = buffer(0, 4096);
+        assert_eq!(
+            ppm.reserve(1, &request(&sgl, 2047)),
+            Err(PpmError::BelowThreshold {
+                xfer_len: 2047,
+                threshold: 2048
+            })
+        );
+        assert!(ppm.reserve(1, &request(&sgl, 2048)).is_ok());
+    }
+
+    #[test]
+    fn sgl_check_rules() {
+        let mut ppm = ppm(1024);
+        let page = u64::from(PAGE);
+        let cases = [
+            (
+                vec![SgEntry {
+                    page_addr: 0,
+                    offset: 2,
+                    len: 4094,
+                }],
+                0,
+                MisalignReason::OffsetNotWordAligned,
+            ),
+            (
+                vec![
+                    SgEntry {
+                        page_addr: 0,
+                        offset: 0,
+                        len: 4096,
+                    },
+                    SgEntry {
+                        page_addr: page,
+                        offset: 8,
+                        len: 4088,
+                    },
+                ],
+                1,
+                MisalignReason::OffsetInLaterEntry,
+            ),
+            (
+                vec![
+                    SgEntry {
+                        page_addr: 0,
+                        offset: 0,
+                        len: 2048,
+                    },
+                    SgEntry {
+                        page_addr: page,
+                        offset: 0,
+                        len: 4096,
+                    },
+                ],
+                0,
+                MisalignReason::EntryNotEndingOnPage,
+            ),
+            (
+                vec![SgEntry {
+                    page_addr: 0,
+                    offset: 4096,
+                    len: 4096,
+                }],
+                0,
+                MisalignReason::OffsetBeyondPage,
+            ),
+            (
+                vec![SgEntry {
+                    page_addr: 100,
+                    offset: 0,
+                    len: 4096,
+                }],
+                0,
+                MisalignReason::PageAddressUnaligned,
+            ),
+        ];
+        for (sgl, entry, reason) in cases {
+            assert_eq!(
+                ppm.reserve(1, &request(&sgl, 4096)),
+                Err(PpmError::Misaligned { entry, reason }),
+                "{sgl:?}"
+            );
+        }
+        let wraps = [SgEntry {
+            page_addr: u64::MAX - page + 1,
+            offset: 0,
+            len: 8192,
+        }];
+        assert_eq!(
+            ppm.reserve(1, &request(&wraps, 8192)),
+            Err(PpmError::Misaligned {
+                entry: 0,
+                reason: MisalignReason::AddressOverflow
+            })
+        );
+        assert_eq!(ppm.counters().fallback_misaligned, 6);
+        // A first entry starting mid-page and a short last entry are fine.
+        let ok = [
+            SgEntry {
+                page_addr: 0,
+                offset: 1024,
+                len: 3072,
+            },
+            SgEntry {
+                page_addr: 5 * page,
+                offset: 0,
+                len: 4096,
+            },
+            SgEntry {
+                page_addr: 9 * page,
+                offset: 0,
+                len: 100,
+            },
+        ];
+        let tag = ppm.reserve(1, &request(&ok, 7268)).unwrap();
+        assert_eq!(
+            ppm.lookup(tag.raw()).unwrap().pages,
+            vec![0, 5 * page, 9 * page]
+        );
+    }
+
+    #[test]
+    fn ddp_disabled_cases() {
+        let mut small = Ppm::new(PpmConfig::new(1023, PAGE)).unwrap();
+        let sgl = buffer(0, 4096);
+        assert_eq!(
+            small.reserve(1, &request(&sgl, 4096)),
+            Err(PpmError::DdpDisabled(DdpDisabledReason::TooFewPods {
+                ppmax: 1023
+            }))
+        );
+        assert_eq!(small.counters().fallback_disabled, 1);
+        let mut odd_page = Ppm::new(PpmConfig::new(4096, 32768)).unwrap();
+        assert_eq!(
+            odd_page.reserve(1, &request(&sgl, 4096)),
+            Err(PpmError::DdpDisabled(
+                DdpDisabledReason::PageSizeUnsupported { page_size: 32768 }
+            ))
+        );
+        assert!(matches!(
+            Ppm::new(PpmConfig::new(0, PAGE)),
+            Err(PpmConfigError::TagFormat(TagFormatError::ZeroPpmax))
+        ));
+    }
+
+    #[test]
+    fn reserve_itt_falls_back_to_non_ddp() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 4096);
+        let write = ppm.reserve_itt(5, None).unwrap();
+        assert_eq!(write.itt, ppm.tag_format().make_non_ddp_tag(5).unwrap());
+        assert_eq!((write.ddp, write.fallback), (None, None));
+
+        let read = ppm.reserve_itt(6, Some(&request(&sgl, 4096))).unwrap();
+        assert_eq!(read.ddp.map(DdpTag::raw), Some(read.itt));
+        assert_eq!(ppm.sw_tag_of(read.itt), Ok(6));
+
+        let small = ppm.reserve_itt(7, Some(&request(&sgl, 100))).unwrap();
+        assert_eq!(small.ddp, None);
+        assert_eq!(
+            small.fallback,
+            Some(PpmError::BelowThreshold {
+                xfer_len: 100,
+                threshold: 512
+            })
+        );
+        assert_eq!(ppm.sw_tag_of(small.itt), Ok(7));
+
+        assert_eq!(
+            ppm.reserve_itt(0x8000_0000, None),
+            Err(TagError::SwTagTooWide {
+                sw_tag: 0x8000_0000
+            })
+        );
+    }
+
+    #[test]
+    fn release_refuses_unknown_tags() {
+        let mut ppm = ppm(1024);
+        let sgl = buffer(0, 4096);
+        let tag = ppm.reserve(1, &request(&sgl, 4096)).unwrap();
+        let binding = ppm.release(tag).unwrap();
+        assert_eq!(binding.sw_tag, 1);
+        assert_eq!(
+            ppm.release(tag),
+            Err(TagError::IndexNotAllocated {
+                itt: tag.raw(),
+                index: 0
+            })
+        );
+        assert_eq!(ppm.counters().released, 1);
+        assert_eq!(ppm.pods_in_use(), 0);
+    }
+}
