@@ -17,7 +17,7 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Answered(special) => write!(f, "answered {special}"),
+            Self::Answered(special) => write!(f, "answered with {special}"),
             Self::NoAnswer => f.write_str("never answered"),
         }
     }
@@ -65,9 +65,7 @@ pub enum NegotiationError {
     #[error("{key}: answered No although we offered Yes (the result function is OR)")]
     OrAnsweredNo { key: String },
     /// Our offer was refused and the RFC default is not acceptable in its place.
-    #[error(
-        "{key}: the target {refusal} to our offer {offered:?} and the default is not acceptable"
-    )]
+    #[error("{key}: our offer {offered:?} was {refusal} and the default is not acceptable")]
     Refused {
         key: String,
         offered: String,

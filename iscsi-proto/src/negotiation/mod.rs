@@ -23,3 +23,6 @@ pub use negotiator::Negotiator;
 pub use params::SessionParams;
 pub use rules::{check_answer, fallback, respond, result_without_answer, Reply};
 pub use value::{parse_list, parse_number, parse_value, Special, Value, ValueProblem};
+
+#[cfg(test)]
+mod tests;
