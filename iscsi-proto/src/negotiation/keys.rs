@@ -6,6 +6,8 @@ use std::fmt;
 use crate::text::MAX_VALUE_LEN;
 
 /// Every key RFC 7143 defines, including the obsolete marker keys and the CHAP keys.
+///
+/// The discriminant indexes [`KEYS`]; `ChapR` must stay the last variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     HeaderDigest,
