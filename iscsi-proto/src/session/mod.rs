@@ -568,7 +568,7 @@ impl Session {
             .tasks
             .get_mut(&h.itt)
             .ok_or(SessionError::UnknownItt(h.itt))?;
-        task.accept_r2t(h, max_burst, max_r2t)?;
+        task.accept_r2t(h, max_burst, u32::from(max_r2t))?;
         let lun = task.lun;
         self.queue_data_out(h.itt, lun, h.ttt, h.buffer_offset, h.desired_len);
         Ok(())
