@@ -34,12 +34,24 @@ pub enum LoginError {
 impl LoginError {
     /// True for the failures a wrong or missing CHAP secret produces.
     pub fn is_authentication_failure(&self) -> bool {
-        matches!(self, LoginError::Refused { class: 2, detail: 1 } | LoginError::Chap(_))
+        matches!(
+            self,
+            LoginError::Refused {
+                class: 2,
+                detail: 1
+            } | LoginError::Chap(_)
+        )
     }
 
     /// True when the target does not know the target name.
     pub fn is_target_not_found(&self) -> bool {
-        matches!(self, LoginError::Refused { class: 2, detail: 3 })
+        matches!(
+            self,
+            LoginError::Refused {
+                class: 2,
+                detail: 3
+            }
+        )
     }
 }
 

@@ -114,7 +114,10 @@ impl Login {
         }
         let negotiator = Negotiator::new(config.operational.clone(), config.session_type)?;
         let chap = match &config.chap {
-            Some(creds) => Some(ChapInitiator::new(creds.clone(), config.mutual_chap.clone())?),
+            Some(creds) => Some(ChapInitiator::new(
+                creds.clone(),
+                config.mutual_chap.clone(),
+            )?),
             None if config.mutual_chap.is_some() => return Err(LoginError::MutualWithoutInitiator),
             None => None,
         };
@@ -207,7 +210,9 @@ impl Login {
             Phase::ChapChallenge => self.on_chap_challenge(resp, &pairs, rng),
             Phase::ChapProof => self.on_chap_proof(resp, &pairs),
             Phase::Operational => self.on_operational(resp, &pairs),
-            Phase::Done => Err(LoginError::Protocol("response after login completed".into())),
+            Phase::Done => Err(LoginError::Protocol(
+                "response after login completed".into(),
+            )),
         }
     }
 

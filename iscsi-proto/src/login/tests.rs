@@ -92,7 +92,10 @@ const OPERATIONAL_ANSWERS: [(&str, &str); 14] = [
 
 fn finish_operational(login: &mut Login, pdu: &Pdu) -> LoginOutcome {
     let req = request_of(pdu);
-    assert_eq!((req.csg, req.nsg, req.transit), (Stage::Operational, Stage::FullFeature, true));
+    assert_eq!(
+        (req.csg, req.nsg, req.transit),
+        (Stage::Operational, Stage::FullFeature, true)
+    );
     let offers = pairs_of(pdu);
     assert_eq!(get(&offers, "InitialR2T"), Some("No"));
     assert_eq!(get(&offers, "MaxRecvDataSegmentLength"), Some("262144"));
@@ -109,10 +112,19 @@ fn finish_operational(login: &mut Login, pdu: &Pdu) -> LoginOutcome {
 fn login_without_authentication() {
     let (mut login, first) = Login::start(config()).unwrap();
     let req = request_of(&first);
-    assert_eq!((req.csg, req.nsg, req.transit), (Stage::Security, Stage::Operational, true));
-    assert_eq!((req.isid, req.itt, req.cmdsn, req.tsih), (ISID, 0x1000, 1, 0));
+    assert_eq!(
+        (req.csg, req.nsg, req.transit),
+        (Stage::Security, Stage::Operational, true)
+    );
+    assert_eq!(
+        (req.isid, req.itt, req.cmdsn, req.tsih),
+        (ISID, 0x1000, 1, 0)
+    );
     let keys = pairs_of(&first);
-    assert_eq!(get(&keys, "InitiatorName"), Some("iqn.2026-11.test:initiator"));
+    assert_eq!(
+        get(&keys, "InitiatorName"),
+        Some("iqn.2026-11.test:initiator")
+    );
     assert_eq!(get(&keys, "TargetName"), Some(TARGET));
     assert_eq!(get(&keys, "SessionType"), Some("Normal"));
     assert_eq!(get(&keys, "AuthMethod"), Some("None"));
@@ -120,7 +132,11 @@ fn login_without_authentication() {
     let reply = answer(
         req,
         true,
-        &[("AuthMethod", "None"), ("TargetPortalGroupTag", "1"), ("TargetAlias", "disk")],
+        &[
+            ("AuthMethod", "None"),
+            ("TargetPortalGroupTag", "1"),
+            ("TargetAlias", "disk"),
+        ],
         0,
     );
     let LoginStep::Send(second) = login.handle(&reply, &mut rng()).unwrap() else {
@@ -140,7 +156,10 @@ fn login_without_authentication() {
     );
     let p = outcome.params;
     assert!(p.initial_r2t && p.immediate_data && !p.header_digest);
-    assert_eq!((p.max_xmit_data_segment_length, p.first_burst_length), (8192, 65536));
+    assert_eq!(
+        (p.max_xmit_data_segment_length, p.first_burst_length),
+        (8192, 65536)
+    );
     assert_eq!(p.target_portal_group_tag, Some(1));
     assert_eq!(p.target_alias.as_deref(), Some("disk"));
 }
@@ -158,7 +177,10 @@ fn chap_until_response(mutual: bool) -> (Login, Pdu, Vec<u8>) {
     assert!(!req.transit, "CHAP needs more rounds");
     assert_eq!(get(&pairs_of(&first), "AuthMethod"), Some("CHAP"));
     let LoginStep::Send(alg) = login
-        .handle(&answer(req, false, &[("AuthMethod", "CHAP")], 0), &mut rng())
+        .handle(
+            &answer(req, false, &[("AuthMethod", "CHAP")], 0),
+            &mut rng(),
+        )
         .unwrap()
     else {
         panic!()
@@ -193,8 +215,14 @@ fn one_way_chap() {
     let expected = chap_md5_response(9, b"alice-secret-12", &challenge);
     let sent = decode_binary_value(get(&keys, "CHAP_R").unwrap()).unwrap();
     assert_eq!(sent, expected.to_vec());
-    assert!(get(&keys, "CHAP_C").is_none(), "no challenge without mutual CHAP");
-    let LoginStep::Send(op) = login.handle(&answer(req, true, &[], 0), &mut rng()).unwrap() else {
+    assert!(
+        get(&keys, "CHAP_C").is_none(),
+        "no challenge without mutual CHAP"
+    );
+    let LoginStep::Send(op) = login
+        .handle(&answer(req, true, &[], 0), &mut rng())
+        .unwrap()
+    else {
         panic!()
     };
     finish_operational(&mut login, &op);
@@ -214,7 +242,12 @@ fn target_proof(resp: &Pdu, secret: &[u8]) -> (String, String) {
 fn mutual_chap_verifies_the_target() {
     let (mut login, resp, _) = chap_until_response(true);
     let (name, proof) = target_proof(&resp, b"bob-secret-1234");
-    let reply = answer(request_of(&resp), true, &[("CHAP_N", &name), ("CHAP_R", &proof)], 0);
+    let reply = answer(
+        request_of(&resp),
+        true,
+        &[("CHAP_N", &name), ("CHAP_R", &proof)],
+        0,
+    );
     let LoginStep::Send(op) = login.handle(&reply, &mut rng()).unwrap() else {
         panic!()
     };
@@ -225,7 +258,12 @@ fn mutual_chap_verifies_the_target() {
 fn mutual_chap_refuses_a_target_with_the_wrong_secret() {
     let (mut login, resp, _) = chap_until_response(true);
     let (name, proof) = target_proof(&resp, b"not-the-secret!");
-    let reply = answer(request_of(&resp), true, &[("CHAP_N", &name), ("CHAP_R", &proof)], 0);
+    let reply = answer(
+        request_of(&resp),
+        true,
+        &[("CHAP_N", &name), ("CHAP_R", &proof)],
+        0,
+    );
     let err = login.handle(&reply, &mut rng()).unwrap_err();
     assert!(err.is_authentication_failure(), "{err}");
 }
@@ -249,7 +287,12 @@ fn target_status_classes_become_clear_errors() {
     let (mut login, first) = Login::start(config()).unwrap();
     let err = login
         .handle(
-            &refusal(request_of(&first), 1, 1, &[("TargetAddress", "10.0.0.2:3260,1")]),
+            &refusal(
+                request_of(&first),
+                1,
+                1,
+                &[("TargetAddress", "10.0.0.2:3260,1")],
+            ),
             &mut rng(),
         )
         .unwrap_err();
@@ -306,7 +349,10 @@ fn protocol_violations_are_refused() {
     if let Header::LoginResponse(r) = &mut reply.header {
         r.itt = 5;
     }
-    assert!(matches!(login.handle(&reply, &mut rng()), Err(LoginError::Protocol(_))));
+    assert!(matches!(
+        login.handle(&reply, &mut rng()),
+        Err(LoginError::Protocol(_))
+    ));
     // Transit to full feature while we only asked for the operational stage is fine only as
     // a grant of what we asked; jumping further is refused.
     let (mut login, first) = Login::start(config()).unwrap();
@@ -314,7 +360,10 @@ fn protocol_violations_are_refused() {
     if let Header::LoginResponse(r) = &mut reply.header {
         r.nsg = Stage::FullFeature;
     }
-    assert!(matches!(login.handle(&reply, &mut rng()), Err(LoginError::Protocol(_))));
+    assert!(matches!(
+        login.handle(&reply, &mut rng()),
+        Err(LoginError::Protocol(_))
+    ));
     // Operational transit without a TSIH.
     let (mut login, first) = Login::start(config()).unwrap();
     let LoginStep::Send(op) = login
@@ -327,13 +376,19 @@ fn protocol_violations_are_refused() {
         panic!()
     };
     let err = login
-        .handle(&answer(request_of(&op), true, &OPERATIONAL_ANSWERS, 0), &mut rng())
+        .handle(
+            &answer(request_of(&op), true, &OPERATIONAL_ANSWERS, 0),
+            &mut rng(),
+        )
         .unwrap_err();
     assert!(matches!(err, LoginError::Protocol(_)));
     // A Login Response is the only PDU a login accepts.
     let (mut login, _) = Login::start(config()).unwrap();
     let nop = Pdu::new(Header::NopIn(Default::default()), vec![]);
-    assert!(matches!(login.handle(&nop, &mut rng()), Err(LoginError::Protocol(_))));
+    assert!(matches!(
+        login.handle(&nop, &mut rng()),
+        Err(LoginError::Protocol(_))
+    ));
 }
 
 #[test]
@@ -369,7 +424,10 @@ fn discovery_login_needs_no_target_name() {
     assert!(get(&keys, "TargetName").is_none());
     let mut cfg = config();
     cfg.target_name = None;
-    assert!(matches!(Login::start(cfg), Err(LoginError::MissingTargetName)));
+    assert!(matches!(
+        Login::start(cfg),
+        Err(LoginError::MissingTargetName)
+    ));
 }
 
 #[test]
