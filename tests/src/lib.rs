@@ -5,6 +5,7 @@
 //! from each other and from any system `tgtd`: own temp dir, own management socket, own portal
 //! port. Tests fail (they do not skip) when tgt is missing.
 
+pub mod blocking;
 pub mod tgt;
 
 pub use tgt::{Backing, Tgtd};
