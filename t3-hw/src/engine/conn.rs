@@ -68,13 +68,20 @@ enum Shutdown {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    Connecting { pushed: bool },
+    Connecting {
+        pushed: bool,
+    },
+    /// The CONNECT failed; nothing is in flight.
+    OpenFailed(CplStatus),
     Established,
     Closing(Shutdown),
-    TearingDown { cancel_pushed: bool, then: Final },
+    TearingDown {
+        cancel_pushed: bool,
+        then: Final,
+    },
 }
 
-/// What a CQE did to the connection, as far as the engine's slot table is concerned.
+/// Where the connection stands, as far as the engine's slot table is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ConnFate {
     /// Still live.
@@ -143,7 +150,7 @@ impl Conn {
     }
 
     pub fn is_connecting(&self) -> bool {
-        matches!(self.phase, Phase::Connecting { .. })
+        matches!(self.phase, Phase::Connecting { .. } | Phase::OpenFailed(_))
     }
 
     pub fn counters(&self) -> ConnCounters {
@@ -174,7 +181,7 @@ impl Conn {
     fn accepts_requests(&self) -> Result<(), PostError> {
         match self.phase {
             Phase::Established | Phase::Closing(_) => Ok(()),
-            Phase::Connecting { .. } | Phase::TearingDown { .. } => {
+            Phase::Connecting { .. } | Phase::OpenFailed(_) | Phase::TearingDown { .. } => {
                 Err(PostError::Closing { tid: self.tid() })
             }
         }
@@ -224,7 +231,8 @@ impl Conn {
                 then: Final::AbortRpl,
                 ..
             }
-            | Phase::Connecting { .. } => {
+            | Phase::Connecting { .. }
+            | Phase::OpenFailed(_) => {
                 return Err(PostError::Closing { tid: self.tid() });
             }
             Phase::TearingDown { .. } | Phase::Established | Phase::Closing(_) => {}
@@ -238,7 +246,7 @@ impl Conn {
 
     /// Aborts on the engine's own account: reports ABORT, then tears down silently.
     pub fn fail(&mut self, reason: AbortReason, out: &mut VecDeque<Completion>) {
-        if matches!(self.phase, Phase::TearingDown { .. }) {
+        if !matches!(self.phase, Phase::Established | Phase::Closing(_)) {
             return;
         }
         let status = match reason {
@@ -274,6 +282,7 @@ impl Conn {
     pub fn fate(&self) -> ConnFate {
         match self.phase {
             Phase::TearingDown { then, .. } if self.ops_in_flight == 0 => ConnFate::Finished(then),
+            Phase::OpenFailed(status) => ConnFate::OpenFailed(status),
             _ => ConnFate::Live,
         }
     }
@@ -302,7 +311,7 @@ impl Conn {
                 self.phase = Phase::Connecting { pushed: true };
                 return Ok(());
             }
-            Phase::Connecting { pushed: true } => return Ok(()),
+            Phase::Connecting { pushed: true } | Phase::OpenFailed(_) => return Ok(()),
             Phase::TearingDown {
                 cancel_pushed: false,
                 then,
@@ -382,25 +391,25 @@ impl Conn {
         flags: u32,
         env: &ConnEnv<'_>,
         out: &mut VecDeque<Completion>,
-    ) -> ConnFate {
+    ) {
         if !cqueue::notif(flags) {
             self.ops_in_flight = self.ops_in_flight.saturating_sub(1);
         }
         let tearing_down = matches!(self.phase, Phase::TearingDown { .. });
         match op {
-            OpKind::Connect if !tearing_down => return self.on_connect(result, out),
+            OpKind::Connect if !tearing_down => self.on_connect(result, out),
             OpKind::Tx if !tearing_down => self.on_tx(result, flags, out),
             OpKind::Rx if !tearing_down => self.on_rx(result, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
             // Results during teardown (mostly cancellations) only count as arrived.
             OpKind::Connect | OpKind::Tx | OpKind::Rx | OpKind::Shutdown | OpKind::Cancel => {}
         }
-        self.fate()
     }
 
-    fn on_connect(&mut self, result: i32, out: &mut VecDeque<Completion>) -> ConnFate {
+    fn on_connect(&mut self, result: i32, out: &mut VecDeque<Completion>) {
         if result < 0 {
-            return ConnFate::OpenFailed(CplStatus::from_connect_errno(-result));
+            self.phase = Phase::OpenFailed(CplStatus::from_connect_errno(-result));
+            return;
         }
         self.phase = Phase::Established;
         self.rx = Some(Rx::new(self.tid(), self.submode));
@@ -411,7 +420,6 @@ impl Conn {
             snd_isn: 0,
             rcv_isn: 0,
         });
-        ConnFate::Live
     }
 
     fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
@@ -465,7 +473,7 @@ impl Conn {
 
     /// Aborts without reporting anything (engine shutdown).
     pub fn shut_down(&mut self) {
-        if matches!(self.phase, Phase::TearingDown { .. }) {
+        if matches!(self.phase, Phase::TearingDown { .. } | Phase::OpenFailed(_)) {
             return;
         }
         let _ = socket::set_abortive_close(&self.fd);
