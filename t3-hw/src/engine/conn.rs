@@ -340,12 +340,13 @@ impl Conn {
         }
         if let Some(rx) = &mut self.rx {
             if rx.wants_push() {
-                let pushed = rx.push_chain(fd, self.key.token(OpKind::Rx), sub, &mut self.counters);
-                self.ops_in_flight += match pushed {
-                    Ok(count) => count,
-                    Err(SqFull) => 0,
-                };
-                pushed?;
+                rx.push_chain(
+                    fd,
+                    self.key.token(OpKind::Rx),
+                    sub,
+                    &mut self.counters,
+                    &mut self.ops_in_flight,
+                )?;
             }
         }
         Ok(())
@@ -375,12 +376,13 @@ impl Conn {
         if !batch.wants_push() {
             return Ok(());
         }
-        let pushed = batch.push_chain(fd, self.key.token(OpKind::Tx), sub, &mut self.counters);
-        self.ops_in_flight += match pushed {
-            Ok(count) => count,
-            Err(SqFull) => 0,
-        };
-        pushed.map(|_| ())
+        batch.push_chain(
+            fd,
+            self.key.token(OpKind::Tx),
+            sub,
+            &mut self.counters,
+            &mut self.ops_in_flight,
+        )
     }
 
     /// Applies one CQE of this connection.

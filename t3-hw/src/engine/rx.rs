@@ -160,14 +160,15 @@ impl Rx {
         });
     }
 
-    /// Pushes the planned reads as one chain. Returns the number of SQEs pushed.
+    /// Pushes the planned reads as one chain, counting each SQE in `ops_in_flight`.
     pub fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
         sub: &mut dyn Submitter,
         counters: &mut ConnCounters,
-    ) -> Result<usize, SqFull> {
+        ops_in_flight: &mut usize,
+    ) -> Result<(), SqFull> {
         let count = self.plan.len().min(MAX_CHAIN_READS).min(sub.sq_space());
         if count == 0 {
             return Err(SqFull);
@@ -199,11 +200,12 @@ impl Rx {
                 self.cqe_read = 0;
                 return Err(full);
             }
+            *ops_in_flight += 1;
         }
         counters.rx_chains += 1;
         self.chain.submitted(count);
         self.cqe_read = 0;
-        Ok(count)
+        Ok(())
     }
 
     /// Applies one receive CQE.

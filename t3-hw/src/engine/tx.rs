@@ -342,14 +342,15 @@ impl TxBatch {
         !self.chain.is_active() && self.next_op < self.ops.len()
     }
 
-    /// Pushes the next chain of ops. Returns the number of SQEs pushed.
+    /// Pushes the next chain of ops, counting each SQE in `ops_in_flight`.
     pub fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
         sub: &mut dyn Submitter,
         counters: &mut ConnCounters,
-    ) -> Result<usize, SqFull> {
+        ops_in_flight: &mut usize,
+    ) -> Result<(), SqFull> {
         let wanted = (self.ops.len() - self.next_op).min(MAX_CHAIN_OPS);
         let count = wanted.min(sub.sq_space());
         if count == 0 {
@@ -391,11 +392,12 @@ impl TxBatch {
                 self.cqe_op = first;
                 return Err(full);
             }
+            *ops_in_flight += 1;
         }
         counters.tx_chains += 1;
         self.chain.submitted(count);
         self.cqe_op = first;
-        Ok(count)
+        Ok(())
     }
 
     /// Applies one CQE of the send chain.
