@@ -19,6 +19,7 @@ pub mod cpl;
 pub mod credits;
 pub mod ddp_status;
 pub mod engine;
+pub mod initiator;
 pub mod placement;
 mod pod_bitmap;
 pub mod ppm;

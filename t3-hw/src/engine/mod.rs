@@ -74,7 +74,7 @@ use conn::{Conn, ConnEnv, ConnFate};
 pub use counters::{ConnCounters, DdpErrorCounts};
 pub use error::{AbortReason, PostError};
 pub use submit::{SqFull, Submitter};
-use task_buffer::TaskBuffers;
+use task_buffer::{IoTarget, TaskBuffers};
 pub use task_buffer::{DmaAddr, DmaAddrError, TaskBuffer, TaskBufferError};
 pub use token::TOKEN_BITS;
 use token::{decode_token, ConnKey, MAX_CONNECTIONS};
@@ -216,6 +216,31 @@ impl Engine {
     /// Forgets `task`'s buffer.
     pub fn unregister_task_buffer(&mut self, task: u32) -> Option<TaskBuffer> {
         self.tasks.remove(task)
+    }
+
+    /// Copies `data` to `offset` of `task`'s mapped buffer: how the initiator lands payload the
+    /// engine delivered inline instead of placing it (the T3 free-list path). The range is
+    /// checked against the registered buffer; a fixed buffer cannot be written from userspace.
+    pub fn copy_to_task(
+        &mut self,
+        task: u32,
+        offset: u32,
+        data: &[u8],
+    ) -> Result<(), TaskBufferError> {
+        match self
+            .tasks
+            .resolve(task, u64::from(offset), data.len() as u64)?
+        {
+            IoTarget::Mapped(ptr) => {
+                // SAFETY: `resolve` checked the range against the registered buffer, which the
+                // registrant keeps valid and otherwise untouched while the task's I/O runs.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
+                Ok(())
+            }
+            IoTarget::Fixed { buf_index, .. } => {
+                Err(TaskBufferError::FixedNotMapped { task, buf_index })
+            }
+        }
     }
 
     /// The ITT for a read of `xfer_len` bytes into `task`'s registered buffer on connection

@@ -185,6 +185,14 @@ pub enum TaskBufferError {
         /// Its buffer index.
         buf_index: u16,
     },
+    /// A fixed buffer's bytes are not mapped: inline payload cannot be copied into them.
+    #[error("task {task} uses fixed buffer {buf_index}, which userspace cannot write")]
+    FixedNotMapped {
+        /// The task.
+        task: u32,
+        /// Its buffer index.
+        buf_index: u16,
+    },
     /// The buffer's addresses cannot be written into pods.
     #[error("task {task}: {source}")]
     Unencodable {
