@@ -1,1 +1,11 @@
-//! tgtd harness for integration tests (to be written)
+//! Integration-test support for the ublk.cxgb3i workspace.
+//!
+//! The [`tgt`] module runs a private, real `tgtd` (Linux SCSI target framework, Debian package
+//! `tgt`) on loopback for each test, configured through `tgtadm`. Instances are fully isolated
+//! from each other and from any system `tgtd`: own temp dir, own management socket, own portal
+//! port. Tests fail (they do not skip) when tgt is missing.
+
+pub mod blocking;
+pub mod tgt;
+
+pub use tgt::{Backing, Tgtd};

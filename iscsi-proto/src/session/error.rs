@@ -20,6 +20,10 @@ pub enum SubmitError {
     PingTooLong(usize),
     #[error("the session is logging out")]
     LoggingOut,
+    #[error("text request: {0}")]
+    Text(crate::text::TextError),
+    #[error("text request of {0} bytes exceeds the target's MaxRecvDataSegmentLength")]
+    TextTooLong(usize),
 }
 
 /// A protocol violation by the target. At ERL 0 the connection is dropped and the session
@@ -84,4 +88,10 @@ pub enum SessionError {
     Rejected { reason: u8, opcode: u8, itt: u32 },
     #[error("payload placed directly for a PDU whose data the session must read")]
     PlacedNonPayload,
+    #[error("Text Response for ITT 0x{0:08x} has both F and C set")]
+    TextFinalAndContinue(u32),
+    #[error("Text Response for ITT 0x{0:08x} continues without a target transfer tag")]
+    TextContinueWithoutTtt(u32),
+    #[error("text response: {0}")]
+    Text(crate::text::TextError),
 }

@@ -26,9 +26,10 @@ use crate::negotiation::SessionParams;
 use crate::pdu::{
     async_event, logout_reason, tmf, AsyncMessage, DataIn, DataOut, Header, LogoutRequest,
     LogoutResponse, NopIn, NopOut, R2t, Reject, ScsiCommand, ScsiResponse, TaskMgmtRequest,
-    TaskMgmtResponse, BHS_LEN, RESERVED_TAG,
+    TaskMgmtResponse, TextRequest, TextResponse, BHS_LEN, RESERVED_TAG,
 };
 use crate::serial::Sn;
+use crate::text::{self, TextAssembler};
 use task::{DataOutPlan, Task};
 use window::CmdWindow;
 
@@ -138,6 +139,11 @@ pub enum Event {
     ScsiAsyncEvent { lun: u64, sense: Vec<u8> },
     /// The target wants to renegotiate parameters (not supported: we log out instead).
     NegotiationRequested,
+    /// The complete answer to a Text Request.
+    TextResponse {
+        itt: u32,
+        pairs: Vec<(String, String)>,
+    },
     /// Our logout finished; the connection can be closed.
     LoggedOut {
         response: u8,
@@ -175,16 +181,27 @@ pub struct Session {
     window: CmdWindow,
     expstatsn: Sn,
     tasks: HashMap<u32, Task>,
-    /// ITTs of commands not yet sent because the CmdSN window is closed, in submit order.
-    waiting: VecDeque<u32>,
+    /// Non-immediate requests not yet sent because the CmdSN window is closed, in order.
+    waiting: VecDeque<Queued>,
     /// Other PDUs ready to go (data, task management, NOP, logout), in order.
     outbox: VecDeque<OutPdu>,
     events: VecDeque<Event>,
     /// Outstanding ITTs of our own non-SCSI requests: task management, pings, logout.
     pending_tmf: HashMap<u32, (u8, u32, u64)>,
     pending_pings: HashMap<u32, ()>,
+    /// Text requests awaiting (the rest of) their response: the C-bit assembler and the
+    /// pairs of earlier responses in the same exchange (F=0 ones).
+    pending_text: HashMap<u32, (TextAssembler, Vec<(String, String)>)>,
     logout_itt: Option<u32>,
     stats: SessionStats,
+}
+
+/// A non-immediate request waiting for a CmdSN.
+#[derive(Debug)]
+enum Queued {
+    Command(u32),
+    /// A Text Request; its CmdSN and ExpStatSN are filled in when it is released.
+    Text(TextRequest, Vec<u8>),
 }
 
 impl Session {
@@ -199,6 +216,7 @@ impl Session {
             events: VecDeque::new(),
             pending_tmf: HashMap::new(),
             pending_pings: HashMap::new(),
+            pending_text: HashMap::new(),
             logout_itt: None,
             stats: SessionStats::default(),
         }
@@ -233,6 +251,7 @@ impl Session {
         self.tasks.contains_key(&itt)
             || self.pending_tmf.contains_key(&itt)
             || self.pending_pings.contains_key(&itt)
+            || self.pending_text.contains_key(&itt)
             || self.logout_itt == Some(itt)
     }
 
@@ -261,8 +280,40 @@ impl Session {
         let task = Task::new(cmd);
         let itt = task.itt;
         self.tasks.insert(itt, task);
-        self.waiting.push_back(itt);
+        self.waiting.push_back(Queued::Command(itt));
         Ok(())
+    }
+
+    /// Queues a Text Request (e.g. SendTargets=All); the whole answer arrives as
+    /// [`Event::TextResponse`], continuations fetched on the way.
+    pub fn text_request(
+        &mut self,
+        itt: u32,
+        pairs: &[(String, String)],
+    ) -> Result<(), SubmitError> {
+        self.check_new_itt(itt)?;
+        let data = text::encode(pairs).map_err(SubmitError::Text)?;
+        if data.len() > self.params.max_xmit_data_segment_length as usize {
+            return Err(SubmitError::TextTooLong(data.len()));
+        }
+        self.pending_text
+            .insert(itt, (TextAssembler::new(), Vec::new()));
+        self.queue_text(itt, RESERVED_TAG, data);
+        Ok(())
+    }
+
+    fn queue_text(&mut self, itt: u32, ttt: u32, data: Vec<u8>) {
+        let request = TextRequest {
+            immediate: false,
+            final_: true,
+            cont: false,
+            lun: 0,
+            itt,
+            ttt,
+            cmdsn: 0,
+            expstatsn: 0,
+        };
+        self.waiting.push_back(Queued::Text(request, data));
     }
 
     /// The next PDU to send, if any. Call until it returns `None` after any other call.
@@ -285,14 +336,33 @@ impl Session {
     /// Moves the oldest waiting command (and its unsolicited data) to the outbox if the window
     /// is open.
     fn release_waiting_command(&mut self) {
-        let Some(&itt) = self.waiting.front() else {
+        if self.waiting.is_empty() {
             return;
-        };
+        }
         let Some(cmdsn) = self.window.take() else {
             self.stats.window_stalls += 1;
             return;
         };
-        self.waiting.pop_front();
+        match self.waiting.pop_front() {
+            Some(Queued::Command(itt)) => self.release_command(itt, cmdsn),
+            Some(Queued::Text(mut request, data)) => {
+                request.cmdsn = cmdsn.0;
+                request.expstatsn = self.expstatsn.0;
+                let data = if data.is_empty() {
+                    OutData::None
+                } else {
+                    OutData::Inline(data)
+                };
+                self.outbox.push_back(OutPdu {
+                    header: Header::TextRequest(request),
+                    data,
+                });
+            }
+            None => {}
+        }
+    }
+
+    fn release_command(&mut self, itt: u32, cmdsn: Sn) {
         let Some(task) = self.tasks.get_mut(&itt) else {
             return;
         };
@@ -404,7 +474,8 @@ impl Session {
         let (lun, refcmdsn) = (task.lun, task.cmdsn);
         let Some(refcmdsn) = refcmdsn else {
             // Never sent: nothing to abort at the target.
-            self.waiting.retain(|&w| w != referenced);
+            self.waiting
+                .retain(|w| !matches!(w, Queued::Command(c) if *c == referenced));
             self.finish_task(referenced, TaskOutcome::Aborted);
             return Ok(());
         };
@@ -491,6 +562,9 @@ impl Session {
             Header::AsyncMessage(h) => self.on_async(h, segment).map(|_| Received::Consumed),
             Header::Reject(h) => self.on_reject(h, segment).map(|_| Received::Consumed),
             Header::LogoutResponse(h) => self.on_logout_response(h).map(|_| Received::Consumed),
+            Header::TextResponse(h) => self
+                .on_text_response(h, segment)
+                .map(|_| Received::Consumed),
             other => Err(SessionError::UnexpectedPdu(other.opcode())),
         }
     }
@@ -693,6 +767,42 @@ impl Session {
             opcode,
             itt,
         })
+    }
+
+    fn on_text_response(
+        &mut self,
+        h: &TextResponse,
+        segment: Segment<'_>,
+    ) -> Result<(), SessionError> {
+        let data = Self::inline(segment)?;
+        self.window.update(h.expcmdsn, h.maxcmdsn);
+        self.on_status(h.statsn);
+        if h.final_ && h.cont {
+            return Err(SessionError::TextFinalAndContinue(h.itt));
+        }
+        let (assembler, gathered) = self
+            .pending_text
+            .get_mut(&h.itt)
+            .ok_or(SessionError::UnknownItt(h.itt))?;
+        if let Some(pairs) = assembler.push(data, h.cont).map_err(SessionError::Text)? {
+            gathered.extend(pairs);
+        }
+        if h.final_ {
+            let pairs = self
+                .pending_text
+                .remove(&h.itt)
+                .map(|(_, pairs)| pairs)
+                .unwrap_or_default();
+            self.events
+                .push_back(Event::TextResponse { itt: h.itt, pairs });
+            return Ok(());
+        }
+        // More to come: an empty request with the target's TTT fetches it.
+        if h.ttt == RESERVED_TAG {
+            return Err(SessionError::TextContinueWithoutTtt(h.itt));
+        }
+        self.queue_text(h.itt, h.ttt, Vec::new());
+        Ok(())
     }
 
     fn on_logout_response(&mut self, h: &LogoutResponse) -> Result<(), SessionError> {

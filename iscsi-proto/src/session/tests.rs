@@ -747,3 +747,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn text_request_with_continued_and_multi_part_answers() {
+    let mut s = session(params(true, false));
+    s.text_request(0x30, &[("SendTargets".into(), "All".into())])
+        .unwrap();
+    let out = drain(&mut s);
+    let Header::TextRequest(t) = &out[0].header else {
+        panic!()
+    };
+    assert_eq!(
+        (t.itt, t.ttt, t.cmdsn, t.final_),
+        (0x30, RESERVED_TAG, 100, true)
+    );
+    assert_eq!(out[0].data, OutData::Inline(b"SendTargets=All\0".to_vec()));
+    let text = crate::text::encode(&[("TargetName", "iqn.a"), ("TargetAddress", "1.2.3.4:3260,1")])
+        .unwrap();
+    let (a, b) = text.split_at(9);
+    let part = |final_, cont, ttt, data: &[u8], s: &mut Session| {
+        s.handle(
+            &Header::TextResponse(TextResponse {
+                final_,
+                cont,
+                itt: 0x30,
+                ttt,
+                statsn: 8,
+                expcmdsn: 101,
+                maxcmdsn: 132,
+                ..Default::default()
+            }),
+            Segment::Inline(data),
+        )
+    };
+    part(false, true, 0x77, a, &mut s).unwrap();
+    let more = drain(&mut s);
+    assert!(matches!(&more[0].header, Header::TextRequest(t) if t.ttt == 0x77 && t.cmdsn == 101));
+    assert_eq!(more[0].data, OutData::None);
+    part(false, false, 0x77, b, &mut s).unwrap();
+    drain(&mut s);
+    let last = crate::text::encode(&[("TargetName", "iqn.b")]).unwrap();
+    part(true, false, RESERVED_TAG, &last, &mut s).unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TextResponse {
+            itt: 0x30,
+            pairs: vec![
+                ("TargetName".into(), "iqn.a".into()),
+                ("TargetAddress".into(), "1.2.3.4:3260,1".into()),
+                ("TargetName".into(), "iqn.b".into()),
+            ]
+        }]
+    );
+    assert!(matches!(
+        part(true, true, 1, &[], &mut s),
+        Err(SessionError::TextFinalAndContinue(0x30))
+    ));
+}
