@@ -74,8 +74,8 @@ use conn::{Conn, ConnEnv, ConnFate};
 pub use counters::{ConnCounters, DdpErrorCounts};
 pub use error::{AbortReason, PostError};
 pub use submit::{SqFull, Submitter};
-use task_buffer::{IoTarget, TaskBuffers};
 pub use task_buffer::{DmaAddr, DmaAddrError, TaskBuffer, TaskBufferError};
+use task_buffer::{IoTarget, TaskBuffers};
 pub use token::TOKEN_BITS;
 use token::{decode_token, ConnKey, MAX_CONNECTIONS};
 
@@ -313,6 +313,11 @@ impl Engine {
         };
         self.after_event(slot);
         Ok(())
+    }
+
+    /// Whether a completion is waiting to be polled.
+    pub fn has_completions(&self) -> bool {
+        !self.completions.is_empty()
     }
 
     /// The oldest undelivered completion.

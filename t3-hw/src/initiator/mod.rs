@@ -7,10 +7,14 @@
 //! tag when the task completes. The protocol itself is iscsi-proto's sans-I/O login and session;
 //! this layer only moves PDUs between them and the engine's queues.
 
+mod buffers;
+mod client;
 mod error;
 #[cfg(test)]
 mod tests;
 
+pub use buffers::{AlignedBuf, TASK_BUFFER_ALIGN};
+pub use client::{Client, ClientError, CommandSpec};
 pub use error::ConnError;
 
 use std::collections::{HashMap, VecDeque};
@@ -342,9 +346,10 @@ impl IscsiConn {
         match completion {
             Completion::ActEstablish { tid, .. } => {
                 self.tid = Some(tid);
-                let config = self.login_config.take().ok_or(ConnError::Protocol(
-                    "connection established twice".into(),
-                ))?;
+                let config = self
+                    .login_config
+                    .take()
+                    .ok_or(ConnError::Protocol("connection established twice".into()))?;
                 let (login, first) = Login::start(config)?;
                 self.state = State::LoggingIn(Box::new(login));
                 self.send_pdu(engine, first)
@@ -509,7 +514,9 @@ impl IscsiConn {
                 let task = self
                     .in_flight
                     .get(&itt)
-                    .ok_or(ConnError::Protocol(format!("data for unknown ITT {itt:#x}")))?
+                    .ok_or(ConnError::Protocol(format!(
+                        "data for unknown ITT {itt:#x}"
+                    )))?
                     .task;
                 Payload::Task { task, offset, len }
             }
@@ -538,7 +545,12 @@ impl IscsiConn {
         bytes.extend_from_slice(&encoded.bhs);
         bytes.extend_from_slice(&encoded.ahs);
         let pdu = PduRef::new(bytes, payload)?;
-        engine.post(WorkRequest::TxData(TxData::new(tid, pdu, self.submode, false)))?;
+        engine.post(WorkRequest::TxData(TxData::new(
+            tid,
+            pdu,
+            self.submode,
+            false,
+        )))?;
         Ok(())
     }
 }
