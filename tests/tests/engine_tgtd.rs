@@ -287,3 +287,43 @@ fn unreachable_portal_and_unknown_target_fail_clearly() {
         .expect("no such target");
     assert!(err.to_string().contains("target not found"), "{err}");
 }
+
+#[test]
+fn probe_reads_geometry_limits_and_caching() {
+    let tgtd = target();
+    let file = tgtd.scratch_file(LUN_SIZE).unwrap();
+    tgtd.new_target(2, "iqn.2026-11.org.ublk-cxgb3i:4k")
+        .unwrap()
+        .add_lun(
+            2,
+            1,
+            Backing::File(file),
+            Some(4096),
+            &[("thin_provisioning", "1")],
+        )
+        .unwrap()
+        .bind_all(2)
+        .unwrap();
+    let mut client = client();
+    let conn = client
+        .login(tgtd.addr(), login_config(DigestPreference::None), T)
+        .unwrap();
+    let info = t3_hw::initiator::probe::probe_lun(&mut client, conn, 0, lun1(), T).unwrap();
+    assert_eq!(
+        (info.vendor.as_str(), info.logical_block_size),
+        ("IET", 512)
+    );
+    assert_eq!(info.capacity_bytes(), LUN_SIZE);
+    assert!(!info.read_only);
+    assert!(info.serial.is_some(), "{info:?}");
+
+    let mut cfg = login_config(DigestPreference::None);
+    cfg.target_name = Some("iqn.2026-11.org.ublk-cxgb3i:4k".into());
+    let conn4k = client.login(tgtd.addr(), cfg, T).unwrap();
+    let info = t3_hw::initiator::probe::probe_lun(&mut client, conn4k, 0, lun1(), T).unwrap();
+    assert_eq!(info.logical_block_size, 4096, "{info:?}");
+    assert_eq!(info.capacity_bytes(), LUN_SIZE);
+    assert!(info.thin_provisioned, "{info:?}");
+    assert!(info.unmap.is_some(), "thin LUN supports UNMAP: {info:?}");
+    client.logout_all(T).unwrap();
+}

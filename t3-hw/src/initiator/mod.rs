@@ -10,6 +10,7 @@
 mod buffers;
 mod client;
 mod error;
+pub mod probe;
 #[cfg(test)]
 mod tests;
 
