@@ -12,10 +12,14 @@
 //! - [`credits`]: work-request credit accounting per connection.
 //! - [`queue`]: bounded single-owner rings for work requests and completions.
 //! - [`tid`]: 24-bit connection identifiers.
+//! - [`engine`]: the software engine carrying out work requests with the host TCP stack on
+//!   io_uring.
 
 pub mod cpl;
 pub mod credits;
 pub mod ddp_status;
+pub mod engine;
+pub mod initiator;
 pub mod placement;
 mod pod_bitmap;
 pub mod ppm;
@@ -28,6 +32,11 @@ pub mod wr;
 pub use cpl::{Completion, CplStatus, IscsiHdr};
 pub use credits::{tx_data_credits, Consumed, CreditError, CreditStall, WrCredits, WR_MAX_CREDITS};
 pub use ddp_status::DdpStatus;
+pub use engine::driver::{DriverError, OwnedRing};
+pub use engine::{
+    AbortReason, ConnCounters, DdpErrorCounts, Engine, EngineConfig, PostError, ReserveError,
+    SqFull, Submitter, TaskBuffer, TaskBufferError, TOKEN_BITS,
+};
 pub use placement::{check_placement, place, PlaceError, Placement};
 pub use ppm::{
     sgl_for_contiguous, Binding, BufferId, DdpDisabledReason, DdpRequest, IttReservation,

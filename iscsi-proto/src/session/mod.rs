@@ -695,10 +695,8 @@ impl Session {
         let done = h.response == 0 || (function == tmf::ABORT_TASK && h.response == 1);
         if done {
             match function {
-                tmf::ABORT_TASK => {
-                    if self.tasks.contains_key(&referenced) {
-                        self.finish_task(referenced, TaskOutcome::Aborted);
-                    }
+                tmf::ABORT_TASK if self.tasks.contains_key(&referenced) => {
+                    self.finish_task(referenced, TaskOutcome::Aborted);
                 }
                 tmf::LOGICAL_UNIT_RESET | tmf::ABORT_TASK_SET | tmf::CLEAR_TASK_SET => {
                     let victims: Vec<u32> = self

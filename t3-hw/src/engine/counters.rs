@@ -1,0 +1,96 @@
+//! Per-connection statistics.
+
+use crate::ddp_status::DdpStatus;
+
+/// Refused placements, by the status bit that refused them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DdpErrorCounts {
+    /// COLOR_ERR: the tag is from an earlier allocation of its pod.
+    pub color: u64,
+    /// INVALID_TAG: the index lies beyond the pod region.
+    pub invalid_tag: u64,
+    /// INVALID_PPOD: the index is not allocated.
+    pub invalid_ppod: u64,
+    /// PPOD_MISMATCH: the index lies inside another binding, or the pods' page size is not the
+    /// connection's (SET_TCB_FIELD).
+    pub ppod_mismatch: u64,
+    /// OFFSET_ERR: the data runs past the transfer length.
+    pub offset: u64,
+    /// TID_MISMATCH: the pods belong to another connection.
+    pub tid_mismatch: u64,
+    /// LLIMIT_ERR: the pods' addresses are not usable memory of the task (outside its
+    /// registered buffer, no buffer, or a fixed buffer a data digest would have to read).
+    pub bad_address: u64,
+}
+
+impl DdpErrorCounts {
+    /// Counts one refusal by its status bits.
+    pub(crate) fn record(&mut self, status: DdpStatus) {
+        let kinds = [
+            (DdpStatus::COLOR_ERR, &mut self.color),
+            (DdpStatus::INVALID_TAG, &mut self.invalid_tag),
+            (DdpStatus::INVALID_PPOD, &mut self.invalid_ppod),
+            (DdpStatus::PPOD_MISMATCH, &mut self.ppod_mismatch),
+            (DdpStatus::OFFSET_ERR, &mut self.offset),
+            (DdpStatus::TID_MISMATCH, &mut self.tid_mismatch),
+            (DdpStatus::LLIMIT_ERR, &mut self.bad_address),
+        ];
+        for (flag, count) in kinds {
+            if status.contains(flag) {
+                *count += 1;
+            }
+        }
+    }
+
+    /// All refusals.
+    pub fn total(&self) -> u64 {
+        self.color
+            + self.invalid_tag
+            + self.invalid_ppod
+            + self.ppod_mismatch
+            + self.offset
+            + self.tid_mismatch
+            + self.bad_address
+    }
+}
+
+/// What one connection has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnCounters {
+    /// PDUs fully handed to the socket.
+    pub pdus_tx: u64,
+    /// PDUs delivered as completions.
+    pub pdus_rx: u64,
+    /// Wire bytes sent (headers, data, padding, digests).
+    pub bytes_tx: u64,
+    /// Wire bytes of delivered PDUs.
+    pub bytes_rx: u64,
+    /// Payload bytes placed straight into task buffers.
+    pub ddp_bytes: u64,
+    /// Payload bytes delivered inline (the initiator copies them).
+    pub copied_bytes: u64,
+    /// Received PDUs whose header digest did not match.
+    pub hdr_digest_errors: u64,
+    /// Received PDUs whose data digest did not match.
+    pub data_digest_errors: u64,
+    /// Received PDUs with non-zero pad bytes.
+    pub pad_errors: u64,
+    /// Data-In PDUs with a DDP tag whose placement was refused.
+    pub ddp_errors: DdpErrorCounts,
+    /// Times transmission stopped for lack of work-request credits.
+    pub credit_stalls: u64,
+    /// IORING_OP_SENDMSG submitted.
+    pub sendmsg_calls: u64,
+    /// IORING_OP_SEND_ZC submitted (fixed-buffer payload).
+    pub send_zc_calls: u64,
+    /// IORING_OP_RECV submitted.
+    pub recv_calls: u64,
+    /// IORING_OP_READ_FIXED submitted (fixed-buffer placement).
+    pub read_fixed_calls: u64,
+    /// Receive chains submitted: each is one trip through the ring for the receive side.
+    pub rx_chains: u64,
+    /// Transmit chains submitted.
+    pub tx_chains: u64,
+    /// Sends or receives that moved fewer bytes than asked and were resumed.
+    pub short_transfers: u64,
+}

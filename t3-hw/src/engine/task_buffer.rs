@@ -1,0 +1,442 @@
+//! Task buffers: the memory a task's payload is sent from and Data-In is placed into.
+//!
+//! A task (a ublk tag) registers its I/O buffer once; `Payload::Task` and DDP bindings then name
+//! it by task number. Two kinds exist:
+//!
+//! - **Mapped**: memory in this process (libublk's per-tag buffers in copy mode). The engine
+//!   gathers sends from it with SENDMSG and receives into it with RECV, and can compute digests
+//!   over it.
+//! - **Fixed**: an io_uring registered buffer (zero copy with UBLK_F_AUTO_BUF_REG: the kernel
+//!   registers each request's pages at index = tag). Sent with SEND_ZC and received with
+//!   READ_FIXED by buffer index; the bytes are not mapped here, so no data digest can be
+//!   computed over them.
+//!
+//! # DMA addresses in page pods
+//!
+//! Pods store a 64-bit "DMA address" per page, and they alone say where placed payload goes
+//! (as on the T3). For a mapped buffer it is the virtual address. For a fixed buffer it is
+//!
+//! ```text
+//!  63 | 62 .. 56 | 55 ...... 40 | 39 ............ 0
+//!   1 |    0     | buf_index    | byte offset in the buffer
+//! ```
+//!
+//! User-space virtual addresses never have bit 63 set, so the two never collide. Before any
+//! placement the engine checks that the pod's pages lie inside the task's registered buffer.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use crate::ppm::{sgl_for_contiguous, SgEntry};
+use crate::ppod::PageSize;
+
+/// Bit 63 marks a fixed-buffer DMA address.
+pub const FIXED_DMA_FLAG: u64 = 1 << 63;
+const FIXED_INDEX_SHIFT: u32 = 40;
+/// Largest byte offset a fixed-buffer DMA address can carry.
+pub const FIXED_MAX_OFFSET: u64 = (1 << FIXED_INDEX_SHIFT) - 1;
+const FIXED_RESERVED_MASK: u64 = 0x7F00_0000_0000_0000;
+
+/// A task's I/O buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskBuffer {
+    /// `len` bytes at `ptr` in this process.
+    Mapped {
+        /// First byte.
+        ptr: *mut u8,
+        /// Length in bytes.
+        len: usize,
+    },
+    /// An io_uring registered buffer of the ring the engine submits to.
+    Fixed {
+        /// Index in the ring's buffer table.
+        buf_index: u16,
+        /// The address io_uring expects for byte 0 of the buffer: 0 for buffers the ublk driver
+        /// registers (UBLK_F_AUTO_BUF_REG), the iovec base for `io_uring_register_buffers`.
+        base: u64,
+        /// Length in bytes.
+        len: usize,
+    },
+}
+
+impl TaskBuffer {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match *self {
+            TaskBuffer::Mapped { len, .. } | TaskBuffer::Fixed { len, .. } => len,
+        }
+    }
+
+    /// Whether the buffer holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A decoded page-pod address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaAddr {
+    /// A virtual address in this process.
+    Mapped(u64),
+    /// A byte offset in a registered buffer.
+    Fixed {
+        /// Index in the ring's buffer table.
+        buf_index: u16,
+        /// Byte offset in that buffer.
+        offset: u64,
+    },
+}
+
+/// A value that is not a DMA address of this encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum DmaAddrError {
+    /// A mapped address with bit 63 set would read as a fixed-buffer address.
+    #[error("virtual address {addr:#x} has bit 63 set")]
+    MappedHighBit {
+        /// The address.
+        addr: u64,
+    },
+    /// The offset does not fit 40 bits.
+    #[error("fixed-buffer offset {offset:#x} exceeds {FIXED_MAX_OFFSET:#x}")]
+    FixedOffsetTooLarge {
+        /// The offset.
+        offset: u64,
+    },
+    /// Bits 56..62 of a fixed-buffer address are not zero.
+    #[error("fixed-buffer address {addr:#x} has reserved bits set")]
+    FixedReservedBits {
+        /// The address.
+        addr: u64,
+    },
+}
+
+impl DmaAddr {
+    /// The 64-bit value stored in a pod.
+    pub fn encode(self) -> Result<u64, DmaAddrError> {
+        match self {
+            DmaAddr::Mapped(addr) if addr & FIXED_DMA_FLAG != 0 => {
+                Err(DmaAddrError::MappedHighBit { addr })
+            }
+            DmaAddr::Mapped(addr) => Ok(addr),
+            DmaAddr::Fixed { offset, .. } if offset > FIXED_MAX_OFFSET => {
+                Err(DmaAddrError::FixedOffsetTooLarge { offset })
+            }
+            DmaAddr::Fixed { buf_index, offset } => {
+                Ok(FIXED_DMA_FLAG | (u64::from(buf_index) << FIXED_INDEX_SHIFT) | offset)
+            }
+        }
+    }
+
+    /// Reads a pod address.
+    pub fn decode(addr: u64) -> Result<DmaAddr, DmaAddrError> {
+        if addr & FIXED_DMA_FLAG == 0 {
+            return Ok(DmaAddr::Mapped(addr));
+        }
+        if addr & FIXED_RESERVED_MASK != 0 {
+            return Err(DmaAddrError::FixedReservedBits { addr });
+        }
+        Ok(DmaAddr::Fixed {
+            buf_index: ((addr >> FIXED_INDEX_SHIFT) & 0xFFFF) as u16,
+            offset: addr & FIXED_MAX_OFFSET,
+        })
+    }
+}
+
+/// Where the engine moves a checked byte range of a task buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IoTarget {
+    /// Mapped memory.
+    Mapped(*mut u8),
+    /// A registered buffer: `addr` is what READ_FIXED / SEND_ZC take.
+    Fixed { buf_index: u16, addr: u64 },
+}
+
+/// Why a task buffer cannot serve a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum TaskBufferError {
+    /// No buffer is registered for the task.
+    #[error("task {task} has no registered buffer")]
+    NotRegistered {
+        /// The task.
+        task: u32,
+    },
+    /// The range does not lie inside the registered buffer.
+    #[error(
+        "task {task}: bytes {offset}..{offset}+{len} lie outside its {buffer_len}-byte buffer"
+    )]
+    OutOfRange {
+        /// The task.
+        task: u32,
+        /// Start of the range.
+        offset: u64,
+        /// Length of the range.
+        len: u64,
+        /// Length of the registered buffer.
+        buffer_len: usize,
+    },
+    /// A fixed buffer's bytes are not mapped, so a data digest cannot be computed over them.
+    #[error(
+        "task {task} uses fixed buffer {buf_index}; a data digest cannot cover unmapped bytes"
+    )]
+    FixedWithDataDigest {
+        /// The task.
+        task: u32,
+        /// Its buffer index.
+        buf_index: u16,
+    },
+    /// A fixed buffer's bytes are not mapped: inline payload cannot be copied into them.
+    #[error("task {task} uses fixed buffer {buf_index}, which userspace cannot write")]
+    FixedNotMapped {
+        /// The task.
+        task: u32,
+        /// Its buffer index.
+        buf_index: u16,
+    },
+    /// The buffer's addresses cannot be written into pods.
+    #[error("task {task}: {source}")]
+    Unencodable {
+        /// The task.
+        task: u32,
+        /// Why.
+        source: DmaAddrError,
+    },
+}
+
+/// The registration table, keyed by task number (the ublk tag; also the ppm `BufferId`).
+#[derive(Debug, Default)]
+pub(crate) struct TaskBuffers {
+    buffers: HashMap<u32, TaskBuffer>,
+}
+
+impl TaskBuffers {
+    pub fn insert(&mut self, task: u32, buffer: TaskBuffer) -> Option<TaskBuffer> {
+        self.buffers.insert(task, buffer)
+    }
+
+    pub fn remove(&mut self, task: u32) -> Option<TaskBuffer> {
+        self.buffers.remove(&task)
+    }
+
+    pub fn get(&self, task: u32) -> Result<TaskBuffer, TaskBufferError> {
+        self.buffers
+            .get(&task)
+            .copied()
+            .ok_or(TaskBufferError::NotRegistered { task })
+    }
+
+    /// Where `len` bytes at `offset` of `task`'s buffer are, checked against the buffer.
+    pub fn resolve(&self, task: u32, offset: u64, len: u64) -> Result<IoTarget, TaskBufferError> {
+        let buffer = self.get(task)?;
+        let out_of_range = TaskBufferError::OutOfRange {
+            task,
+            offset,
+            len,
+            buffer_len: buffer.len(),
+        };
+        let end = offset.checked_add(len).ok_or(out_of_range)?;
+        if end > buffer.len() as u64 {
+            return Err(out_of_range);
+        }
+        Ok(match buffer {
+            // offset < len of a live allocation, so the pointer stays inside it.
+            TaskBuffer::Mapped { ptr, .. } => IoTarget::Mapped(ptr.wrapping_add(offset as usize)),
+            TaskBuffer::Fixed {
+                buf_index, base, ..
+            } => IoTarget::Fixed {
+                buf_index,
+                addr: base.wrapping_add(offset),
+            },
+        })
+    }
+
+    /// Where `len` bytes at pod address `dma` go, if they lie inside `task`'s buffer.
+    pub fn resolve_dma(&self, task: u32, dma: u64, len: u64) -> Option<IoTarget> {
+        let buffer = self.get(task).ok()?;
+        let offset = match (DmaAddr::decode(dma).ok()?, buffer) {
+            (DmaAddr::Mapped(addr), TaskBuffer::Mapped { ptr, .. }) => {
+                addr.checked_sub(ptr as u64)?
+            }
+            (DmaAddr::Fixed { buf_index, offset }, TaskBuffer::Fixed { buf_index: own, .. })
+                if buf_index == own =>
+            {
+                offset
+            }
+            _ => return None,
+        };
+        self.resolve(task, offset, len).ok()
+    }
+
+    /// The scatter list a DDP reservation of `xfer_len` bytes of `task`'s buffer uses: the
+    /// buffer's pages by DMA address.
+    pub fn sgl(
+        &self,
+        task: u32,
+        xfer_len: u32,
+        page_size: PageSize,
+    ) -> Result<Vec<SgEntry>, TaskBufferError> {
+        let buffer = self.get(task)?;
+        if u64::from(xfer_len) > buffer.len() as u64 {
+            return Err(TaskBufferError::OutOfRange {
+                task,
+                offset: 0,
+                len: u64::from(xfer_len),
+                buffer_len: buffer.len(),
+            });
+        }
+        let start = match buffer {
+            TaskBuffer::Mapped { ptr, .. } => DmaAddr::Mapped(ptr as u64),
+            TaskBuffer::Fixed { buf_index, .. } => DmaAddr::Fixed {
+                buf_index,
+                offset: 0,
+            },
+        };
+        let unencodable = |source| TaskBufferError::Unencodable { task, source };
+        let base = start.encode().map_err(unencodable)?;
+        // The last byte must encode too (a fixed offset must fit 40 bits).
+        if let DmaAddr::Fixed { buf_index, .. } = start {
+            DmaAddr::Fixed {
+                buf_index,
+                offset: u64::from(xfer_len),
+            }
+            .encode()
+            .map_err(unencodable)?;
+        }
+        sgl_for_contiguous(base, xfer_len, page_size).ok_or(TaskBufferError::Unencodable {
+            task,
+            source: DmaAddrError::MappedHighBit { addr: base },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dma_address_encoding_is_exact() {
+        let fixed = DmaAddr::Fixed {
+            buf_index: 0x1234,
+            offset: 0x56_789A_B000,
+        };
+        assert_eq!(fixed.encode(), Ok(0x8012_3456_789A_B000));
+        assert_eq!(DmaAddr::decode(0x8012_3456_789A_B000), Ok(fixed));
+        assert_eq!(
+            DmaAddr::decode(0x7FFF_0000_1000),
+            Ok(DmaAddr::Mapped(0x7FFF_0000_1000))
+        );
+        assert_eq!(
+            DmaAddr::Mapped(1 << 63).encode(),
+            Err(DmaAddrError::MappedHighBit { addr: 1 << 63 })
+        );
+        assert_eq!(
+            DmaAddr::Fixed {
+                buf_index: 0,
+                offset: 1 << 40
+            }
+            .encode(),
+            Err(DmaAddrError::FixedOffsetTooLarge { offset: 1 << 40 })
+        );
+        assert_eq!(
+            DmaAddr::decode(0x8100_0000_0000_0000),
+            Err(DmaAddrError::FixedReservedBits {
+                addr: 0x8100_0000_0000_0000
+            })
+        );
+    }
+
+    #[test]
+    fn resolve_checks_ranges() {
+        let mut memory = vec![0u8; 8192];
+        let ptr = memory.as_mut_ptr();
+        let mut table = TaskBuffers::default();
+        table.insert(3, TaskBuffer::Mapped { ptr, len: 8192 });
+        table.insert(
+            4,
+            TaskBuffer::Fixed {
+                buf_index: 9,
+                base: 0,
+                len: 4096,
+            },
+        );
+        assert_eq!(
+            table.resolve(3, 100, 8092),
+            Ok(IoTarget::Mapped(ptr.wrapping_add(100)))
+        );
+        assert!(matches!(
+            table.resolve(3, 100, 8093),
+            Err(TaskBufferError::OutOfRange { task: 3, .. })
+        ));
+        assert!(matches!(
+            table.resolve(3, u64::MAX, 2),
+            Err(TaskBufferError::OutOfRange { .. })
+        ));
+        assert_eq!(
+            table.resolve(4, 4000, 96),
+            Ok(IoTarget::Fixed {
+                buf_index: 9,
+                addr: 4000
+            })
+        );
+        assert_eq!(
+            table.resolve(5, 0, 1),
+            Err(TaskBufferError::NotRegistered { task: 5 })
+        );
+    }
+
+    #[test]
+    fn resolve_dma_only_inside_the_task_buffer() {
+        let mut memory = vec![0u8; 8192];
+        let ptr = memory.as_mut_ptr();
+        let mut table = TaskBuffers::default();
+        table.insert(1, TaskBuffer::Mapped { ptr, len: 8192 });
+        table.insert(
+            2,
+            TaskBuffer::Fixed {
+                buf_index: 7,
+                base: 0x1000,
+                len: 4096,
+            },
+        );
+        let base = ptr as u64;
+        assert_eq!(
+            table.resolve_dma(1, base + 4096, 4096),
+            Some(IoTarget::Mapped(ptr.wrapping_add(4096)))
+        );
+        assert_eq!(table.resolve_dma(1, base + 4096, 4097), None);
+        assert_eq!(table.resolve_dma(1, base - 1, 1), None);
+        let fixed = |buf_index, offset| DmaAddr::Fixed { buf_index, offset }.encode().unwrap();
+        assert_eq!(
+            table.resolve_dma(2, fixed(7, 96), 4000),
+            Some(IoTarget::Fixed {
+                buf_index: 7,
+                addr: 0x1060
+            })
+        );
+        assert_eq!(table.resolve_dma(2, fixed(7, 96), 4001), None);
+        assert_eq!(table.resolve_dma(2, fixed(8, 0), 1), None, "wrong index");
+        assert_eq!(table.resolve_dma(1, fixed(7, 0), 1), None, "kind mismatch");
+        assert_eq!(table.resolve_dma(9, base, 1), None, "unregistered task");
+    }
+
+    #[test]
+    fn sgl_covers_the_buffer_by_dma_address() {
+        let mut table = TaskBuffers::default();
+        table.insert(
+            2,
+            TaskBuffer::Fixed {
+                buf_index: 3,
+                base: 0,
+                len: 16384,
+            },
+        );
+        let sgl = table.sgl(2, 12288, PageSize::Size4K).unwrap();
+        assert_eq!(sgl.len(), 3);
+        assert_eq!(sgl[0].page_addr, FIXED_DMA_FLAG | (3 << 40));
+        assert_eq!(sgl[2].page_addr, FIXED_DMA_FLAG | (3 << 40) | 8192);
+        assert!(matches!(
+            table.sgl(2, 16385, PageSize::Size4K),
+            Err(TaskBufferError::OutOfRange { .. })
+        ));
+    }
+}

@@ -1,0 +1,770 @@
+//! Transmit: gathering queued PDUs into one send chain, and resuming it after short sends.
+//!
+//! The T3 inserts digests in hardware and the host leaves no room for them; here the engine
+//! computes them and gathers header, header digest, payload (inline bytes or a task buffer,
+//! never copied), zero padding and data digest into iovecs. Consecutive mapped pieces of many
+//! PDUs go out in one SENDMSG (up to IOV_MAX iovecs); a fixed-buffer payload is a SEND_ZC by
+//! buffer index linked between them. Every op carries MSG_WAITALL so a short send breaks the
+//! link, and the batch resumes from the first unsent byte once the chain's CQEs are in.
+//!
+//! All memory an op points at (iovecs, msghdrs, header bytes, digests) belongs to the
+//! [`TxBatch`], which is neither moved nor changed while ops are in flight; payload memory
+//! belongs to the work request (inline) or to the task buffer (registration contract).
+
+use std::collections::VecDeque;
+use std::num::NonZeroU16;
+
+use io_uring::squeue::{Entry, Flags};
+use io_uring::{cqueue, opcode, types};
+
+use iscsi_proto::digest::{crc32c, crc32c_append, to_wire};
+
+use super::counters::ConnCounters;
+use super::error::{AbortReason, PostError};
+use super::link::{classify, Chain, OpResult};
+use super::submit::{SqFull, Submitter};
+use super::task_buffer::{IoTarget, TaskBufferError, TaskBuffers};
+use crate::credits::{tx_data_credits, WrCredits};
+use crate::wr::{Payload, TxData};
+
+/// Zero bytes the padding iovec points at.
+static ZERO_PAD: [u8; 3] = [0; 3];
+/// Iovecs one SENDMSG may carry (UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+/// Ops pushed as one linked chain; longer batches go out in several chains.
+const MAX_CHAIN_OPS: usize = 16;
+
+/// One piece of a PDU on the wire.
+#[derive(Clone, Copy, Debug)]
+enum Piece {
+    Mapped { ptr: *const u8, len: usize },
+    Fixed { buf_index: u16, addr: u64, len: u32 },
+}
+
+/// A queued TX_DATA with its payload resolved and its credit cost known.
+pub(crate) struct TxPdu {
+    wr: TxData,
+    task_payload: Option<IoTarget>,
+    credits: NonZeroU16,
+    /// Header digest at 0..4, data digest at 4..8; filled when the batch is built.
+    digests: Box<[u8; 8]>,
+}
+
+impl TxPdu {
+    /// Resolves the payload and prices the request; fails without side effects.
+    pub fn new(wr: TxData, tasks: &TaskBuffers) -> Result<TxPdu, PostError> {
+        let task_payload = match *wr.pdu().payload() {
+            Payload::Task { task, offset, len } => {
+                let target = tasks.resolve(task, u64::from(offset), u64::from(len))?;
+                if let IoTarget::Fixed { buf_index, .. } = target {
+                    if wr.ulp_submode().data_digest {
+                        return Err(TaskBufferError::FixedWithDataDigest { task, buf_index }.into());
+                    }
+                }
+                Some(target)
+            }
+            Payload::None | Payload::Inline(_) => None,
+        };
+        let mut pdu = TxPdu {
+            wr,
+            task_payload,
+            credits: NonZeroU16::MIN,
+            digests: Box::new([0; 8]),
+        };
+        let fragments = pdu.pieces().len() as u32;
+        let len = u32::try_from(pdu.wr.wr_len()).unwrap_or(u32::MAX);
+        pdu.credits = tx_data_credits(fragments, len)?;
+        Ok(pdu)
+    }
+
+    /// Wire bytes, digests included.
+    pub fn wire_len(&self) -> u64 {
+        self.wr.wr_len()
+    }
+
+    fn payload_piece(&self) -> Option<Piece> {
+        match (self.wr.pdu().payload(), self.task_payload) {
+            (Payload::Inline(bytes), _) if !bytes.is_empty() => Some(Piece::Mapped {
+                ptr: bytes.as_ptr(),
+                len: bytes.len(),
+            }),
+            (Payload::Task { len, .. }, Some(IoTarget::Mapped(ptr))) if *len > 0 => {
+                Some(Piece::Mapped {
+                    ptr,
+                    len: *len as usize,
+                })
+            }
+            (Payload::Task { len, .. }, Some(IoTarget::Fixed { buf_index, addr })) if *len > 0 => {
+                Some(Piece::Fixed {
+                    buf_index,
+                    addr,
+                    len: *len,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The PDU's pieces in wire order.
+    fn pieces(&self) -> Vec<Piece> {
+        let submode = self.wr.ulp_submode();
+        let header = self.wr.pdu().header();
+        let mut pieces = vec![Piece::Mapped {
+            ptr: header.as_ptr(),
+            len: header.len(),
+        }];
+        if submode.header_digest {
+            pieces.push(Piece::Mapped {
+                ptr: self.digests.as_ptr(),
+                len: 4,
+            });
+        }
+        if let Some(payload) = self.payload_piece() {
+            pieces.push(payload);
+            let pad = self.wr.pdu().pad_len() as usize;
+            if pad > 0 {
+                pieces.push(Piece::Mapped {
+                    ptr: ZERO_PAD.as_ptr(),
+                    len: pad,
+                });
+            }
+            if submode.data_digest {
+                pieces.push(Piece::Mapped {
+                    ptr: self.digests[4..].as_ptr(),
+                    len: 4,
+                });
+            }
+        }
+        pieces
+    }
+
+    /// Computes the digests the submode asks for (the T3 inserts them in hardware).
+    fn fill_digests(&mut self) {
+        let submode = self.wr.ulp_submode();
+        if submode.header_digest {
+            self.digests[..4].copy_from_slice(&to_wire(crc32c(self.wr.pdu().header())));
+        }
+        if !submode.data_digest {
+            return;
+        }
+        let pad = &ZERO_PAD[..self.wr.pdu().pad_len() as usize];
+        let data_crc = match self.payload_piece() {
+            Some(Piece::Mapped { ptr, len }) => {
+                // SAFETY: `ptr..ptr+len` is an inline payload owned by this request, or a range
+                // of a mapped task buffer checked against its registration, whose contract
+                // keeps it valid and unwritten while the PDU is queued or in flight.
+                let payload = unsafe { std::slice::from_raw_parts(ptr, len) };
+                crc32c_append(crc32c(payload), pad)
+            }
+            // TxPdu::new refuses a fixed payload under a data digest.
+            Some(Piece::Fixed { .. }) | None => return,
+        };
+        self.digests[4..].copy_from_slice(&to_wire(data_crc));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TxOpKind {
+    SendMsg {
+        iov_start: usize,
+        iov_end: usize,
+        msg: usize,
+    },
+    SendZc {
+        buf_index: u16,
+        addr: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TxOp {
+    kind: TxOpKind,
+    remaining: u32,
+}
+
+/// What a CQE of the send chain led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxProgress {
+    /// More CQEs are due.
+    Pending,
+    /// The chain ended short of the batch; push the rest.
+    Resume,
+    /// Every byte of the batch was sent and every buffer released.
+    Done {
+        /// Credits the batch held.
+        credits: u16,
+        /// PDUs sent.
+        pdus: u64,
+        /// Wire bytes sent.
+        bytes: u64,
+    },
+    /// The connection must be aborted.
+    Failed(AbortReason),
+}
+
+/// PDUs in flight on the socket, and the gather lists describing them.
+pub(crate) struct TxBatch {
+    pdus: Vec<TxPdu>,
+    iovecs: Vec<libc::iovec>,
+    msghdrs: Vec<libc::msghdr>,
+    ops: Vec<TxOp>,
+    /// First op with bytes left.
+    next_op: usize,
+    /// The op the next result CQE belongs to.
+    cqe_op: usize,
+    chain: Chain,
+    zc_notifications_due: usize,
+    credits: u16,
+    bytes: u64,
+}
+
+/// Why no batch could be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoBatch {
+    /// Nothing queued.
+    Empty,
+    /// The first queued PDU needs more credits than are available.
+    CreditStall,
+}
+
+impl TxBatch {
+    /// Takes PDUs from the front of `queue` while credits last, up to `max_bytes` (at least one
+    /// PDU), and lays out their gather lists.
+    /// The flag says whether credits ran out with PDUs still queued.
+    pub fn build(
+        queue: &mut VecDeque<TxPdu>,
+        credits: &mut WrCredits,
+        max_bytes: u64,
+    ) -> Result<(TxBatch, bool), NoBatch> {
+        let mut pdus = Vec::new();
+        let mut bytes = 0u64;
+        let mut taken_credits = 0u16;
+        let mut stalled = false;
+        while let Some(front) = queue.front() {
+            if !pdus.is_empty() && bytes + front.wire_len() > max_bytes {
+                break;
+            }
+            if credits
+                .try_consume(front.credits, front.wr.completion_requested())
+                .is_err()
+            {
+                stalled = true;
+                break;
+            }
+            let Some(mut pdu) = queue.pop_front() else {
+                break;
+            };
+            pdu.fill_digests();
+            bytes += pdu.wire_len();
+            taken_credits += pdu.credits.get();
+            pdus.push(pdu);
+        }
+        if pdus.is_empty() {
+            return Err(if stalled {
+                NoBatch::CreditStall
+            } else {
+                NoBatch::Empty
+            });
+        }
+        Ok((TxBatch::lay_out(pdus, taken_credits, bytes), stalled))
+    }
+
+    fn lay_out(pdus: Vec<TxPdu>, credits: u16, bytes: u64) -> TxBatch {
+        let mut iovecs = Vec::new();
+        let mut ops: Vec<TxOp> = Vec::new();
+        let mut sendmsgs = 0;
+        for piece in pdus.iter().flat_map(TxPdu::pieces) {
+            match piece {
+                Piece::Mapped { ptr, len } => {
+                    let len32 = len as u32;
+                    let extend = match ops.last_mut() {
+                        Some(TxOp {
+                            kind:
+                                TxOpKind::SendMsg {
+                                    iov_start, iov_end, ..
+                                },
+                            remaining,
+                        }) if *iov_end - *iov_start < IOV_MAX
+                            && remaining
+                                .checked_add(len32)
+                                .is_some_and(|sum| sum <= i32::MAX as u32) =>
+                        {
+                            *iov_end += 1;
+                            *remaining += len32;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !extend {
+                        ops.push(TxOp {
+                            kind: TxOpKind::SendMsg {
+                                iov_start: iovecs.len(),
+                                iov_end: iovecs.len() + 1,
+                                msg: sendmsgs,
+                            },
+                            remaining: len32,
+                        });
+                        sendmsgs += 1;
+                    }
+                    iovecs.push(libc::iovec {
+                        iov_base: ptr as *mut libc::c_void,
+                        iov_len: len,
+                    });
+                }
+                Piece::Fixed {
+                    buf_index,
+                    addr,
+                    len,
+                } => ops.push(TxOp {
+                    kind: TxOpKind::SendZc { buf_index, addr },
+                    remaining: len,
+                }),
+            }
+        }
+        // SAFETY: msghdr is a plain C struct for which all-zero is a valid empty header.
+        let empty: libc::msghdr = unsafe { std::mem::zeroed() };
+        TxBatch {
+            pdus,
+            iovecs,
+            msghdrs: vec![empty; sendmsgs],
+            ops,
+            next_op: 0,
+            cqe_op: 0,
+            chain: Chain::default(),
+            zc_notifications_due: 0,
+            credits,
+            bytes,
+        }
+    }
+
+    /// Whether the remaining ops should be pushed now.
+    pub fn wants_push(&self) -> bool {
+        !self.chain.is_active() && self.next_op < self.ops.len()
+    }
+
+    /// Pushes the next chain of ops, counting each SQE in `ops_in_flight`.
+    pub fn push_chain(
+        &mut self,
+        fd: types::Fd,
+        token: u64,
+        sub: &mut dyn Submitter,
+        counters: &mut ConnCounters,
+        ops_in_flight: &mut usize,
+    ) -> Result<(), SqFull> {
+        let wanted = (self.ops.len() - self.next_op).min(MAX_CHAIN_OPS);
+        let count = wanted.min(sub.sq_space());
+        if count == 0 {
+            return Err(SqFull);
+        }
+        let first = self.next_op;
+        for index in first..first + count {
+            let op = self.ops[index];
+            let sqe = match op.kind {
+                TxOpKind::SendMsg {
+                    iov_start,
+                    iov_end,
+                    msg,
+                } => {
+                    let header = &mut self.msghdrs[msg];
+                    header.msg_iov = self.iovecs[iov_start..].as_mut_ptr();
+                    header.msg_iovlen = iov_end - iov_start;
+                    counters.sendmsg_calls += 1;
+                    opcode::SendMsg::new(fd, header as *const libc::msghdr)
+                        .flags((libc::MSG_NOSIGNAL | libc::MSG_WAITALL) as u32)
+                        .build()
+                }
+                TxOpKind::SendZc { buf_index, addr } => {
+                    counters.send_zc_calls += 1;
+                    opcode::SendZc::new(fd, addr as *const u8, op.remaining)
+                        .buf_index(Some(buf_index))
+                        .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
+                        .build()
+                }
+            };
+            let sqe: Entry = if index + 1 < first + count {
+                sqe.flags(Flags::IO_LINK)
+            } else {
+                sqe
+            };
+            if let Err(full) = sub.push(token, sqe) {
+                // The submitter broke its sq_space promise; account for what went in.
+                self.chain.submitted(index - first);
+                self.cqe_op = first;
+                return Err(full);
+            }
+            *ops_in_flight += 1;
+        }
+        counters.tx_chains += 1;
+        self.chain.submitted(count);
+        self.cqe_op = first;
+        Ok(())
+    }
+
+    /// Applies one CQE of the send chain.
+    pub fn on_cqe(&mut self, result: i32, flags: u32, counters: &mut ConnCounters) -> TxProgress {
+        if cqueue::notif(flags) {
+            self.zc_notifications_due = self.zc_notifications_due.saturating_sub(1);
+            return self.progress();
+        }
+        let index = self.cqe_op;
+        self.cqe_op += 1;
+        let Some(op) = self.ops.get(index).copied() else {
+            return TxProgress::Failed(AbortReason::LinkOrderBroken);
+        };
+        if matches!(op.kind, TxOpKind::SendZc { .. }) && cqueue::more(flags) {
+            self.zc_notifications_due += 1;
+        }
+        let failure = match classify(result, op.remaining, self.chain.is_broken()) {
+            OpResult::Complete => {
+                self.ops[index].remaining = 0;
+                None
+            }
+            OpResult::Short(sent) => {
+                counters.short_transfers += 1;
+                self.advance(index, sent);
+                self.chain.break_link();
+                None
+            }
+            OpResult::Cancelled if self.chain.is_broken() => None,
+            OpResult::Cancelled => Some(AbortReason::UnexpectedCancel),
+            // A stream send of a non-empty buffer returns 0 only when the socket is gone.
+            OpResult::Eof => Some(AbortReason::Socket { errno: libc::EPIPE }),
+            OpResult::Failed(errno) => Some(AbortReason::Socket { errno }),
+            OpResult::OutOfOrder => Some(AbortReason::LinkOrderBroken),
+        };
+        let chain_done = self.chain.on_cqe();
+        if let Some(reason) = failure {
+            return TxProgress::Failed(reason);
+        }
+        if chain_done {
+            while self
+                .ops
+                .get(self.next_op)
+                .is_some_and(|op| op.remaining == 0)
+            {
+                self.next_op += 1;
+            }
+        }
+        self.progress()
+    }
+
+    fn progress(&self) -> TxProgress {
+        if self.chain.is_active() {
+            return TxProgress::Pending;
+        }
+        if self.next_op < self.ops.len() {
+            return TxProgress::Resume;
+        }
+        if self.zc_notifications_due > 0 {
+            return TxProgress::Pending;
+        }
+        TxProgress::Done {
+            credits: self.credits,
+            pdus: self.pdus.len() as u64,
+            bytes: self.bytes,
+        }
+    }
+
+    /// Moves op `index` past `sent` bytes.
+    fn advance(&mut self, index: usize, sent: u32) {
+        let op = &mut self.ops[index];
+        op.remaining -= sent;
+        match &mut op.kind {
+            TxOpKind::SendMsg {
+                iov_start, iov_end, ..
+            } => {
+                let mut left = sent as usize;
+                while left > 0 && *iov_start < *iov_end {
+                    let iov = &mut self.iovecs[*iov_start];
+                    if left < iov.iov_len {
+                        iov.iov_base = iov.iov_base.cast::<u8>().wrapping_add(left).cast();
+                        iov.iov_len -= left;
+                        left = 0;
+                    } else {
+                        left -= iov.iov_len;
+                        *iov_start += 1;
+                    }
+                }
+            }
+            TxOpKind::SendZc { addr, .. } => *addr += u64::from(sent),
+        }
+    }
+
+    /// Test stand-in for a successful `push_chain` of `count` ops.
+    #[cfg(test)]
+    fn pretend_pushed(&mut self, count: usize) {
+        self.chain.submitted(count);
+        self.cqe_op = self.next_op;
+    }
+
+    /// The bytes the batch would put on the wire, in order (for tests of the layout).
+    #[cfg(test)]
+    fn wire_image(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for op in &self.ops {
+            if let TxOpKind::SendMsg {
+                iov_start, iov_end, ..
+            } = op.kind
+            {
+                for iov in &self.iovecs[iov_start..iov_end] {
+                    // SAFETY: test-only; every iovec points into the batch, a static, or a
+                    // test buffer alive for the test.
+                    let bytes = unsafe {
+                        std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len)
+                    };
+                    out.extend_from_slice(bytes);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credits::WR_MAX_CREDITS;
+    use crate::engine::task_buffer::TaskBuffer;
+    use crate::tid::Tid;
+    use crate::wr::{PduRef, UlpSubmode, BHS_LEN};
+    use iscsi_proto::pdu::padded;
+
+    fn header(data_len: u32) -> Vec<u8> {
+        let mut bhs = vec![0u8; BHS_LEN];
+        bhs[0] = 0x05; // Data-Out
+        bhs[5..8].copy_from_slice(&data_len.to_be_bytes()[1..]);
+        bhs
+    }
+
+    fn tx(payload: Payload, digests: UlpSubmode) -> TxData {
+        let len = payload.len() as u32;
+        let pdu = PduRef::new(header(len), payload).unwrap();
+        TxData::new(Tid::new(1).unwrap(), pdu, digests, false)
+    }
+
+    fn both() -> UlpSubmode {
+        UlpSubmode {
+            header_digest: true,
+            data_digest: true,
+        }
+    }
+
+    #[test]
+    fn gather_list_is_byte_exact_with_digests() {
+        let mut task_memory: Vec<u8> = (0..100u8).collect();
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            7,
+            TaskBuffer::Mapped {
+                ptr: task_memory.as_mut_ptr(),
+                len: 100,
+            },
+        );
+        let task = TxPdu::new(
+            tx(
+                Payload::Task {
+                    task: 7,
+                    offset: 10,
+                    len: 5,
+                },
+                both(),
+            ),
+            &tasks,
+        )
+        .unwrap();
+        let inline = TxPdu::new(tx(Payload::Inline(vec![9; 8]), both()), &tasks).unwrap();
+        let bare = TxPdu::new(tx(Payload::None, both()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [task, inline, bare].into_iter().collect();
+        let mut credits = WrCredits::default();
+        let (batch, stalled) = TxBatch::build(&mut queue, &mut credits, 1 << 20).unwrap();
+        assert!(!stalled);
+        assert_eq!(batch.pdus.len(), 3);
+        assert_eq!(batch.ops.len(), 1, "all mapped: one SENDMSG");
+
+        let mut expected = Vec::new();
+        for (data, h) in [
+            (task_memory[10..15].to_vec(), header(5)),
+            (vec![9; 8], header(8)),
+            (vec![], header(0)),
+        ] {
+            expected.extend_from_slice(&h);
+            expected.extend_from_slice(&to_wire(crc32c(&h)));
+            if !data.is_empty() {
+                let mut padded_data = data.clone();
+                padded_data.resize(padded(data.len()), 0);
+                expected.extend_from_slice(&padded_data);
+                expected.extend_from_slice(&to_wire(crc32c(&padded_data)));
+            }
+        }
+        assert_eq!(batch.wire_image(), expected);
+        assert_eq!(batch.bytes, expected.len() as u64);
+        assert_eq!(credits.available(), WR_MAX_CREDITS - 3);
+    }
+
+    #[test]
+    fn fixed_payload_becomes_a_send_zc_between_sendmsgs() {
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Fixed {
+                buf_index: 4,
+                base: 0x1000,
+                len: 8192,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 512,
+            len: 1022,
+        };
+        let header_only = UlpSubmode {
+            header_digest: true,
+            data_digest: false,
+        };
+        let pdu = TxPdu::new(tx(payload.clone(), header_only), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let (batch, _) = TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20).unwrap();
+        let kinds: Vec<String> = batch
+            .ops
+            .iter()
+            .map(|op| format!("{:?}", op.kind))
+            .collect();
+        assert_eq!(batch.ops.len(), 3, "{kinds:?}");
+        assert_eq!(batch.ops[0].remaining, 52);
+        assert!(matches!(
+            batch.ops[1].kind,
+            TxOpKind::SendZc {
+                buf_index: 4,
+                addr: 0x1200
+            }
+        ));
+        assert_eq!(batch.ops[1].remaining, 1022);
+        assert_eq!(batch.ops[2].remaining, 2, "padding");
+
+        let refused = TxPdu::new(tx(payload, both()), &tasks);
+        assert!(matches!(
+            refused,
+            Err(PostError::TaskBuffer(
+                TaskBufferError::FixedWithDataDigest {
+                    task: 1,
+                    buf_index: 4
+                }
+            ))
+        ));
+    }
+
+    #[test]
+    fn task_payload_outside_the_buffer_is_refused() {
+        let mut memory = vec![0u8; 64];
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Mapped {
+                ptr: memory.as_mut_ptr(),
+                len: 64,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 60,
+            len: 8,
+        };
+        assert!(matches!(
+            TxPdu::new(tx(payload, UlpSubmode::default()), &tasks),
+            Err(PostError::TaskBuffer(TaskBufferError::OutOfRange {
+                task: 1,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn credit_stall_leaves_requests_queued() {
+        let tasks = TaskBuffers::default();
+        let mut queue: VecDeque<TxPdu> = (0..20)
+            .map(|_| TxPdu::new(tx(Payload::None, UlpSubmode::default()), &tasks).unwrap())
+            .collect();
+        let mut credits = WrCredits::default();
+        let (batch, stalled) = TxBatch::build(&mut queue, &mut credits, 1 << 20).unwrap();
+        assert!(stalled);
+        assert_eq!(batch.pdus.len(), usize::from(WR_MAX_CREDITS));
+        assert_eq!(queue.len(), 5);
+        assert_eq!(
+            TxBatch::build(&mut queue, &mut credits, 1 << 20).err(),
+            Some(NoBatch::CreditStall)
+        );
+        assert_eq!(queue.len(), 5);
+    }
+
+    #[test]
+    fn short_send_resumes_mid_iovec() {
+        let tasks = TaskBuffers::default();
+        let mut queue: VecDeque<TxPdu> = (0..2)
+            .map(|i| {
+                TxPdu::new(
+                    tx(Payload::Inline(vec![i; 100]), UlpSubmode::default()),
+                    &tasks,
+                )
+                .unwrap()
+            })
+            .collect();
+        let (mut batch, _) =
+            TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20).unwrap();
+        let full = batch.wire_image();
+        let mut counters = ConnCounters::default();
+        batch.pretend_pushed(1);
+        assert_eq!(batch.on_cqe(70, 0, &mut counters), TxProgress::Resume);
+        assert_eq!(counters.short_transfers, 1);
+        assert_eq!(batch.wire_image(), full[70..].to_vec());
+        assert_eq!(batch.ops[0].remaining as usize, full.len() - 70);
+        batch.pretend_pushed(1);
+        let rest = (full.len() - 70) as i32;
+        assert_eq!(
+            batch.on_cqe(rest, 0, &mut counters),
+            TxProgress::Done {
+                credits: 2,
+                pdus: 2,
+                bytes: full.len() as u64
+            }
+        );
+    }
+
+    #[test]
+    fn cancel_after_short_is_expected_but_not_otherwise() {
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Fixed {
+                buf_index: 0,
+                base: 0,
+                len: 4096,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 0,
+            len: 4096,
+        };
+        let make = || {
+            let pdu = TxPdu::new(tx(payload.clone(), UlpSubmode::default()), &tasks).unwrap();
+            let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+            TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20)
+                .unwrap()
+                .0
+        };
+        let mut counters = ConnCounters::default();
+        let mut batch = make();
+        batch.pretend_pushed(2);
+        assert_eq!(batch.on_cqe(10, 0, &mut counters), TxProgress::Pending);
+        assert_eq!(
+            batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
+            TxProgress::Resume
+        );
+        let mut batch = make();
+        batch.pretend_pushed(2);
+        assert_eq!(
+            batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
+            TxProgress::Failed(AbortReason::UnexpectedCancel)
+        );
+    }
+}

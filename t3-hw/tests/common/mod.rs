@@ -1,0 +1,283 @@
+//! Shared pieces of the engine tests: an engine on its own ring, a scripted TCP peer on
+//! 127.0.0.1, guarded buffers and PDU builders.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use iscsi_proto::digest::Digests;
+use iscsi_proto::pdu::{encode_pdu, DataIn, Header, NopIn, Pdu};
+use t3_hw::{Completion, Engine, EngineConfig, OwnedRing, PpmConfig, Tid, WorkRequest};
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+pub const GUARD_BYTE: u8 = 0xA5;
+
+/// An engine with 1024 pods of 4 KiB pages on a ring of its own.
+pub fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
+    let config = EngineConfig::new(PpmConfig::new(1024, 4096), max_recv_data_segment_len);
+    OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap()
+}
+
+pub fn ring() -> OwnedRing {
+    ring_with(1 << 20)
+}
+
+/// Drives the ring until a completion arrives and returns it.
+pub fn next_completion(ring: &mut OwnedRing) -> Completion {
+    let mut got = None;
+    ring.run_until(
+        |engine| {
+            got = engine.poll_completion();
+            got.is_some()
+        },
+        TIMEOUT,
+    )
+    .expect("a completion within the timeout");
+    got.unwrap()
+}
+
+/// Drives the ring until `want` completions arrived.
+pub fn completions(ring: &mut OwnedRing, want: usize) -> Vec<Completion> {
+    (0..want).map(|_| next_completion(ring)).collect()
+}
+
+/// Opens a connection to `peer` and returns its TID.
+pub fn open(ring: &mut OwnedRing, atid: u32, peer: SocketAddr) -> Tid {
+    ring.engine_mut()
+        .post(WorkRequest::ActOpen {
+            atid,
+            peer,
+            local: None,
+        })
+        .unwrap();
+    match next_completion(ring) {
+        Completion::ActEstablish { atid: got, tid, .. } => {
+            assert_eq!(got, atid);
+            tid
+        }
+        other => panic!("expected ActEstablish, got {other:?}"),
+    }
+}
+
+enum Command {
+    Write(Vec<u8>),
+    WriteBytewise(Vec<u8>),
+    Read(usize),
+    ReadToEnd,
+    ShutdownWrite,
+}
+
+/// What the peer saw.
+#[derive(Debug)]
+pub enum Reply {
+    Bytes(Vec<u8>),
+    Error(ErrorKind),
+    Done,
+}
+
+/// A scripted target: accepts one connection and carries out commands on its thread, so the
+/// test thread stays free to drive the engine.
+pub struct Peer {
+    pub addr: SocketAddr,
+    commands: Sender<Command>,
+    replies: Receiver<Reply>,
+    accepted_from: Receiver<SocketAddr>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Peer {
+    pub fn start() -> Peer {
+        Peer::start_on("127.0.0.1:0").unwrap()
+    }
+
+    pub fn start_on(bind: &str) -> std::io::Result<Peer> {
+        let listener = TcpListener::bind(bind)?;
+        let addr = listener.local_addr()?;
+        let (commands, command_rx) = channel();
+        let (reply_tx, replies) = channel();
+        let (accepted_tx, accepted_from) = channel();
+        let thread = thread::spawn(move || {
+            let Ok((mut stream, from)) = listener.accept() else {
+                return;
+            };
+            let _ = accepted_tx.send(from);
+            stream.set_nodelay(true).unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            for command in command_rx {
+                let reply = match command {
+                    Command::Write(bytes) => match stream.write_all(&bytes) {
+                        Ok(()) => continue,
+                        Err(error) => Reply::Error(error.kind()),
+                    },
+                    Command::WriteBytewise(bytes) => {
+                        for (index, byte) in bytes.iter().enumerate() {
+                            if stream.write_all(&[*byte]).is_err() {
+                                break;
+                            }
+                            if index % 64 == 63 {
+                                thread::sleep(Duration::from_micros(200));
+                            }
+                        }
+                        continue;
+                    }
+                    Command::Read(len) => {
+                        let mut buffer = vec![0u8; len];
+                        match stream.read_exact(&mut buffer) {
+                            Ok(()) => Reply::Bytes(buffer),
+                            Err(error) => Reply::Error(error.kind()),
+                        }
+                    }
+                    Command::ReadToEnd => {
+                        let mut buffer = Vec::new();
+                        match stream.read_to_end(&mut buffer) {
+                            Ok(_) => Reply::Bytes(buffer),
+                            Err(error) => Reply::Error(error.kind()),
+                        }
+                    }
+                    Command::ShutdownWrite => {
+                        let _ = stream.shutdown(Shutdown::Write);
+                        Reply::Done
+                    }
+                };
+                if reply_tx.send(reply).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Peer {
+            addr,
+            commands,
+            replies,
+            accepted_from,
+            thread: Some(thread),
+        })
+    }
+
+    /// The remote address of the connection the peer accepted.
+    pub fn accepted_from(&self) -> SocketAddr {
+        self.accepted_from.recv_timeout(TIMEOUT).unwrap()
+    }
+
+    pub fn write(&self, bytes: Vec<u8>) {
+        self.commands.send(Command::Write(bytes)).unwrap();
+    }
+
+    pub fn write_bytewise(&self, bytes: Vec<u8>) {
+        self.commands.send(Command::WriteBytewise(bytes)).unwrap();
+    }
+
+    pub fn shutdown_write(&self) {
+        self.commands.send(Command::ShutdownWrite).unwrap();
+        assert!(matches!(self.reply(), Reply::Done));
+    }
+
+    /// Reads exactly `len` bytes (blocks the test thread: only for bytes already sent).
+    pub fn read(&self, len: usize) -> Reply {
+        self.commands.send(Command::Read(len)).unwrap();
+        self.reply()
+    }
+
+    pub fn read_to_end(&self) -> Reply {
+        self.commands.send(Command::ReadToEnd).unwrap();
+        self.reply()
+    }
+
+    fn reply(&self) -> Reply {
+        self.replies.recv_timeout(TIMEOUT * 2).expect("peer reply")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let (closed, _) = channel();
+        self.commands = closed;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A page-aligned buffer inside a larger allocation filled with guard bytes.
+pub struct Guarded {
+    memory: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Guarded {
+    pub fn new(len: usize) -> Guarded {
+        let mut memory = vec![GUARD_BYTE; len + 3 * 4096];
+        let base = memory.as_ptr() as usize;
+        let start = (base + 4096).next_multiple_of(4096) - base;
+        memory[start..start + len].fill(0);
+        Guarded { memory, start, len }
+    }
+
+    pub fn ptr(&mut self) -> *mut u8 {
+        self.memory[self.start..].as_mut_ptr()
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.memory[self.start..self.start + self.len]
+    }
+
+    pub fn guards_intact(&self) -> bool {
+        let (head, rest) = self.memory.split_at(self.start);
+        let tail = &rest[self.len..];
+        head.iter().chain(tail).all(|&byte| byte == GUARD_BYTE)
+    }
+
+    /// Registers the body as `task`'s buffer.
+    pub fn register(&mut self, engine: &mut Engine, task: u32) {
+        let (ptr, len) = (self.ptr(), self.len);
+        // SAFETY: the test keeps the Guarded alive (and otherwise untouched) while the engine
+        // does I/O on it.
+        unsafe { engine.register_task_buffer(task, ptr, len) };
+    }
+}
+
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+pub fn data_in(itt: u32, offset: u32, data: &[u8], digests: Digests) -> Vec<u8> {
+    let header = Header::DataIn(DataIn {
+        final_: true,
+        itt,
+        buffer_offset: offset,
+        ..DataIn::default()
+    });
+    encode_pdu(&Pdu::new(header, data.to_vec()), digests).unwrap()
+}
+
+pub fn nop_in(itt: u32, data: &[u8], digests: Digests) -> Vec<u8> {
+    let header = Header::NopIn(NopIn {
+        itt,
+        ttt: 0xFFFF_FFFF,
+        ..NopIn::default()
+    });
+    encode_pdu(&Pdu::new(header, data.to_vec()), digests).unwrap()
+}
+
+/// The received PDU of a completion, or a panic naming what arrived instead.
+pub fn pdu(completion: Completion) -> t3_hw::IscsiHdr {
+    match completion {
+        Completion::IscsiHdr(header) => header,
+        other => panic!("expected IscsiHdr, got {other:?}"),
+    }
+}
+
+pub fn itt_of(header: &t3_hw::IscsiHdr) -> u32 {
+    u32::from_be_bytes([
+        header.bhs[16],
+        header.bhs[17],
+        header.bhs[18],
+        header.bhs[19],
+    ])
+}
