@@ -72,6 +72,7 @@ pub struct Completed {
 }
 
 /// One logged-in connection.
+#[derive(Debug)]
 pub struct BlockingInitiator {
     stream: TcpStream,
     rx: Vec<u8>,

@@ -274,8 +274,7 @@ fn unreachable_portal_and_unknown_target_fail_clearly() {
     let mut client = client();
     let err = client
         .login(free_port, login_config(DigestPreference::None), T)
-        .err()
-        .expect("nothing listens there");
+        .expect_err("nothing listens there");
     assert!(err.to_string().contains("refused"), "{err}");
 
     let tgtd = target();
@@ -283,8 +282,7 @@ fn unreachable_portal_and_unknown_target_fail_clearly() {
     cfg.target_name = Some("iqn.2026-11.org.ublk-cxgb3i:missing".into());
     let err = client
         .login(tgtd.addr(), cfg, T)
-        .err()
-        .expect("no such target");
+        .expect_err("no such target");
     assert!(err.to_string().contains("target not found"), "{err}");
 }
 

@@ -141,15 +141,15 @@ fn one_way_chap_and_wrong_secret() {
         .unwrap();
     // Without credentials the target refuses us.
     let err = BlockingInitiator::login(tgtd.addr(), &Credentials::default(), IQN)
-        .err()
-        .expect("login without CHAP must fail");
+        .expect_err("login without CHAP must fail");
     assert!(err.to_string().contains("login"), "{err}");
 
-    let mut creds = Credentials::default();
-    creds.chap = Some(ChapCredentials::new("alice", "wrong-secret-99"));
-    let err = BlockingInitiator::login(tgtd.addr(), &creds, IQN)
-        .err()
-        .expect("wrong secret must fail");
+    let mut creds = Credentials {
+        chap: Some(ChapCredentials::new("alice", "wrong-secret-99")),
+        ..Credentials::default()
+    };
+    let err =
+        BlockingInitiator::login(tgtd.addr(), &creds, IQN).expect_err("wrong secret must fail");
     assert!(
         err.to_string().contains("authentication failed"),
         "unclear error: {err}"
@@ -172,8 +172,10 @@ fn mutual_chap() {
         .unwrap()
         .bind_account(1, "bob-target", true)
         .unwrap();
-    let mut creds = Credentials::default();
-    creds.chap = Some(ChapCredentials::new("alice", "alice-secret-12"));
+    let mut creds = Credentials {
+        chap: Some(ChapCredentials::new("alice", "alice-secret-12")),
+        ..Credentials::default()
+    };
     creds.mutual_chap = Some(ChapCredentials::new("bob-target", "bob-secret-1234"));
     let mut init = login_ready(&tgtd, &creds);
     write_read_back(&mut init, 8, 8192, 2);
@@ -182,8 +184,7 @@ fn mutual_chap() {
     // A target that cannot prove the secret we expect is refused.
     creds.mutual_chap = Some(ChapCredentials::new("bob-target", "not-bobs-secret"));
     let err = BlockingInitiator::login(tgtd.addr(), &creds, IQN)
-        .err()
-        .expect("target with wrong secret must be refused");
+        .expect_err("target with wrong secret must be refused");
     assert!(err.to_string().contains("CHAP"), "{err}");
 }
 
@@ -219,8 +220,7 @@ fn digests_forced_on_by_the_target() {
     let mut creds = Credentials::default();
     creds.operational.header_digest = DigestPreference::Crc32cRequired;
     let err = BlockingInitiator::login(tgtd.addr(), &creds, IQN)
-        .err()
-        .expect("a required digest the target refuses must fail the login");
+        .expect_err("a required digest the target refuses must fail the login");
     assert!(err.to_string().contains("HeaderDigest"), "{err}");
 }
 
@@ -320,8 +320,7 @@ fn unknown_target_is_a_clear_error() {
         &Credentials::default(),
         "iqn.2026-11.org.ublk-cxgb3i:nope",
     )
-    .err()
-    .expect("unknown target must fail");
+    .expect_err("unknown target must fail");
     assert!(err.to_string().contains("target not found"), "{err}");
 }
 

@@ -6,6 +6,9 @@ use proptest::prelude::*;
 
 const LUN: u64 = 0x0001_0000_0000_0000;
 
+/// Recognises the error a hostile PDU must produce.
+type Expect = fn(&SessionError) -> bool;
+
 fn params(immediate_data: bool, initial_r2t: bool) -> SessionParams {
     SessionParams {
         immediate_data,
@@ -305,7 +308,7 @@ fn outstanding_r2t_limit_is_enforced_until_the_sequence_is_sent() {
 
 #[test]
 fn hostile_data_in_is_refused() {
-    let cases: Vec<(Header, u32, fn(&SessionError) -> bool)> = vec![
+    let cases: Vec<(Header, u32, Expect)> = vec![
         (data_in(0x99, 0, 0, None), 512, |e| {
             matches!(e, SessionError::UnknownItt(0x99))
         }),
@@ -350,7 +353,7 @@ fn hostile_data_in_is_refused() {
 
 #[test]
 fn hostile_r2t_is_refused() {
-    let cases: Vec<(Header, fn(&SessionError) -> bool)> = vec![
+    let cases: Vec<(Header, Expect)> = vec![
         (r2t(3, 0, 4096, 8192), |e| {
             matches!(e, SessionError::R2tRange { .. })
         }),

@@ -100,6 +100,12 @@ impl Client {
         &self.conns
     }
 
+    /// A connection together with the engine, for requests the client has no shortcut for.
+    pub fn conn_mut(&mut self, conn: usize) -> Option<(&mut IscsiConn, &mut Engine)> {
+        let engine = self.ring.engine_mut();
+        self.conns.get_mut(conn).map(|c| (c, engine))
+    }
+
     /// Adds `count` task buffers of `len` bytes; returns the first new task number.
     pub fn add_tasks(&mut self, count: usize, len: usize) -> u32 {
         let first = self.tasks.len() as u32;

@@ -11,8 +11,6 @@ mod buffers;
 mod client;
 mod error;
 pub mod probe;
-#[cfg(test)]
-mod tests;
 
 pub use buffers::{AlignedBuf, TASK_BUFFER_ALIGN};
 pub use client::{Client, ClientError, CommandSpec};
@@ -309,7 +307,8 @@ impl IscsiConn {
     }
 
     fn fail(&mut self, engine: &mut Engine, error: ConnError) {
-        tracing::warn!(peer = %self.peer, %error, "iSCSI connection failed");
+        // The owner gets the error as an event and decides how loudly to report it.
+        tracing::debug!(peer = %self.peer, %error, "iSCSI connection failed");
         if let Some(tid) = self.tid {
             if !matches!(
                 error,
@@ -562,5 +561,8 @@ impl From<SubmitError> for ConnError {
     }
 }
 
-/// The reserved ITT is never a task's.
-const _: () = assert!(HOUSEKEEPING_SW_BASE < RESERVED_TAG >> 1);
+// Housekeeping software tags sit above every 16-bit task number and below 2^31, the limit of a
+// non-DDP tag's software field; so none can equal a task's ITT or the reserved tag.
+const _: () = assert!(HOUSEKEEPING_SW_BASE > u16::MAX as u32);
+const _: () = assert!(HOUSEKEEPING_SW_BASE + 0xffff < 1 << 31);
+const _: () = assert!(HOUSEKEEPING_SW_BASE < RESERVED_TAG);

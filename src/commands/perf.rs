@@ -1,0 +1,263 @@
+//! `perf URL`: the engine's own load generator (iscsi-perf's job, with writes too). One thread,
+//! one engine, `--sessions` connections, `--iodepth` commands in flight on each.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use iscsi_proto::scsi::{self, BlockIo, ReadCapacity16};
+use iscsi_proto::session::TaskOutcome;
+use nix::sys::resource::{getrusage, UsageWho};
+use t3_hw::initiator::{Client, CommandSpec, ConnEvent};
+
+use super::{client, TIMEOUT};
+use crate::login::{lun_field, normal_session, parse_url, resolve};
+use crate::size::Size;
+
+/// The access pattern, named as fio names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rw {
+    Read,
+    Write,
+    Randread,
+    Randwrite,
+}
+
+impl Rw {
+    fn is_write(self) -> bool {
+        matches!(self, Rw::Write | Rw::Randwrite)
+    }
+    fn is_random(self) -> bool {
+        matches!(self, Rw::Randread | Rw::Randwrite)
+    }
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub rw: String,
+    pub bs: u64,
+    pub iodepth: u32,
+    pub sessions: u32,
+    pub seconds: f64,
+    pub ios: u64,
+    pub iops: f64,
+    pub mib_per_sec: f64,
+    pub lat_mean_us: f64,
+    pub lat_p50_us: f64,
+    pub lat_p99_us: f64,
+    pub cpu_seconds: f64,
+    pub cpu_us_per_io: f64,
+    pub ddp_bytes: u64,
+    pub copied_bytes: u64,
+}
+
+/// A small xorshift generator: random LBAs without a syscall or a lock per I/O.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+    Ok(t(usage.user_time()) + t(usage.system_time()))
+}
+
+fn good(outcome: &TaskOutcome) -> bool {
+    matches!(outcome, TaskOutcome::Status { status: 0, .. })
+}
+
+/// TEST UNIT READY until GOOD: consumes each new session's power-on UNIT ATTENTION.
+fn ready(client: &mut Client, conn: usize, task: u32, lun: u64) -> anyhow::Result<()> {
+    for _ in 0..4 {
+        let tur = scsi::test_unit_ready();
+        let (outcome, _) = client.command(conn, task, CommandSpec::new(lun, &tur), TIMEOUT)?;
+        if good(&outcome) {
+            return Ok(());
+        }
+    }
+    bail!("the LUN never became ready")
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    url: &str,
+    initiator_name: &str,
+    rw: Rw,
+    bs: Size,
+    iodepth: u32,
+    runtime: Duration,
+    sessions: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    if iodepth == 0 || sessions == 0 {
+        bail!("--iodepth and --sessions must be at least 1");
+    }
+    let bs_bytes = u32::try_from(bs.0)
+        .ok()
+        .filter(|b| *b >= 512)
+        .context("--bs must be 512 bytes to 4 GiB")?;
+    let url = parse_url(url)?;
+    let addr = resolve(&url.host, url.port)?;
+    let lun = lun_field(&url)?;
+    let tasks = (iodepth * sessions) as usize;
+    let ring_entries = (4 * tasks as u32 + 64).next_power_of_two().min(4096);
+    let mut client = client(tasks, bs_bytes as usize, ring_entries)?;
+    let mut conns = Vec::new();
+    for s in 0..sessions {
+        let conn = client
+            .login(
+                addr,
+                normal_session(&url, initiator_name, s as u16),
+                TIMEOUT,
+            )
+            .with_context(|| format!("session {s} to {addr}"))?;
+        ready(&mut client, conn, s * iodepth, lun)?;
+        conns.push(conn);
+    }
+    let cap = scsi::read_capacity16(32);
+    let (outcome, _) = client.command(conns[0], 0, CommandSpec::new(lun, &cap), TIMEOUT)?;
+    if !good(&outcome) {
+        bail!("READ CAPACITY(16) failed: {outcome:?}");
+    }
+    let cap = ReadCapacity16::parse(&client.buffer(0)?[..32])?;
+    let block_size = cap.block_length;
+    if bs_bytes % block_size != 0 {
+        bail!("--bs {bs} is not a multiple of the LUN's {block_size}-byte blocks");
+    }
+    let blocks_per_io = bs_bytes / block_size;
+    let slots = cap.block_count() / u64::from(blocks_per_io);
+    if slots == 0 {
+        bail!("the LUN is smaller than one {bs} I/O");
+    }
+    if rw.is_write() {
+        for task in 0..tasks as u32 {
+            for (i, byte) in client.buffer_mut(task)?.iter_mut().enumerate() {
+                *byte = (i as u32 ^ task) as u8;
+            }
+        }
+    }
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut cursor = 0u64;
+    let mut next_request = |rng: &mut XorShift| {
+        let slot = if rw.is_random() {
+            rng.next() % slots
+        } else {
+            cursor = (cursor + 1) % slots;
+            cursor
+        };
+        let io = BlockIo {
+            lba: slot * u64::from(blocks_per_io),
+            blocks: blocks_per_io,
+            block_size,
+            fua: false,
+        };
+        if rw.is_write() {
+            scsi::write16(io)
+        } else {
+            scsi::read16(io)
+        }
+    };
+
+    let mut started = vec![Instant::now(); tasks];
+    let mut latencies_ns: Vec<u32> = Vec::with_capacity(1 << 20);
+    let cpu_before = cpu_seconds()?;
+    let begin = Instant::now();
+    for (s, &conn) in conns.iter().enumerate() {
+        for k in 0..iodepth {
+            let task = s as u32 * iodepth + k;
+            let req = next_request(&mut rng)?;
+            started[task as usize] = Instant::now();
+            client.submit(conn, task, CommandSpec::new(lun, &req))?;
+        }
+    }
+    let deadline = begin + runtime;
+    let mut in_flight = tasks;
+    let mut errors = 0u64;
+    while in_flight > 0 {
+        let (conn, event) = client.wait_event(TIMEOUT)?;
+        match event {
+            ConnEvent::TaskDone { task, outcome, .. } => {
+                let now = Instant::now();
+                let elapsed = now.duration_since(started[task as usize]);
+                latencies_ns.push(u32::try_from(elapsed.as_nanos()).unwrap_or(u32::MAX));
+                if !good(&outcome) {
+                    errors += 1;
+                    if errors > 100 {
+                        bail!("too many failed I/Os; last: {outcome:?}");
+                    }
+                }
+                if now < deadline {
+                    let req = next_request(&mut rng)?;
+                    started[task as usize] = now;
+                    client.submit(conn, task, CommandSpec::new(lun, &req))?;
+                } else {
+                    in_flight -= 1;
+                }
+            }
+            ConnEvent::Failed(error) => bail!("session {conn} failed: {error}"),
+            _ => {}
+        }
+    }
+    let seconds = begin.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu_before;
+    let (mut ddp_bytes, mut copied_bytes) = (0, 0);
+    for &conn in &conns {
+        if let Some(c) = client
+            .conn(conn)
+            .tid()
+            .and_then(|t| client.engine().conn_counters(t))
+        {
+            ddp_bytes += c.ddp_bytes;
+        }
+        copied_bytes += client.conn(conn).stats().copied_bytes;
+    }
+    client.logout_all(TIMEOUT)?;
+
+    let ios = latencies_ns.len() as u64;
+    latencies_ns.sort_unstable();
+    let pct = |p: f64| {
+        let i =
+            ((latencies_ns.len() as f64 * p) as usize).min(latencies_ns.len().saturating_sub(1));
+        latencies_ns.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    let mean = latencies_ns.iter().map(|&n| f64::from(n)).sum::<f64>() / ios.max(1) as f64 / 1000.0;
+    let report = Report {
+        rw: format!("{rw:?}").to_lowercase(),
+        bs: bs.0,
+        iodepth,
+        sessions,
+        seconds,
+        ios,
+        iops: ios as f64 / seconds,
+        mib_per_sec: ios as f64 * bs.0 as f64 / seconds / (1 << 20) as f64,
+        lat_mean_us: mean,
+        lat_p50_us: pct(0.50),
+        lat_p99_us: pct(0.99),
+        cpu_seconds: cpu,
+        cpu_us_per_io: cpu * 1e6 / ios.max(1) as f64,
+        ddp_bytes,
+        copied_bytes,
+    };
+    if errors > 0 {
+        eprintln!("perf: {errors} I/Os failed");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} bs={} iodepth={} sessions={}: {:.0} IOPS, {:.1} MiB/s, lat mean {:.1} us p99 {:.1} us, CPU {:.2} s ({:.2} us/IO), DDP {} copied {}",
+            report.rw, bs, iodepth, sessions, report.iops, report.mib_per_sec, report.lat_mean_us,
+            report.lat_p99_us, report.cpu_seconds, report.cpu_us_per_io, Size(ddp_bytes), Size(copied_bytes)
+        );
+    }
+    Ok(())
+}

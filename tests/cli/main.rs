@@ -1,0 +1,134 @@
+//! The `ublk.cxgb3i` command line against a real tgtd: discover, probe, perf, and clear
+//! one-line errors for bad input.
+
+use std::process::{Command, Output};
+
+use cxgb3i_tests::{Backing, Tgtd};
+
+const IQN: &str = "iqn.2026-11.org.ublk-cxgb3i:cli";
+
+fn ublk_cxgb3i(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ublk-cxgb3i"))
+        .args(args)
+        .output()
+        .expect("run ublk.cxgb3i")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn target() -> Tgtd {
+    let tgtd = Tgtd::start().expect("tgtd");
+    tgtd.new_target(1, IQN)
+        .unwrap()
+        .add_lun(1, 1, Backing::Null, None, &[])
+        .unwrap()
+        .bind_all(1)
+        .unwrap();
+    tgtd
+}
+
+fn url(tgtd: &Tgtd) -> String {
+    format!("iscsi://{}/{IQN}/1", tgtd.portal())
+}
+
+#[test]
+fn discover_prints_portal_and_target() {
+    let tgtd = target();
+    let out = ublk_cxgb3i(&["discover", &tgtd.portal()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("{},1 {IQN}", tgtd.portal()));
+    let out = ublk_cxgb3i(&["discover", &tgtd.portal(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["target"], IQN);
+}
+
+#[test]
+fn probe_describes_the_lun() {
+    let tgtd = target();
+    let out = ublk_cxgb3i(&["probe", &url(&tgtd), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["vendor"], "IET");
+    assert_eq!(json["logical_block_size"], 512);
+    assert_eq!(json["capacity_bytes"], 1u64 << 40);
+    let human = stdout(&ublk_cxgb3i(&["probe", &url(&tgtd)]));
+    assert!(human.contains("capacity:         1T"), "{human}");
+}
+
+#[test]
+fn perf_reports_numbers() {
+    let tgtd = target();
+    for (rw, bs) in [
+        ("randread", "4k"),
+        ("randwrite", "4k"),
+        ("read", "1M"),
+        ("write", "64k"),
+    ] {
+        let out = ublk_cxgb3i(&[
+            "perf",
+            &url(&tgtd),
+            "--rw",
+            rw,
+            "--bs",
+            bs,
+            "--iodepth",
+            "4",
+            "--runtime",
+            "1",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{rw}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(json["ios"].as_u64().unwrap() > 0, "{json}");
+        assert!(json["iops"].as_f64().unwrap() > 0.0);
+        assert!(json["cpu_us_per_io"].as_f64().unwrap() > 0.0);
+        if rw.contains("read") {
+            assert!(
+                json["ddp_bytes"].as_u64().unwrap() > 0,
+                "reads are placed: {json}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_input_gives_one_clear_line() {
+    let tgtd = target();
+    let good_url = url(&tgtd);
+    let unknown = format!(
+        "iscsi://{}/iqn.2026-11.org.ublk-cxgb3i:nope/1",
+        tgtd.portal()
+    );
+    let wrong_secret = format!("iscsi://alice%wrong-secret-1@{}/{IQN}/1", tgtd.portal());
+    let cases = [
+        (vec!["probe", "iscsi://host:99999/iqn.x/1"], "bad port"),
+        (vec!["probe", "http://host/iqn.x/1"], "scheme"),
+        (vec!["probe", &unknown], "target not found"),
+        (vec!["probe", "iscsi://127.0.0.1:1/iqn.x/1"], "refused"),
+        (vec!["perf", &good_url, "--bs", "4q"], "bad size"),
+        (vec!["probe", &wrong_secret], "authentication"),
+    ];
+    tgtd.new_account("alice", "alice-secret-12")
+        .unwrap()
+        .bind_account(1, "alice", false)
+        .unwrap();
+    for (args, expected) in cases {
+        let out = ublk_cxgb3i(&args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        // One line of error; clap adds its usual "--help" hint to usage errors (exit code 2).
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(!err.contains("wrong-secret"), "secret leaked: {err}");
+    }
+}
