@@ -49,6 +49,9 @@ pub struct Report {
     pub cpu_us_per_io: f64,
     pub ddp_bytes: u64,
     pub copied_bytes: u64,
+    /// Socket operations the engine issued, per I/O.
+    pub recvs_per_io: f64,
+    pub sends_per_io: f64,
 }
 
 /// A small xorshift generator: random LBAs without a syscall or a lock per I/O.
@@ -209,7 +212,7 @@ pub fn run(
     }
     let seconds = begin.elapsed().as_secs_f64();
     let cpu = cpu_seconds()? - cpu_before;
-    let (mut ddp_bytes, mut copied_bytes) = (0, 0);
+    let (mut ddp_bytes, mut copied_bytes, mut recvs, mut sends) = (0, 0, 0, 0);
     for &conn in &conns {
         if let Some(c) = client
             .conn(conn)
@@ -217,6 +220,8 @@ pub fn run(
             .and_then(|t| client.engine().conn_counters(t))
         {
             ddp_bytes += c.ddp_bytes;
+            recvs += c.recv_calls;
+            sends += c.sendmsg_calls + c.send_zc_calls;
         }
         copied_bytes += client.conn(conn).stats().copied_bytes;
     }
@@ -246,6 +251,8 @@ pub fn run(
         cpu_us_per_io: cpu * 1e6 / ios.max(1) as f64,
         ddp_bytes,
         copied_bytes,
+        recvs_per_io: recvs as f64 / ios.max(1) as f64,
+        sends_per_io: sends as f64 / ios.max(1) as f64,
     };
     if errors > 0 {
         eprintln!("perf: {errors} I/Os failed");
