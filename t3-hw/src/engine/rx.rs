@@ -334,7 +334,8 @@ impl Rx {
         let tail_len = padded_len - lengths.data_len + data_digest_len;
         match choose_data_path(&env.place, &bhs, data_len) {
             DataPath::Place(runs) => {
-                let last = runs.len() - 1;
+                // A non-empty payload always yields at least one run.
+                let last = runs.len().saturating_sub(1);
                 for (index, run) in runs.iter().enumerate() {
                     self.plan.push_back(Read {
                         step: Step::Data {
