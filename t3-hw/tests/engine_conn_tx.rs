@@ -378,3 +378,36 @@ fn requests_for_unknown_connections_and_bad_tcb_words_are_refused() {
         Err(PostError::DuplicateAtid { atid: 5 })
     );
 }
+
+#[test]
+fn peer_reset_is_abort_with_conn_reset() {
+    let peer = Peer::start();
+    let mut ring = ring();
+    let tid = open(&mut ring, 0x10000, peer.addr);
+    peer.reset();
+    assert_eq!(
+        next_completion(&mut ring),
+        Completion::Abort {
+            tid,
+            status: CplStatus::ConnReset
+        }
+    );
+    assert_eq!(
+        ring.engine().abort_reason(tid),
+        Some(AbortReason::Socket {
+            errno: libc::ECONNRESET
+        })
+    );
+    let (request, _) = tx(tid, &nop_out(1), Payload::None, &[], Digests::NONE);
+    assert!(matches!(
+        ring.engine_mut().post(request),
+        Err(PostError::UnknownTid { .. } | PostError::Closing { .. })
+    ));
+    ring.run_until(|engine| engine.ops_in_flight() == 0, TIMEOUT)
+        .unwrap();
+    // The initiator's ABORT_REQ after the engine's ABORT completes at once.
+    ring.engine_mut()
+        .post(WorkRequest::AbortReq { tid })
+        .unwrap();
+    assert_eq!(next_completion(&mut ring), Completion::AbortRpl { tid });
+}

@@ -334,7 +334,8 @@ impl Rx {
         let tail_len = padded_len - lengths.data_len + data_digest_len;
         match choose_data_path(&env.place, &bhs, data_len) {
             DataPath::Place(runs) => {
-                let last = runs.len() - 1;
+                // A non-empty payload always yields at least one run.
+                let last = runs.len().saturating_sub(1);
                 for (index, run) in runs.iter().enumerate() {
                     self.plan.push_back(Read {
                         step: Step::Data {
@@ -448,4 +449,282 @@ fn crc_over_runs(runs: &[PlacedRun], pad: &[u8]) -> u32 {
         }
     }
     crc32c_append(crc, pad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::task_buffer::TaskBuffers;
+    use crate::ppm::{Ppm, PpmConfig};
+    use crate::ppod::PageSize;
+    use io_uring::squeue::Entry;
+    use iscsi_proto::digest::to_wire;
+    use proptest::prelude::*;
+
+    struct Recorder(usize);
+
+    impl Submitter for Recorder {
+        fn sq_space(&mut self) -> usize {
+            64
+        }
+
+        fn push(&mut self, _token: u64, _sqe: Entry) -> Result<(), SqFull> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    struct Harness {
+        ppm: Ppm,
+        tasks: TaskBuffers,
+        counters: ConnCounters,
+        ops_in_flight: usize,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness {
+                ppm: Ppm::new(PpmConfig::new(1024, 4096)).unwrap(),
+                tasks: TaskBuffers::default(),
+                counters: ConnCounters::default(),
+                ops_in_flight: 0,
+            }
+        }
+
+        fn env(&self, digests: UlpSubmode) -> RxEnv<'_> {
+            RxEnv {
+                place: PlaceEnv {
+                    ppm: &self.ppm,
+                    tasks: &self.tasks,
+                    tid: Tid::ZERO,
+                    page_size: PageSize::Size4K,
+                    data_digest: digests.data_digest,
+                },
+                digests,
+                max_data_segment_len: 65536,
+            }
+        }
+
+        /// Plays the kernel for one pushed chain: each read takes what `stream` holds, up to
+        /// `limit` bytes per read when given (a short read), and the reads behind a short one
+        /// come back cancelled. Stops at a read that would have to wait for more bytes.
+        fn run_chain(
+            &mut self,
+            rx: &mut Rx,
+            digests: UlpSubmode,
+            stream: &mut &[u8],
+            limit: Option<u32>,
+            events: &mut Vec<RxEvent>,
+        ) {
+            let mut recorder = Recorder(0);
+            rx.push_chain(
+                types::Fd(-1),
+                0,
+                &mut recorder,
+                &mut self.counters,
+                &mut self.ops_in_flight,
+            )
+            .unwrap();
+            let mut short = false;
+            for _ in 0..recorder.0 {
+                let (ppm, tasks) = (&self.ppm, &self.tasks);
+                let env = RxEnv {
+                    place: PlaceEnv {
+                        ppm,
+                        tasks,
+                        tid: Tid::ZERO,
+                        page_size: PageSize::Size4K,
+                        data_digest: digests.data_digest,
+                    },
+                    digests,
+                    max_data_segment_len: 65536,
+                };
+                if short {
+                    events.push(rx.on_cqe(-libc::ECANCELED, &env, &mut self.counters));
+                    continue;
+                }
+                let read = rx.plan[rx.cqe_read];
+                let want = read.remaining.min(limit.unwrap_or(u32::MAX));
+                let take = (want as usize).min(stream.len());
+                if take == 0 {
+                    return;
+                }
+                let IoTarget::Mapped(ptr) = read.target else {
+                    panic!("test only plays mapped reads");
+                };
+                // SAFETY: the read's target is an Rx buffer of at least `remaining` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(stream.as_ptr(), ptr, take) };
+                *stream = &stream[take..];
+                short = (take as u32) < read.remaining;
+                events.push(rx.on_cqe(take as i32, &env, &mut self.counters));
+            }
+        }
+    }
+
+    fn nop_in(data: &[u8], digests: UlpSubmode) -> Vec<u8> {
+        let mut bhs = [0u8; BHS_LEN];
+        bhs[0] = 0x20;
+        bhs[1] = 0x80;
+        bhs[5..8].copy_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
+        bhs[16..20].copy_from_slice(&0x1234u32.to_be_bytes());
+        let mut wire = bhs.to_vec();
+        if digests.header_digest {
+            wire.extend_from_slice(&to_wire(crc32c(&bhs)));
+        }
+        if !data.is_empty() {
+            let mut segment = data.to_vec();
+            segment.resize(padded(data.len()), 0);
+            wire.extend_from_slice(&segment);
+            if digests.data_digest {
+                wire.extend_from_slice(&to_wire(crc32c(&segment)));
+            }
+        }
+        wire
+    }
+
+    fn delivered(events: &[RxEvent]) -> Vec<&IscsiHdr> {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                RxEvent::Pdu(header) => Some(header),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const BOTH: UlpSubmode = UlpSubmode {
+        header_digest: true,
+        data_digest: true,
+    };
+
+    #[test]
+    fn short_reads_resume_where_they_stopped() {
+        let mut harness = Harness::new();
+        let wire = [nop_in(b"hello world", BOTH), nop_in(b"", BOTH)].concat();
+        let mut stream = wire.as_slice();
+        let mut rx = Rx::new(Tid::ZERO, BOTH);
+        let mut events = Vec::new();
+        // Every read is cut to 5 bytes: headers, data and the chain behind them resume.
+        while !stream.is_empty() {
+            harness.run_chain(&mut rx, BOTH, &mut stream, Some(5), &mut events);
+        }
+        let pdus = delivered(&events);
+        assert_eq!(pdus.len(), 2, "{events:?}");
+        assert_eq!(pdus[0].data, b"hello world");
+        assert_eq!(pdus[0].ddp_status, DdpStatus::NONE);
+        assert_eq!(pdus[0].pdu_len, 48 + 4 + 12 + 4);
+        assert!(pdus[1].data.is_empty());
+        assert!(harness.counters.short_transfers > 10);
+        assert!(events
+            .iter()
+            .all(|event| matches!(event, RxEvent::Nothing | RxEvent::Pdu(_))));
+    }
+
+    #[test]
+    fn header_digest_switched_on_mid_header_reads_four_more_bytes() {
+        let mut harness = Harness::new();
+        let wire = nop_in(b"abc", BOTH);
+        let mut stream = wire.as_slice();
+        // The header read was sized without a digest.
+        let mut rx = Rx::new(Tid::ZERO, UlpSubmode::default());
+        let mut events = Vec::new();
+        while !stream.is_empty() {
+            harness.run_chain(&mut rx, BOTH, &mut stream, None, &mut events);
+        }
+        let pdus = delivered(&events);
+        assert_eq!(pdus.len(), 1);
+        assert_eq!(pdus[0].data, b"abc");
+        assert_eq!(pdus[0].ddp_status, DdpStatus::NONE);
+    }
+
+    #[test]
+    fn header_digest_switched_off_mid_header_aborts() {
+        let mut harness = Harness::new();
+        let wire = nop_in(b"", BOTH);
+        let mut stream = wire.as_slice();
+        let mut rx = Rx::new(Tid::ZERO, BOTH);
+        let mut events = Vec::new();
+        harness.run_chain(
+            &mut rx,
+            UlpSubmode::default(),
+            &mut stream,
+            None,
+            &mut events,
+        );
+        assert_eq!(
+            events,
+            vec![RxEvent::Abort(AbortReason::SubmodeChangedMidHeader)]
+        );
+    }
+
+    #[test]
+    fn bytes_moved_behind_a_short_read_break_the_stream() {
+        let harness = Harness::new();
+        let mut rx = Rx::new(Tid::ZERO, UlpSubmode::default());
+        let mut counters = ConnCounters::default();
+        let env = harness.env(UlpSubmode::default());
+        // Pretend a three-read chain is in flight.
+        rx.plan.push_back(rx.plan[0]);
+        rx.plan.push_back(rx.plan[0]);
+        rx.chain.submitted(3);
+        assert_eq!(rx.on_cqe(10, &env, &mut counters), RxEvent::Nothing);
+        assert_eq!(
+            rx.on_cqe(48, &env, &mut counters),
+            RxEvent::Abort(AbortReason::LinkOrderBroken)
+        );
+    }
+
+    #[test]
+    fn fin_and_errors() {
+        let harness = Harness::new();
+        let env = harness.env(UlpSubmode::default());
+        let mut counters = ConnCounters::default();
+        let mut rx = Rx::new(Tid::ZERO, UlpSubmode::default());
+        rx.chain.submitted(1);
+        assert_eq!(rx.on_cqe(0, &env, &mut counters), RxEvent::PeerClosed);
+        assert!(!rx.wants_push(), "halted after FIN");
+        let mut rx = Rx::new(Tid::ZERO, UlpSubmode::default());
+        rx.chain.submitted(1);
+        assert_eq!(
+            rx.on_cqe(-libc::ECONNRESET, &env, &mut counters),
+            RxEvent::Abort(AbortReason::Socket {
+                errno: libc::ECONNRESET
+            })
+        );
+        let mut rx = Rx::new(Tid::ZERO, UlpSubmode::default());
+        rx.chain.submitted(1);
+        assert_eq!(
+            rx.on_cqe(-libc::ECANCELED, &env, &mut counters),
+            RxEvent::Abort(AbortReason::UnexpectedCancel)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..4096),
+            limit in proptest::option::of(1u32..64),
+            digests in 0u8..4,
+        ) {
+            let digests = UlpSubmode::from_bits(digests).unwrap();
+            let mut harness = Harness::new();
+            let mut stream = bytes.as_slice();
+            let mut rx = Rx::new(Tid::ZERO, digests);
+            let mut events = Vec::new();
+            while !stream.is_empty() && rx.wants_push() {
+                let before = stream.len();
+                harness.run_chain(&mut rx, digests, &mut stream, limit, &mut events);
+                if stream.len() == before {
+                    break;
+                }
+                if events.iter().any(|event| matches!(event, RxEvent::Abort(_))) {
+                    break;
+                }
+            }
+            for header in delivered(&events) {
+                prop_assert!(header.data.len() <= 65536);
+                prop_assert!(!header.ddp_status.is_placed());
+            }
+        }
+    }
 }

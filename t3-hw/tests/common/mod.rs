@@ -69,6 +69,7 @@ enum Command {
     Read(usize),
     ReadToEnd,
     ShutdownWrite,
+    Reset,
 }
 
 /// What the peer saw.
@@ -142,6 +143,24 @@ impl Peer {
                         let _ = stream.shutdown(Shutdown::Write);
                         Reply::Done
                     }
+                    Command::Reset => {
+                        let linger = libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        };
+                        // SAFETY: setsockopt on the stream's own fd with a correctly sized value.
+                        unsafe {
+                            libc::setsockopt(
+                                std::os::fd::AsRawFd::as_raw_fd(&stream),
+                                libc::SOL_SOCKET,
+                                libc::SO_LINGER,
+                                (&linger as *const libc::linger).cast(),
+                                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                            )
+                        };
+                        let _ = reply_tx.send(Reply::Done);
+                        return; // dropping the stream sends RST
+                    }
                 };
                 if reply_tx.send(reply).is_err() {
                     return;
@@ -168,6 +187,12 @@ impl Peer {
 
     pub fn write_bytewise(&self, bytes: Vec<u8>) {
         self.commands.send(Command::WriteBytewise(bytes)).unwrap();
+    }
+
+    /// Closes the peer's socket with RST.
+    pub fn reset(&self) {
+        self.commands.send(Command::Reset).unwrap();
+        assert!(matches!(self.reply(), Reply::Done));
     }
 
     pub fn shutdown_write(&self) {
