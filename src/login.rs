@@ -4,7 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, Context};
 use iscsi_proto::login::{random_isid, LoginConfig};
-use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType};
+use iscsi_proto::negotiation::{DigestPreference, OperationalConfig};
 use iscsi_proto::url::{DigestChoice, IscsiUrl};
 
 /// Parses an iSCSI URL, taking CHAP credentials from libiscsi's environment variables where the
@@ -34,16 +34,8 @@ fn digest(choice: Option<DigestChoice>, default: DigestPreference) -> DigestPref
 /// header digest is offered as "None,CRC32C" (as libiscsi does: a target that insists gets
 /// it) and the data digest as "None".
 pub fn normal_session(url: &IscsiUrl, initiator_name: &str, qualifier: u16) -> LoginConfig {
+    let isid = random_isid(&mut rand::thread_rng(), qualifier);
     LoginConfig {
-        initiator_name: initiator_name.to_owned(),
-        initiator_alias: None,
-        target_name: Some(url.target.clone()),
-        session_type: SessionType::Normal,
-        isid: random_isid(&mut rand::thread_rng(), qualifier),
-        tsih: 0,
-        cid: 0,
-        itt: 0,
-        cmdsn: 1,
         chap: url.initiator_chap.clone(),
         mutual_chap: url.target_chap.clone(),
         operational: OperationalConfig {
@@ -51,28 +43,16 @@ pub fn normal_session(url: &IscsiUrl, initiator_name: &str, qualifier: u16) -> L
             data_digest: digest(url.data_digest, DigestPreference::None),
             ..OperationalConfig::default()
         },
+        ..LoginConfig::normal(initiator_name, &url.target, isid)
     }
 }
 
 /// Login settings for a discovery session.
 pub fn discovery_session(initiator_name: &str) -> LoginConfig {
-    LoginConfig {
-        initiator_name: initiator_name.to_owned(),
-        initiator_alias: None,
-        target_name: None,
-        session_type: SessionType::Discovery,
-        isid: random_isid(&mut rand::thread_rng(), 0),
-        tsih: 0,
-        cid: 0,
-        itt: 0,
-        cmdsn: 1,
-        chap: None,
-        mutual_chap: None,
-        operational: OperationalConfig {
-            header_digest: DigestPreference::NonePreferred,
-            ..OperationalConfig::default()
-        },
-    }
+    let mut config =
+        LoginConfig::discovery(initiator_name, random_isid(&mut rand::thread_rng(), 0));
+    config.operational.header_digest = DigestPreference::NonePreferred;
+    config
 }
 
 /// The SAM LUN field for the URL's LUN number.

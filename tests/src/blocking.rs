@@ -128,19 +128,14 @@ fn login(
 ) -> Result<(TcpStream, Vec<u8>, iscsi_proto::login::LoginOutcome), DriverError> {
     let mut rng = rand::thread_rng();
     let mut stream = connect(portal)?;
+    let isid = random_isid(&mut rng, 0);
     let config = LoginConfig {
-        initiator_name: creds.initiator_name.clone(),
-        initiator_alias: None,
         target_name: target.map(str::to_owned),
         session_type,
-        isid: random_isid(&mut rng, 0),
-        tsih: 0,
-        cid: 0,
-        itt: 0,
-        cmdsn: 1,
         chap: creds.chap.clone(),
         mutual_chap: creds.mutual_chap.clone(),
         operational: creds.operational.clone(),
+        ..LoginConfig::discovery(&creds.initiator_name, isid)
     };
     let (mut login, first) = Login::start(config)?;
     stream.write_all(&encode_pdu(&first, Digests::NONE)?)?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cxgb3i_tests::{Backing, Tgtd};
 use iscsi_proto::login::{random_isid, LoginConfig};
-use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType};
+use iscsi_proto::negotiation::DigestPreference;
 use iscsi_proto::scsi::{self, BlockIo, Lun, ScsiRequest, StandardInquiry};
 use iscsi_proto::session::TaskOutcome;
 use t3_hw::initiator::{Client, CommandSpec};
@@ -34,24 +34,11 @@ fn target() -> Tgtd {
 }
 
 fn login_config(digests: DigestPreference) -> LoginConfig {
-    LoginConfig {
-        initiator_name: "iqn.2026-11.org.ublk-cxgb3i:engine-tests".into(),
-        initiator_alias: None,
-        target_name: Some(IQN.into()),
-        session_type: SessionType::Normal,
-        isid: random_isid(&mut rand::thread_rng(), 0),
-        tsih: 0,
-        cid: 0,
-        itt: 0,
-        cmdsn: 1,
-        chap: None,
-        mutual_chap: None,
-        operational: OperationalConfig {
-            header_digest: digests,
-            data_digest: digests,
-            ..OperationalConfig::default()
-        },
-    }
+    let isid = random_isid(&mut rand::thread_rng(), 0);
+    let mut config = LoginConfig::normal("iqn.2026-11.org.ublk-cxgb3i:engine-tests", IQN, isid);
+    config.operational.header_digest = digests;
+    config.operational.data_digest = digests;
+    config
 }
 
 fn client() -> Client {

@@ -51,6 +51,36 @@ pub struct LoginConfig {
     pub operational: OperationalConfig,
 }
 
+impl LoginConfig {
+    /// A new normal session to `target` with default operational wishes and no CHAP; the
+    /// first command after login takes CmdSN 1.
+    pub fn normal(initiator_name: &str, target: &str, isid: [u8; 6]) -> LoginConfig {
+        LoginConfig {
+            target_name: Some(target.to_owned()),
+            session_type: SessionType::Normal,
+            ..LoginConfig::discovery(initiator_name, isid)
+        }
+    }
+
+    /// A new discovery session (SendTargets) with default operational wishes and no CHAP.
+    pub fn discovery(initiator_name: &str, isid: [u8; 6]) -> LoginConfig {
+        LoginConfig {
+            initiator_name: initiator_name.to_owned(),
+            initiator_alias: None,
+            target_name: None,
+            session_type: SessionType::Discovery,
+            isid,
+            tsih: 0,
+            cid: 0,
+            itt: 0,
+            cmdsn: 1,
+            chap: None,
+            mutual_chap: None,
+            operational: OperationalConfig::default(),
+        }
+    }
+}
+
 /// An ISID of the "random" format (T = 10b): 24 random bits, then a qualifier that tells the
 /// sessions of one initiator apart (we use the queue index).
 pub fn random_isid(rng: &mut impl RngCore, qualifier: u16) -> [u8; 6] {
@@ -273,6 +303,16 @@ impl Login {
         Ok(())
     }
 
+    /// An empty security-stage request that asks again for the move to the operational stage.
+    fn ask_transit(&mut self) -> Result<LoginStep, LoginError> {
+        Ok(LoginStep::Send(self.request(
+            Stage::Security,
+            Stage::Operational,
+            true,
+            &[],
+        )?))
+    }
+
     fn negotiator(&mut self) -> Result<&mut Negotiator, LoginError> {
         self.negotiator
             .as_mut()
@@ -311,12 +351,7 @@ impl Login {
             }
             None if resp.transit => self.begin_operational(resp.nsg),
             // The target wants another round before moving on: ask for the transit again.
-            None => Ok(LoginStep::Send(self.request(
-                Stage::Security,
-                Stage::Operational,
-                true,
-                &[],
-            )?)),
+            None => self.ask_transit(),
         }
     }
 
@@ -350,23 +385,13 @@ impl Login {
             if chap.awaits_target_proof() {
                 if !resp.transit && find(pairs, "CHAP_R").is_none() {
                     // Not there yet: keep asking for the transit.
-                    return Ok(LoginStep::Send(self.request(
-                        Stage::Security,
-                        Stage::Operational,
-                        true,
-                        &[],
-                    )?));
+                    return self.ask_transit();
                 }
                 chap.verify_target(pairs)?;
             }
         }
         if !resp.transit {
-            return Ok(LoginStep::Send(self.request(
-                Stage::Security,
-                Stage::Operational,
-                true,
-                &[],
-            )?));
+            return self.ask_transit();
         }
         self.begin_operational(resp.nsg)
     }

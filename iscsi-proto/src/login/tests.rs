@@ -10,18 +10,8 @@ const TARGET: &str = "iqn.2026-11.test:disk";
 
 fn config() -> LoginConfig {
     LoginConfig {
-        initiator_name: "iqn.2026-11.test:initiator".into(),
-        initiator_alias: None,
-        target_name: Some(TARGET.into()),
-        session_type: SessionType::Normal,
-        isid: ISID,
-        tsih: 0,
-        cid: 0,
         itt: 0x1000,
-        cmdsn: 1,
-        chap: None,
-        mutual_chap: None,
-        operational: OperationalConfig::default(),
+        ..LoginConfig::normal("iqn.2026-11.test:initiator", TARGET, ISID)
     }
 }
 
