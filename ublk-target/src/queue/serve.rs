@@ -358,37 +358,43 @@ impl QueueLoop {
             reconnects = s.reconnects,
             "queue counters"
         );
-        let conn = match &self.link {
+        match &self.link {
             Link::Up { conn, .. } | Link::LoggingOut { conn, .. } | Link::Draining { conn, .. } => {
-                conn
+                self.log_conn_counters(conn, when)
             }
-            _ => return,
-        };
-        let initiator = conn.stats();
-        if let Some(c) = conn.tid().and_then(|tid| self.engine.conn_counters(tid)) {
-            tracing::info!(
-                queue = self.qid,
-                when,
-                zero_copy = self.target.zero_copy,
-                pdus_tx = c.pdus_tx,
-                pdus_rx = c.pdus_rx,
-                bytes_tx = c.bytes_tx,
-                bytes_rx = c.bytes_rx,
-                ddp_bytes = c.ddp_bytes,
-                copied_bytes = c.copied_bytes + initiator.copied_bytes,
-                reads_ddp = initiator.reads_ddp,
-                reads_not_ddp = initiator.reads_not_ddp,
-                sendmsg_calls = c.sendmsg_calls,
-                send_zc_calls = c.send_zc_calls,
-                recv_calls = c.recv_calls,
-                read_fixed_calls = c.read_fixed_calls,
-                tx_chains = c.tx_chains,
-                rx_chains = c.rx_chains,
-                short_transfers = c.short_transfers,
-                ddp_errors = c.ddp_errors.total(),
-                "connection counters"
-            );
+            _ => {}
         }
+    }
+
+    /// The engine's and the initiator's counters of one connection: bytes placed directly
+    /// versus copied, and which socket operations moved them.
+    fn log_conn_counters(&self, conn: &IscsiConn, when: &str) {
+        let initiator = conn.stats();
+        let Some(c) = conn.tid().and_then(|tid| self.engine.conn_counters(tid)) else {
+            return;
+        };
+        tracing::info!(
+            queue = self.qid,
+            when,
+            zero_copy = self.target.zero_copy,
+            pdus_tx = c.pdus_tx,
+            pdus_rx = c.pdus_rx,
+            bytes_tx = c.bytes_tx,
+            bytes_rx = c.bytes_rx,
+            ddp_bytes = c.ddp_bytes,
+            copied_bytes = c.copied_bytes + initiator.copied_bytes,
+            reads_ddp = initiator.reads_ddp,
+            reads_not_ddp = initiator.reads_not_ddp,
+            sendmsg_calls = c.sendmsg_calls,
+            send_zc_calls = c.send_zc_calls,
+            recv_calls = c.recv_calls,
+            read_fixed_calls = c.read_fixed_calls,
+            tx_chains = c.tx_chains,
+            rx_chains = c.rx_chains,
+            short_transfers = c.short_transfers,
+            ddp_errors = c.ddp_errors.total(),
+            "connection counters"
+        );
     }
 
     fn on_ublk_command(&mut self, queue: &UblkQueue, tag: u16, result: i32) {
@@ -560,8 +566,9 @@ impl QueueLoop {
             }
             ConnEvent::Failed(error) => self.on_conn_failed(queue, error),
             ConnEvent::Closed => {
-                if matches!(self.link, Link::LoggingOut { .. }) {
+                if let Link::LoggingOut { conn, .. } = &self.link {
                     tracing::info!(queue = self.qid, "logged out");
+                    self.log_conn_counters(conn, "final");
                     self.link = Link::Down;
                 }
             }
@@ -600,7 +607,7 @@ impl QueueLoop {
             );
         }
         if window < u32::from(self.tags.depth()) {
-            tracing::info!(queue = self.qid, window, depth = self.tags.depth(), "the CmdSN window is narrower than the queue; the rest waits in the session");
+            tracing::debug!(queue = self.qid, window, depth = self.tags.depth(), "the CmdSN window is narrower than the queue; the rest waits in the session");
         }
         if self.outage_since.take().is_some() {
             self.stats.reconnects += 1;
@@ -764,6 +771,7 @@ impl QueueLoop {
         let Link::Draining { mut conn, .. } = std::mem::replace(&mut self.link, Link::Down) else {
             return;
         };
+        self.log_conn_counters(&conn, "failed");
         // Releases the DDP tags; the tasks themselves are found by tag below.
         conn.take_outstanding(&mut self.engine);
         let held = self.tags.hold_all_in_flight();
