@@ -5,31 +5,57 @@
 use std::ffi::CString;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use tracing::Level;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 static TO_SYSLOG: AtomicBool = AtomicBool::new(false);
 static SYSLOG_IDENT: &std::ffi::CStr = c"ublksrvd-cxgb3i";
 
+/// Without RUST_LOG: what reaches a terminal is warnings and errors (a failed command says why
+/// in one line of its own, so the engine's own report of a refused login is left out) ...
+const TERMINAL_FILTER: &str = "warn,t3_hw=error";
+/// ... and the daemon's syslog gets the whole story.
+const SYSLOG_FILTER: &str = "info";
+
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
+static FILTER: OnceLock<FilterHandle> = OnceLock::new();
+
 /// Installs the subscriber (once; later calls do nothing). Also routes libublk's `log`
 /// records into it.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Sink)
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    let explicit = std::env::var_os(EnvFilter::DEFAULT_ENV).is_some();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(TERMINAL_FILTER));
+    let (filter, handle) = reload::Layer::new(filter);
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(Sink)
+                .with_ansi(io::stderr().is_terminal())
+                .with_target(false),
+        )
+        .try_init()
+        .is_ok();
+    if installed && !explicit {
+        let _ = FILTER.set(handle);
+    }
 }
 
-/// From now on, log lines go to syslog.
+/// From now on, log lines go to syslog (with the daemon's filter unless RUST_LOG says
+/// otherwise).
 pub fn switch_to_syslog() {
     if !TO_SYSLOG.swap(true, Ordering::SeqCst) {
         // SAFETY: the ident is a 'static C string, as openlog requires.
         unsafe { libc::openlog(SYSLOG_IDENT.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+        if let Some(handle) = FILTER.get() {
+            let _ = handle.reload(EnvFilter::new(SYSLOG_FILTER));
+        }
     }
 }
 

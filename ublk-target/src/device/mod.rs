@@ -58,6 +58,12 @@ pub struct DeviceSpec {
 
 /// Creates the device, serves it until it is stopped, removes it.
 pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError> {
+    // libublk's control deletes the device with the requested id when ADD_DEV fails, which
+    // for EEXIST is somebody else's device: refuse a taken id before asking the kernel.
+    if spec.dev_id >= 0 && Path::new(&format!("/sys/class/ublk-char/ublkc{}", spec.dev_id)).exists()
+    {
+        return Err(DeviceError::IdInUse(spec.dev_id));
+    }
     let probed = probe::probe(&spec.url, &spec.initiator_name)?;
     let params = params::derive(
         &probed.lun,

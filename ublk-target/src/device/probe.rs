@@ -19,6 +19,8 @@ use crate::login::{login_config, MAX_RECV_DATA_SEGMENT_LENGTH};
 
 /// How long the probe's login and each of its commands may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The peripheral device type INQUIRY reports for a LUN that does not exist.
+const NO_DEVICE_TYPE: u8 = 0x1f;
 /// ISID qualifier of the probe session (queues use their index, at most 31).
 const PROBE_QUALIFIER: u16 = 0xffff;
 
@@ -29,11 +31,15 @@ pub enum ProbeFailure {
     Resolve { host: String, reason: String },
     #[error("LUN {0} cannot be addressed (flat addressing allows 0 to 16383)")]
     Lun(u64),
+    #[error("{0}")]
+    Connect(ClientError),
     #[error("{portal}: {source}")]
     Login {
         portal: SocketAddr,
         source: ClientError,
     },
+    #[error("{target} has no LUN {lun}")]
+    NoSuchLun { target: String, lun: u64 },
     #[error("{target} LUN {lun}: {source}")]
     Probe {
         target: String,
@@ -75,9 +81,13 @@ pub struct Probed {
 pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailure> {
     let peer = resolve(url)?;
     let wire = wire_lun(url.lun)?;
-    let login_failure = |source: ClientError| ProbeFailure::Login {
-        portal: peer,
-        source,
+    let login_failure = |source: ClientError| match source {
+        // Already names the portal.
+        ClientError::Conn(ConnError::Connect { .. }) => ProbeFailure::Connect(source),
+        source => ProbeFailure::Login {
+            portal: peer,
+            source,
+        },
     };
     let engine = EngineConfig::new(PpmConfig::new(1024, 4096), MAX_RECV_DATA_SEGMENT_LENGTH);
     let mut client = Client::new(engine, 64).map_err(login_failure)?;
@@ -97,10 +107,17 @@ pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailur
         .cloned()
         .ok_or_else(|| login_failure(ClientError::Conn(ConnError::NotLoggedIn)))?;
     let lun = probe_lun(&mut client, conn, task, wire, PROBE_TIMEOUT).map_err(|source| {
-        ProbeFailure::Probe {
-            target: url.target.clone(),
-            lun: url.lun,
-            source,
+        match source {
+            // Peripheral device type 1Fh: no device at this LUN (SPC-5 6.7.2).
+            ProbeError::NotADisk(NO_DEVICE_TYPE) => ProbeFailure::NoSuchLun {
+                target: url.target.clone(),
+                lun: url.lun,
+            },
+            source => ProbeFailure::Probe {
+                target: url.target.clone(),
+                lun: url.lun,
+                source,
+            },
         }
     })?;
     if let Err(error) = client.logout_all(PROBE_TIMEOUT) {

@@ -366,8 +366,9 @@ impl QueueLoop {
         }
     }
 
-    /// The engine's and the initiator's counters of one connection: bytes placed directly
-    /// versus copied, and which socket operations moved them.
+    /// The engine's and the initiator's counters of one connection: payload bytes placed
+    /// directly versus copied into task buffers (inline bytes are login text and sense data),
+    /// and which socket operations moved them.
     fn log_conn_counters(&self, conn: &IscsiConn, when: &str) {
         let initiator = conn.stats();
         let Some(c) = conn.tid().and_then(|tid| self.engine.conn_counters(tid)) else {
@@ -382,7 +383,8 @@ impl QueueLoop {
             bytes_tx = c.bytes_tx,
             bytes_rx = c.bytes_rx,
             ddp_bytes = c.ddp_bytes,
-            copied_bytes = c.copied_bytes + initiator.copied_bytes,
+            payload_copied_bytes = initiator.copied_bytes,
+            inline_bytes = c.copied_bytes,
             reads_ddp = initiator.reads_ddp,
             reads_not_ddp = initiator.reads_not_ddp,
             sendmsg_calls = c.sendmsg_calls,
@@ -395,6 +397,21 @@ impl QueueLoop {
             ddp_errors = c.ddp_errors.total(),
             "connection counters"
         );
+        if let Some(session) = conn.session() {
+            let st = session.stats();
+            tracing::info!(
+                queue = self.qid,
+                when,
+                commands_sent = st.commands_sent,
+                commands_completed = st.commands_completed,
+                window_room = session.window_room(),
+                window_stalls = st.window_stalls,
+                data_out_pdus = st.data_out_pdus,
+                data_in_pdus = st.data_in_pdus,
+                r2ts = st.r2ts,
+                "session counters"
+            );
+        }
     }
 
     fn on_ublk_command(&mut self, queue: &UblkQueue, tag: u16, result: i32) {
