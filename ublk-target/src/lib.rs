@@ -1,1 +1,25 @@
-//! (to be written)
+//! ublk glue for ublk.cxgb3i: a ublk block device backed by an iSCSI LUN through the T3
+//! offload engine, and the ublksrv-compatible command line around it.
+//!
+//! - [`ops`]: block request → SCSI command; [`outcome`]: SCSI outcome → ublk result.
+//! - [`params`]: ublk device parameters from the probed LUN.
+//! - [`queue`]: the per-queue threads (one io_uring, engine and session each).
+//! - [`device`]: creating, running, recovering and removing a device.
+//! - [`pidfile`]: ublksrv's `/run/ublksrvd/<id>.pid` record.
+//! - [`cli`]: `add`, `del`, `list`, `recover`, `features` for `ublk.cxgb3i`;
+//!   [`frontend`]: the `ublk` front end that execs `ublk.<type>`.
+
+pub mod admin;
+pub mod cli;
+pub mod daemon;
+pub mod device;
+pub mod frontend;
+pub mod initiator_name;
+pub mod logging;
+pub mod login;
+pub mod ops;
+pub mod outcome;
+pub mod params;
+pub mod pidfile;
+pub mod queue;
+pub mod user_data;

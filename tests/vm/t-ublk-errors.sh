@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# VM test (runs inside the VM, as root): `ublk add -t cxgb3i` refuses what cannot work with
+# one clear line on stderr and a non-zero exit, and leaves no device and no record behind:
+# malformed URL, unreachable portal, unknown target, missing LUN, wrong CHAP secret, and a
+# device id already in use (which must not disturb the device that has it).
+#
+# Binaries: as tests/vm/t-ublk-basic.sh (build on the host first; UBLK_BIN / UBLK_CXGB3I_BIN
+# override).
+# Prints one "ok"/"not ok" line per check; exits 0 only if every check passed.
+set -uo pipefail
+
+readonly PORT=3264
+readonly CLOSED_PORT=3265
+readonly IQN=iqn.2026-11.org.ublk-cxgb3i:errors
+readonly CHAP_USER=erruser
+readonly CHAP_SECRET=errsecret123456
+readonly TGTD_START_SECONDS=20
+
+failures=0
+check() {
+	local description=$1
+	shift
+	if "$@"; then
+		echo "ok - $description"
+	else
+		echo "not ok - $description"
+		failures=$((failures + 1))
+	fi
+}
+
+root=${UBLK_REPO_ROOT:-$PWD}
+first_executable() {
+	local candidate
+	for candidate in "$@"; do
+		[[ -x $candidate ]] && {
+			echo "$candidate"
+			return 0
+		}
+	done
+	return 1
+}
+target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
+	"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i" \
+	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
+	{
+		echo "not ok - no ublk-cxgb3i build under $root/target"
+		exit 1
+	}
+front_bin=${UBLK_BIN:-$(first_executable "$root/target/debug/ublk" "$root/target/release/ublk")} ||
+	{
+		echo "not ok - no ublk build under $root/target"
+		exit 1
+	}
+
+work_dir=$(mktemp -d /dev/shm/ublk-errors.XXXXXX)
+mkdir -p "$work_dir/bin"
+cp "$target_bin" "$work_dir/bin/ublk.cxgb3i"
+cp "$front_bin" "$work_dir/bin/ublk"
+ublk=$work_dir/bin/ublk
+tgtd_pid=""
+kept_id=""
+
+cleanup() {
+	[[ -n $kept_id ]] && "$ublk" del -n "$kept_id" >/dev/null 2>&1
+	if [[ -n $tgtd_pid ]]; then
+		kill -KILL "$tgtd_pid" 2>/dev/null
+		wait "$tgtd_pid" 2>/dev/null
+	fi
+	rm -rf "$work_dir"
+}
+trap cleanup EXIT
+
+modprobe ublk_drv || {
+	echo "not ok - modprobe ublk_drv"
+	exit 1
+}
+ip link set lo up
+export TGT_IPC_SOCKET=$work_dir/tgtd.socket
+tgtd -f --iscsi portal="127.0.0.1:$PORT" >"$work_dir/tgtd.log" 2>&1 &
+tgtd_pid=$!
+tgtd_ready() {
+	local deadline=$((SECONDS + TGTD_START_SECONDS))
+	until tgtadm --lld iscsi --mode target --op show >/dev/null 2>&1; do
+		((SECONDS < deadline)) && kill -0 "$tgtd_pid" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	truncate -s 32M "$work_dir/lun.img" &&
+		tgtadm --lld iscsi --mode target --op new --tid 1 --targetname "$IQN" &&
+		tgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 \
+			--backing-store "$work_dir/lun.img" &&
+		tgtadm --lld iscsi --mode account --op new --user "$CHAP_USER" --password "$CHAP_SECRET" &&
+		tgtadm --lld iscsi --mode account --op bind --tid 1 --user "$CHAP_USER" &&
+		tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
+}
+check "tgtd serves $IQN with CHAP" tgtd_ready
+
+devices() {
+	ls /sys/class/ublk-char 2>/dev/null | wc -l
+}
+records() {
+	ls /run/ublksrvd/*.pid 2>/dev/null | wc -l
+}
+
+# refused DESCRIPTION EXPECTED_TEXT ADD_ARGS...: the add fails with one line naming the
+# problem, and neither a device nor a record appears.
+refused() {
+	local expected=$1
+	shift
+	local devices_before records_before status=0
+	devices_before=$(devices)
+	records_before=$(records)
+	timeout 60 "$ublk" add -t cxgb3i "$@" >"$work_dir/out" 2>"$work_dir/err" || status=$?
+	echo "#   exit $status: $(head -c 300 "$work_dir/err")"
+	((status != 0)) &&
+		[[ $(grep -c . "$work_dir/err") -eq 1 ]] &&
+		grep -qiE "$expected" "$work_dir/err" &&
+		! grep -qF "$CHAP_SECRET" "$work_dir/err" &&
+		[[ ! -s $work_dir/out ]] &&
+		[[ $(devices) -eq $devices_before ]] &&
+		[[ $(records) -eq $records_before ]]
+}
+
+good="iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.1:$PORT/$IQN/1"
+check "malformed URL" refused "invalid URL" "iscsi://127.0.0.1:$PORT"
+check "unreachable portal" refused "refused" "iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.1:$CLOSED_PORT/$IQN/1"
+check "unknown target" refused "not found|target" "iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.1:$PORT/$IQN-nope/1"
+check "missing LUN" refused "no LUN 7" "iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.1:$PORT/$IQN/7"
+check "wrong CHAP secret" refused "auth" "iscsi://$CHAP_USER%wrongsecret12345@127.0.0.1:$PORT/$IQN/1"
+check "no CHAP credentials" refused "auth" "iscsi://127.0.0.1:$PORT/$IQN/1"
+
+add_kept() {
+	local output
+	output=$("$ublk" add -t cxgb3i -n 5 "$good" 2>"$work_dir/err") || {
+		cat "$work_dir/err"
+		return 1
+	}
+	grep -q "^dev id 5:" <<<"$output" && kept_id=5
+}
+check "a device with id 5 comes up" add_kept
+check "device id already in use" refused "already in use" -n 5 "$good"
+
+kept_device_works() {
+	head -c 1M /dev/urandom >"$work_dir/pattern" &&
+		dd if="$work_dir/pattern" of=/dev/ublkb5 bs=64k oflag=direct status=none &&
+		dd if=/dev/ublkb5 of="$work_dir/back" bs=64k count=16 iflag=direct status=none &&
+		cmp "$work_dir/pattern" "$work_dir/back" &&
+		"$ublk" list -n 5 | grep -q "state LIVE"
+}
+check "the device holding the id is untouched" kept_device_works
+
+unknown_type() {
+	local status=0
+	"$ublk" add -t nope "$good" 2>"$work_dir/err" || status=$?
+	echo "#   exit $status: $(cat "$work_dir/err")"
+	((status == 234)) && grep -q "ublk.nope" "$work_dir/err" && [[ $(devices) -eq 1 ]]
+}
+check "ublk add -t TYPE without ublk.TYPE fails like ublksrv (exit 234)" unknown_type
+
+del_kept() {
+	"$ublk" del -n 5 && kept_id="" && [[ $(devices) -eq 0 ]] && [[ $(records) -eq 0 ]]
+}
+check "ublk del -n 5 leaves nothing" del_kept
+
+if ((failures > 0)); then
+	echo "# tgtd log:"
+	sed 's/^/#   /' "$work_dir/tgtd.log"
+	echo "# $failures check(s) failed"
+	exit 1
+fi
+echo "# all checks passed"

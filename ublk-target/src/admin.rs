@@ -1,0 +1,390 @@
+//! `list`, `del` and `features` for any ublk device, the way ublksrv's `ublk` does them:
+//! kernel state from the control device, queue and target lines from the ublksrv record.
+//! Nothing here runs a target; secrets in a record never reach the terminal.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Duration;
+
+use iscsi_proto::url::IscsiUrl;
+use libublk::ctrl::UblkCtrl;
+use libublk::{sys, UblkError};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::device::error::describe;
+use crate::pidfile::{self, DeviceRecord};
+
+/// How long `del` waits for the daemon to exit after STOP_DEV (ublksrv: 3 s in 100 ms steps).
+const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(3);
+const DAEMON_EXIT_STEP: Duration = Duration::from_millis(100);
+const REDACTED: &str = "<redacted>";
+
+#[derive(Debug, Error)]
+pub enum AdminError {
+    #[error("ublk_drv is not loaded (modprobe ublk_drv)")]
+    NoDriver,
+    #[error("can't get dev info from {id}: {}", describe(.error))]
+    NoDevice { id: u32, error: UblkError },
+    #[error("stop dev {id} failed: {}", describe(.error))]
+    Stop { id: u32, error: UblkError },
+    #[error("delete dev {id} failed: {}", describe(.error))]
+    Delete { id: u32, error: UblkError },
+    #[error("cannot read the driver's features")]
+    Features,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// ublksrv checks for the module before anything else.
+pub fn check_driver() -> Result<(), AdminError> {
+    if Path::new("/sys/module/ublk_drv").exists() {
+        Ok(())
+    } else {
+        Err(AdminError::NoDriver)
+    }
+}
+
+/// Every ublk device id, ascending.
+pub fn device_ids() -> Vec<u32> {
+    let mut ids: Vec<u32> = std::fs::read_dir("/sys/class/ublk-char")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()?
+                .strip_prefix("ublkc")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A control handle for an existing device. libublk prints to stderr when the device has no
+/// libublk JSON (any device it did not create); that is not an error here, so stderr is
+/// silenced around the call.
+fn open(id: u32) -> Result<UblkCtrl, AdminError> {
+    let id_i32 = i32::try_from(id).map_err(|_| AdminError::NoDevice {
+        id,
+        error: UblkError::OtherError(-libc::EINVAL),
+    })?;
+    with_stderr_silenced(|| UblkCtrl::new_simple(id_i32))
+        .map_err(|error| AdminError::NoDevice { id, error })
+}
+
+fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
+    let _ = io::stderr().flush();
+    // SAFETY: dup of stderr, restored below.
+    let saved = unsafe { libc::dup(2) };
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    if let (true, Ok(null)) = (saved >= 0, &null) {
+        // SAFETY: replaces fd 2 with /dev/null for the duration of `f`.
+        unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    }
+    let result = f();
+    if saved >= 0 {
+        // SAFETY: restores and closes the saved descriptor.
+        unsafe {
+            libc::dup2(saved, 2);
+            libc::close(saved);
+        }
+    }
+    result
+}
+
+fn state_name(state: u16) -> &'static str {
+    match u32::from(state) {
+        sys::UBLK_S_DEV_DEAD => "DEAD",
+        sys::UBLK_S_DEV_LIVE => "LIVE",
+        sys::UBLK_S_DEV_QUIESCED => "QUIESCED",
+        sys::UBLK_S_DEV_FAIL_IO => "FAIL_IO",
+        _ => "UNKNOWN",
+    }
+}
+
+/// A record's target object with every secret hidden: the URL is re-written with its
+/// passwords redacted, and any field named like a password or secret is replaced.
+pub fn redacted_target(target: &Value) -> Value {
+    let mut target = target.clone();
+    if let Value::Object(fields) = &mut target {
+        for (name, value) in fields.iter_mut() {
+            let lower = name.to_ascii_lowercase();
+            if lower.contains("password") || lower.contains("secret") {
+                *value = Value::String(REDACTED.into());
+            } else if lower == "url" {
+                if let Value::String(text) = value {
+                    *text = match text.parse::<IscsiUrl>() {
+                        Ok(url) => url.to_string(),
+                        Err(error) => error.input,
+                    };
+                }
+            }
+        }
+    }
+    target
+}
+
+/// The lines ublksrv's `ublk list` prints for one device.
+pub fn format_device(
+    info: &sys::ublksrv_ctrl_dev_info,
+    params: &sys::ublk_params,
+    record: Option<&DeviceRecord>,
+) -> String {
+    let mut out = format!(
+        "dev id {}: nr_hw_queues {} queue_depth {} block size {} dev_capacity {}\n",
+        info.dev_id,
+        info.nr_hw_queues,
+        info.queue_depth,
+        1u64 << params.basic.logical_bs_shift.min(63),
+        params.basic.dev_sectors
+    );
+    out += &format!(
+        "\tmax rq size {} daemon pid {} flags 0x{:x} state {}\n",
+        info.max_io_buf_bytes,
+        info.ublksrv_pid,
+        info.flags,
+        state_name(info.state)
+    );
+    out += &format!(
+        "\tublkc: {}:{} ublkb: {}:{} owner: {}:{}\n",
+        params.devt.char_major,
+        params.devt.char_minor,
+        params.devt.disk_major,
+        params.devt.disk_minor,
+        info.owner_uid,
+        info.owner_gid
+    );
+    if let Some(record) = record {
+        for qid in 0..info.nr_hw_queues {
+            let (tid, affinity) = record.queue(qid).unwrap_or((0, String::new()));
+            out += &format!("\tqueue {qid}: tid {tid} affinity({affinity})\n");
+        }
+        if let Some(target) = record.json.get("target") {
+            out += &format!("\ttarget {}\n", redacted_target(target));
+        }
+    }
+    out
+}
+
+/// The record with secrets hidden, pretty-printed (`list -v`).
+pub fn format_record_verbose(record: &DeviceRecord) -> String {
+    let mut json = record.json.clone();
+    if let Some(target) = json.get("target").map(redacted_target) {
+        json["target"] = target;
+    }
+    serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+}
+
+/// Prints device `id` like ublksrv's `ublk list -n id`.
+pub fn list_one(id: u32, verbose: bool, run_dir: &Path) -> Result<(), AdminError> {
+    let ctrl = open(id)?;
+    let info = ctrl.dev_info();
+    let mut params = sys::ublk_params::default();
+    ctrl.get_params(&mut params)
+        .map_err(|error| AdminError::NoDevice { id, error })?;
+    let record = DeviceRecord::read(&pidfile::path(run_dir, id)).ok();
+    let text = match (&record, verbose) {
+        (Some(record), true) => format_record_verbose(record),
+        _ => format_device(&info, &params, record.as_ref()),
+    };
+    io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Prints every device; devices that vanish meanwhile are skipped.
+pub fn list_all(verbose: bool, run_dir: &Path) -> Result<(), AdminError> {
+    for id in device_ids() {
+        match list_one(id, verbose, run_dir) {
+            Ok(()) | Err(AdminError::NoDevice { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+fn daemon_alive(run_dir: &Path, id: u32) -> Option<i32> {
+    let record = DeviceRecord::read(&pidfile::path(run_dir, id)).ok()?;
+    // SAFETY: signal 0 only checks that the process exists.
+    (unsafe { libc::kill(record.pid, 0) } == 0).then_some(record.pid)
+}
+
+/// ublksrv's `del`: STOP_DEV, wait up to 3 s for the daemon to exit, DEL_DEV. A daemon that
+/// left its record behind has it removed.
+pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
+    let ctrl = open(id)?;
+    ctrl.kill_dev()
+        .map_err(|error| AdminError::Stop { id, error })?;
+    let mut waited = Duration::ZERO;
+    while let Some(pid) = daemon_alive(run_dir, id) {
+        if waited >= DAEMON_EXIT_WAIT {
+            eprintln!("stop daemon {id} failed (pid {pid} still running)");
+            break;
+        }
+        std::thread::sleep(DAEMON_EXIT_STEP);
+        waited += DAEMON_EXIT_STEP;
+    }
+    match ctrl.del_dev() {
+        Ok(_) => {}
+        // The daemon deleted it first.
+        Err(UblkError::UringIOError(errno) | UblkError::OtherError(errno))
+            if errno == -libc::ENODEV || errno == -libc::ENOENT => {}
+        Err(error) => return Err(AdminError::Delete { id, error }),
+    }
+    let record = pidfile::path(run_dir, id);
+    if daemon_alive(run_dir, id).is_none() && record.exists() {
+        let _ = std::fs::remove_file(&record);
+    }
+    Ok(())
+}
+
+/// Deletes every device, stopping at the first that cannot be deleted.
+pub fn del_all(run_dir: &Path) -> Result<(), AdminError> {
+    for id in device_ids() {
+        match del_one(id, run_dir) {
+            Ok(()) | Err(AdminError::NoDevice { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+/// Names of the UBLK_F_* feature bits, by bit number (ublksrv's names where it has one).
+const FEATURE_NAMES: [&str; 20] = [
+    "ZERO_COPY",
+    "COMP_IN_TASK",
+    "GET_DATA",
+    "USER_RECOVERY",
+    "RECOVERY_REISSUE",
+    "UNPRIVILEGED_DEV",
+    "CMD_IOCTL_ENCODE",
+    "USER_COPY",
+    "ZONED",
+    "RECOVERY_FAIL_IO",
+    "UPDATE_SIZE",
+    "AUTO_ZC",
+    "QUIESCE",
+    "PER_IO_DAEMON",
+    "BUF_REG_OFF_DAEMON",
+    "BATCH_IO",
+    "INTEGRITY",
+    "SAFE_STOP_DEV",
+    "NO_AUTO_PART_SCAN",
+    "SHMEM_ZC",
+];
+
+/// ublksrv's `features` output.
+pub fn format_features(features: u64) -> String {
+    let mut out = format!("ublk_drv features: 0x{features:x}\n");
+    for bit in 0..64 {
+        if features & (1 << bit) == 0 {
+            continue;
+        }
+        let name = FEATURE_NAMES.get(bit).copied().unwrap_or("unknown");
+        out += &format!("\t{name:<20}: 0x{:x}\n", 1u64 << bit);
+    }
+    out
+}
+
+pub fn features() -> Result<(), AdminError> {
+    let features = UblkCtrl::get_features().ok_or(AdminError::Features)?;
+    io::stdout().write_all(format_features(features).as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pidfile::{QueueRecord, TargetRecord};
+    use serde_json::json;
+
+    #[test]
+    fn target_secrets_are_redacted() {
+        let target = json!({
+            "name": "cxgb3i",
+            "type": "cxgb3i",
+            "dev_size": 1024,
+            "url": "iscsi://alice%s3cretpassword@10.0.0.1:3261/iqn.t:d/1?target_user=bob&target_password=t0psecret1234",
+            "chap_secret": "x",
+            "initiator_name": "iqn.x:y",
+        });
+        let shown = redacted_target(&target).to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("t0psecret"), "{shown}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(shown.contains("iqn.t:d"), "{shown}");
+        assert!(shown.contains(r#""chap_secret":"<redacted>""#), "{shown}");
+        // Even a URL that does not parse keeps its password hidden.
+        let broken = json!({"url": "iscsi://alice%pw12345678@/bad"});
+        assert!(!redacted_target(&broken).to_string().contains("pw12345678"));
+    }
+
+    #[test]
+    fn list_format_matches_ublksrv() {
+        let info = sys::ublksrv_ctrl_dev_info {
+            nr_hw_queues: 1,
+            queue_depth: 128,
+            state: 1,
+            max_io_buf_bytes: 524_288,
+            dev_id: 0,
+            ublksrv_pid: 77,
+            flags: 0x2,
+            ..Default::default()
+        };
+        let mut params = sys::ublk_params::default();
+        params.basic.logical_bs_shift = 12;
+        params.basic.dev_sectors = 131_072;
+        params.devt.char_major = 240;
+        params.devt.disk_major = 259;
+        let target = TargetRecord {
+            name: "cxgb3i".into(),
+            target_type: "cxgb3i".into(),
+            dev_size: 64 << 20,
+            url: "iscsi://u%secretsecret12@127.0.0.1:3261/iqn.t:d/1".into(),
+            initiator_name: "iqn.x:y".into(),
+            zero_copy: false,
+        };
+        let record = DeviceRecord::new(
+            77,
+            &info,
+            &params,
+            &[QueueRecord {
+                qid: 0,
+                tid: 78,
+                affinity: "0 1 ".into(),
+            }],
+            &target,
+        );
+        let text = format_device(&info, &params, Some(&record));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "dev id 0: nr_hw_queues 1 queue_depth 128 block size 4096 dev_capacity 131072"
+        );
+        assert_eq!(
+            lines[1],
+            "\tmax rq size 524288 daemon pid 77 flags 0x2 state LIVE"
+        );
+        assert_eq!(lines[2], "\tublkc: 240:0 ublkb: 259:0 owner: 0:0");
+        assert_eq!(lines[3], "\tqueue 0: tid 78 affinity(0 1 )");
+        assert!(lines[4].starts_with("\ttarget {"), "{}", lines[4]);
+        assert!(lines[4].contains("iscsi://u%<redacted>@127.0.0.1:3261/iqn.t:d/1"));
+        assert!(!text.contains("secretsecret12"));
+        let verbose = format_record_verbose(&record);
+        assert!(!verbose.contains("secretsecret12"));
+        assert!(verbose.contains("\"dev_info\""));
+    }
+
+    #[test]
+    fn features_like_ublksrv() {
+        let text = format_features(0x1 | 0x800 | 1 << 40);
+        assert_eq!(
+            text,
+            "ublk_drv features: 0x10000000801\n\tZERO_COPY           : 0x1\n\tAUTO_ZC             : 0x800\n\tunknown             : 0x10000000000\n"
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! `ublk.cxgb3i` subcommands, with ublksrv's option names: the arguments (clap `Args`) and
+//! what runs them. Each `run_*` reports its own errors (one line on stderr) and returns the
+//! exit code.
+//!
+//! `add` and `recover` speak ublksrv's external-target protocol when given `--eventfd N`
+//! (that is how `ublk add -t cxgb3i` runs us). Without it, `add` forks the daemon off and
+//! returns once the device is live, printing `dev id N: /dev/ublkbN`; with `--foreground` it
+//! stays in the foreground until the device is removed (SIGINT / SIGTERM remove it).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use iscsi_proto::url::IscsiUrl;
+
+use crate::admin::{self, AdminError};
+use crate::daemon::{self, Forked, Verdict};
+use crate::device::{self, DeviceError, DeviceSpec, Notifier, TARGET_NAME};
+use crate::{initiator_name, logging, pidfile};
+
+/// ublksrv's default queue depth and its maximum.
+const DEFAULT_DEPTH: u16 = 128;
+const MAX_DEPTH: i64 = 4096;
+/// ublksrv's maximum number of queues.
+const MAX_QUEUES: i64 = 32;
+/// ublksrv's default `--max_io_buf_bytes`.
+const DEFAULT_IO_BUF_BYTES: u32 = 512 << 10;
+
+/// `add -t cxgb3i [options] URL`
+#[derive(Args, Debug, Clone)]
+pub struct AddArgs {
+    /// Target type (only cxgb3i).
+    #[arg(short = 't', long = "type", default_value = TARGET_NAME)]
+    pub target_type: String,
+    /// Device id; -1 lets the kernel pick.
+    #[arg(short = 'n', long = "number", default_value_t = -1, allow_negative_numbers = true)]
+    pub number: i32,
+    /// Hardware queues: one iSCSI session (and thread) each.
+    #[arg(short = 'q', long = "queues", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_QUEUES))]
+    pub queues: u16,
+    /// Requests per queue.
+    #[arg(short = 'd', long = "depth", default_value_t = DEFAULT_DEPTH,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_DEPTH))]
+    pub depth: u16,
+    /// Keep the device across a daemon crash (recover with `ublk recover -n N`).
+    #[arg(short = 'r', long = "user_recovery", visible_alias = "user-recovery",
+          default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub user_recovery: u8,
+    /// With -r 1: reissue the requests in flight at the crash instead of failing them.
+    #[arg(short = 'i', long = "user_recovery_reissue", visible_alias = "user-recovery-reissue",
+          default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub user_recovery_reissue: u8,
+    /// Zero copy: the kernel registers each request's pages in the queue ring, and payload
+    /// moves between them and the socket without a userspace copy.
+    #[arg(short = 'z', long = "zerocopy", visible_alias = "zero-copy")]
+    pub zero_copy: bool,
+    /// Bytes of each request buffer: the largest I/O.
+    #[arg(long = "max_io_buf_bytes", visible_alias = "max-io-buf-bytes",
+          default_value_t = DEFAULT_IO_BUF_BYTES)]
+    pub max_io_buf_bytes: u32,
+    /// Stay in the foreground until the device is removed.
+    #[arg(long)]
+    pub foreground: bool,
+    /// iSCSI initiator name (default: /etc/iscsi/initiatorname.iscsi, else one from the host
+    /// name).
+    #[arg(long = "initiator-name", visible_alias = "initiator_name")]
+    pub initiator_name: Option<String>,
+    /// Report the device id on this pipe (ublksrv's external-target protocol).
+    #[arg(long = "eventfd", hide = true)]
+    pub eventfd: Option<i32>,
+    /// The LUN, as for ublk.iscsi.
+    #[arg(long = "iscsi", value_name = "URL", conflicts_with = "url")]
+    pub iscsi: Option<String>,
+    /// iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=..&data_digest=..]
+    #[arg(value_name = "URL", required_unless_present = "iscsi")]
+    pub url: Option<String>,
+}
+
+/// `del -n N | -a`
+#[derive(Args, Debug, Clone)]
+pub struct DelArgs {
+    /// Device id.
+    #[arg(short = 'n', long = "number", required_unless_present = "all")]
+    pub number: Option<u32>,
+    /// Every ublk device.
+    #[arg(short = 'a', long = "all", conflicts_with = "number")]
+    pub all: bool,
+}
+
+/// `list [-n N] [-v]`
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Only this device.
+    #[arg(short = 'n', long = "number")]
+    pub number: Option<u32>,
+    /// The whole record as JSON (secrets redacted).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+}
+
+/// `recover -n N`
+#[derive(Args, Debug, Clone)]
+pub struct RecoverArgs {
+    /// Device id (created with -r 1, its daemon gone).
+    #[arg(short = 'n', long = "number")]
+    pub number: u32,
+    /// Target type (only cxgb3i).
+    #[arg(short = 't', long = "type", default_value = TARGET_NAME)]
+    pub target_type: String,
+    /// Stay in the foreground until the device is removed.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Report the device id on this pipe (ublksrv's external-target protocol).
+    #[arg(long = "eventfd", hide = true)]
+    pub eventfd: Option<i32>,
+}
+
+/// `features`
+#[derive(Args, Debug, Clone, Default)]
+pub struct FeaturesArgs {}
+
+fn run_dir() -> PathBuf {
+    PathBuf::from(pidfile::RUN_DIR)
+}
+
+fn fail(command: &str, error: impl std::fmt::Display) -> ExitCode {
+    if logging::is_syslog() {
+        tracing::error!("{command}: {error}");
+    } else {
+        eprintln!("ublk.{TARGET_NAME} {command}: {error}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Where a daemon reports, and what happens to it once the device is live.
+enum Launch {
+    /// This process is the starter and the daemon has reported: exit with this.
+    Done(ExitCode),
+    /// This process serves the device.
+    Serve(Notifier),
+}
+
+/// Sets up the daemon side: the parent's pipe (`--eventfd`), our own fork, or the
+/// foreground.
+fn launch(eventfd: Option<i32>, foreground: bool) -> Result<Launch, std::io::Error> {
+    let detach = |notifier: Notifier| {
+        notifier.then_on_live(|_| {
+            logging::switch_to_syslog();
+            if let Err(error) = daemon::detach_standard_fds() {
+                tracing::warn!(%error, "cannot detach from the terminal");
+            }
+        })
+    };
+    if let Some(fd) = eventfd {
+        // SAFETY: ublksrv's protocol hands us the pipe's write end as this descriptor; nothing
+        // else in the process uses it.
+        return Ok(Launch::Serve(detach(unsafe { Notifier::from_raw_fd(fd) })));
+    }
+    if foreground {
+        return Ok(Launch::Serve(Notifier::none().then_on_live(|id| {
+            println!("dev id {id}: /dev/ublkb{id}");
+        })));
+    }
+    match daemon::fork_to_background()? {
+        Forked::Parent(pipe) => Ok(Launch::Done(match daemon::read_verdict(pipe) {
+            Verdict::Live(id) => {
+                println!("dev id {id}: /dev/ublkb{id}");
+                ExitCode::SUCCESS
+            }
+            // The daemon printed why.
+            Verdict::Failed | Verdict::Silent => ExitCode::FAILURE,
+        })),
+        Forked::Daemon(pipe) => Ok(Launch::Serve(detach(Notifier::pipe(pipe)))),
+    }
+}
+
+fn check_type(target_type: &str) -> Result<(), String> {
+    if target_type == TARGET_NAME {
+        Ok(())
+    } else {
+        Err(format!(
+            "this is the {TARGET_NAME} target; -t {target_type} is not it"
+        ))
+    }
+}
+
+/// `add`: create /dev/ublkbN backed by the URL's LUN.
+pub fn run_add(args: AddArgs) -> ExitCode {
+    logging::init();
+    if let Err(error) = daemon::ensure_standard_fds() {
+        return fail("add", error);
+    }
+    // A failure before the device exists must still reach a waiting parent.
+    let early_failure = |args: &AddArgs, error: String| {
+        if let Some(fd) = args.eventfd {
+            // SAFETY: as in `launch`.
+            unsafe { Notifier::from_raw_fd(fd) }.failed();
+        }
+        fail("add", error)
+    };
+    if let Err(error) = check_type(&args.target_type) {
+        return early_failure(&args, error);
+    }
+    let Some(url_text) = args.url.clone().or(args.iscsi.clone()) else {
+        return early_failure(&args, "no URL given".into());
+    };
+    let url = match IscsiUrl::parse_with_env(&url_text, |name| std::env::var(name).ok()) {
+        Ok(url) => url,
+        Err(error) => return early_failure(&args, format!("invalid URL: {error}")),
+    };
+    if let Err(error) = admin::check_driver() {
+        return early_failure(&args, error.to_string());
+    }
+    if args.max_io_buf_bytes < 4096 || args.max_io_buf_bytes % 4096 != 0 {
+        return early_failure(
+            &args,
+            format!(
+                "--max_io_buf_bytes {} is not a whole number of 4096-byte pages",
+                args.max_io_buf_bytes
+            ),
+        );
+    }
+    let spec = DeviceSpec {
+        dev_id: args.number,
+        nr_queues: args.queues,
+        depth: args.depth,
+        io_buf_bytes: args.max_io_buf_bytes,
+        user_recovery: args.user_recovery == 1,
+        user_recovery_reissue: args.user_recovery_reissue == 1,
+        zero_copy: args.zero_copy,
+        url,
+        initiator_name: initiator_name::resolve(args.initiator_name.clone()),
+        run_dir: run_dir(),
+    };
+    let mut notifier = match launch(args.eventfd, args.foreground) {
+        Ok(Launch::Done(code)) => return code,
+        Ok(Launch::Serve(notifier)) => notifier,
+        Err(error) => return early_failure(&args, format!("cannot start the daemon: {error}")),
+    };
+    run_device("add", &mut notifier, |notifier| device::add(spec, notifier))
+}
+
+/// Runs the device with the daemon's notifier, reporting failure to it.
+fn run_device(
+    command: &str,
+    notifier: &mut Notifier,
+    body: impl FnOnce(&mut Notifier) -> Result<(), DeviceError>,
+) -> ExitCode {
+    if let Err(error) = daemon::private_mount_namespace() {
+        tracing::warn!(%error, "cannot create a private mount namespace");
+    }
+    match body(notifier) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            notifier.failed();
+            fail(command, error)
+        }
+    }
+}
+
+/// `recover -n N`: bring back a device created with `-r 1` whose daemon died.
+pub fn run_recover(args: RecoverArgs) -> ExitCode {
+    logging::init();
+    if let Err(error) = daemon::ensure_standard_fds() {
+        return fail("recover", error);
+    }
+    if let Err(error) = check_type(&args.target_type).and_then(|()| {
+        admin::check_driver().map_err(|e| e.to_string())
+    }) {
+        if let Some(fd) = args.eventfd {
+            // SAFETY: as in `launch`.
+            unsafe { Notifier::from_raw_fd(fd) }.failed();
+        }
+        return fail("recover", error);
+    }
+    let mut notifier = match launch(args.eventfd, args.foreground) {
+        Ok(Launch::Done(code)) => return code,
+        Ok(Launch::Serve(notifier)) => notifier,
+        Err(error) => return fail("recover", format!("cannot start the daemon: {error}")),
+    };
+    let dir = run_dir();
+    run_device("recover", &mut notifier, |notifier| {
+        device::recover(args.number, &dir, notifier)
+    })
+}
+
+fn admin_result(command: &str, result: Result<(), AdminError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(command, error),
+    }
+}
+
+/// `list`: kernel state plus the ublksrv record of each device (secrets redacted).
+pub fn run_list(args: ListArgs) -> ExitCode {
+    let dir = run_dir();
+    admin_result(
+        "list",
+        admin::check_driver().and_then(|()| match args.number {
+            Some(id) => admin::list_one(id, args.verbose, &dir),
+            None => admin::list_all(args.verbose, &dir),
+        }),
+    )
+}
+
+/// `del`: stop, wait for the daemon, delete.
+pub fn run_del(args: DelArgs) -> ExitCode {
+    let dir = run_dir();
+    admin_result(
+        "del",
+        admin::check_driver().and_then(|()| match (args.number, args.all) {
+            (Some(id), _) => admin::del_one(id, &dir),
+            (None, _) => admin::del_all(&dir),
+        }),
+    )
+}
+
+/// `features`: what ublk_drv supports.
+pub fn run_features(_args: FeaturesArgs) -> ExitCode {
+    admin_result("features", admin::check_driver().and_then(|()| admin::features()))
+}

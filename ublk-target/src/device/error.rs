@@ -1,0 +1,91 @@
+//! Why a device could not be created, served or recovered: one line each, for stderr.
+
+use libublk::UblkError;
+use thiserror::Error;
+
+use super::probe::ProbeFailure;
+use crate::params::ParamsError;
+use crate::pidfile::RecordError;
+
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    #[error("{0}")]
+    Probe(#[from] ProbeFailure),
+    #[error("{0}")]
+    Params(#[from] ParamsError),
+    #[error("device id {0} is already in use")]
+    IdInUse(i32),
+    #[error("cannot create the ublk device: {0}")]
+    Create(String),
+    #[error("cannot {action}: {}", describe(.error))]
+    Control {
+        action: &'static str,
+        error: UblkError,
+    },
+    #[error("the URL cannot be stored for recovery: {0}")]
+    Url(iscsi_proto::url::UrlError),
+    #[error("queue {qid}: {error}")]
+    QueueLogin { qid: u16, error: String },
+    #[error("cannot start a queue thread: {0}")]
+    Thread(std::io::Error),
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    #[error("the recorded URL does not parse: {0}")]
+    RecordUrl(String),
+    #[error("device {0} was not created with user recovery (-r 1)")]
+    NotRecoverable(u32),
+    #[error("the device uses zero copy but the target now negotiates DataDigest")]
+    ZeroCopyWithDigest,
+}
+
+impl DeviceError {
+    /// A control command that failed.
+    pub fn control(action: &'static str, error: UblkError) -> DeviceError {
+        DeviceError::Control { action, error }
+    }
+
+    /// The error of ADD_DEV for `dev_id`.
+    pub fn create(dev_id: i32, error: UblkError) -> DeviceError {
+        match error {
+            UblkError::UringIOError(errno) | UblkError::OtherError(errno)
+                if errno == -libc::EEXIST =>
+            {
+                DeviceError::IdInUse(dev_id)
+            }
+            other => DeviceError::Create(describe(&other)),
+        }
+    }
+}
+
+/// libublk's errors, readable.
+pub fn describe(error: &UblkError) -> String {
+    match error {
+        UblkError::UringIOError(errno) | UblkError::OtherError(errno) => {
+            std::io::Error::from_raw_os_error(errno.abs()).to_string()
+        }
+        UblkError::IOError(error) => error.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            DeviceError::create(3, UblkError::UringIOError(-libc::EEXIST)).to_string(),
+            "device id 3 is already in use"
+        );
+        assert_eq!(
+            DeviceError::create(-1, UblkError::UringIOError(-libc::ENOMEM)).to_string(),
+            "cannot create the ublk device: Cannot allocate memory (os error 12)"
+        );
+        assert_eq!(
+            DeviceError::control("start the device", UblkError::OtherError(-libc::EINVAL))
+                .to_string(),
+            "cannot start the device: Invalid argument (os error 22)"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! A ublk device backed by an iSCSI LUN: created (or recovered), served until stopped,
+//! removed.
+//!
+//! The control thread probes the LUN first (so a wrong URL or secret never creates a device),
+//! creates the device, starts one thread per queue and waits for every queue's own login. Only
+//! then does it let the queues fetch requests and start the device. After that it sleeps in
+//! `sigtimedwait`: SIGTERM / SIGINT / SIGHUP stop the device (the kernel drains in-flight I/O
+//! through the queues first), SIGUSR1 asks the queues for their counters. When every queue
+//! thread has finished, the device is deleted and the record removed.
+
+pub mod error;
+pub mod notify;
+pub mod probe;
+
+pub use error::DeviceError;
+pub use notify::Notifier;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use iscsi_proto::url::IscsiUrl;
+use libublk::ctrl::{UblkCtrl, UblkCtrlBuilder};
+use libublk::io::UblkDev;
+use libublk::{sys, UblkFlags};
+use serde_json::json;
+
+use crate::daemon;
+use crate::params::{self, DeviceParams};
+use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
+use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS};
+use probe::Probed;
+
+/// The ublksrv target name: `ublk add -t cxgb3i` execs `ublk.cxgb3i`.
+pub const TARGET_NAME: &str = "cxgb3i";
+/// How often the control thread looks at its queues while waiting for a signal.
+const CONTROL_POLL: Duration = Duration::from_millis(200);
+
+/// What `add` creates.
+#[derive(Debug, Clone)]
+pub struct DeviceSpec {
+    /// -1: the kernel picks.
+    pub dev_id: i32,
+    pub nr_queues: u16,
+    pub depth: u16,
+    pub io_buf_bytes: u32,
+    pub user_recovery: bool,
+    pub user_recovery_reissue: bool,
+    pub zero_copy: bool,
+    pub url: IscsiUrl,
+    pub initiator_name: String,
+    /// Where the ublksrv record goes (normally [`pidfile::RUN_DIR`]).
+    pub run_dir: PathBuf,
+}
+
+/// Creates the device, serves it until it is stopped, removes it.
+pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError> {
+    // libublk's control deletes the device with the requested id when ADD_DEV fails, which
+    // for EEXIST is somebody else's device: refuse a taken id before asking the kernel.
+    if spec.dev_id >= 0 && Path::new(&format!("/sys/class/ublk-char/ublkc{}", spec.dev_id)).exists()
+    {
+        return Err(DeviceError::IdInUse(spec.dev_id));
+    }
+    let probed = probe::probe(&spec.url, &spec.initiator_name)?;
+    let params = params::derive(
+        &probed.lun,
+        probed.session.max_burst_length,
+        spec.io_buf_bytes,
+    )?;
+    log_lun(&probed, &params);
+    let zero_copy = spec.zero_copy && !probed.session.data_digest;
+    if spec.zero_copy && !zero_copy {
+        tracing::warn!("DataDigest was negotiated: zero copy is off, payload goes through copy buffers so it can be digested");
+    }
+    let mut ctrl_flags = 0u64;
+    if zero_copy {
+        ctrl_flags |= u64::from(sys::UBLK_F_SUPPORT_ZERO_COPY | sys::UBLK_F_AUTO_BUF_REG);
+    }
+    if spec.user_recovery {
+        ctrl_flags |= u64::from(sys::UBLK_F_USER_RECOVERY);
+        if spec.user_recovery_reissue {
+            ctrl_flags |= u64::from(sys::UBLK_F_USER_RECOVERY_REISSUE);
+        }
+    }
+    let ctrl = UblkCtrlBuilder::default()
+        .name(TARGET_NAME)
+        .id(spec.dev_id)
+        .nr_queues(spec.nr_queues)
+        .depth(spec.depth)
+        .io_buf_bytes(spec.io_buf_bytes)
+        .ctrl_flags(ctrl_flags)
+        .dev_flags(UblkFlags::UBLK_DEV_F_ADD_DEV)
+        .build()
+        .map_err(|error| DeviceError::create(spec.dev_id, error))?;
+    let url_with_secrets = spec
+        .url
+        .to_string_with_secrets()
+        .map_err(DeviceError::Url)?;
+    let record = TargetRecord {
+        name: TARGET_NAME.into(),
+        target_type: TARGET_NAME.into(),
+        dev_size: params.capacity_bytes,
+        url: url_with_secrets,
+        initiator_name: spec.initiator_name.clone(),
+        zero_copy,
+    };
+    let target = Arc::new(QueueTarget {
+        url: spec.url.clone(),
+        peer: probed.peer,
+        initiator_name: spec.initiator_name.clone(),
+        lun: probe::wire_lun(spec.url.lun)?,
+        geometry: params.geometry(),
+        caps: params.caps,
+        zero_copy,
+    });
+    // From here on the device exists: any failure deletes it (explicitly, and the control's
+    // drop would too).
+    let result = run(&ctrl, &params, target, &record, &spec.run_dir, notifier);
+    if let Err(error) = ctrl.del_dev() {
+        tracing::debug!(?error, "device already deleted");
+    }
+    result
+}
+
+/// Brings a device created with `-r 1` back after its daemon died: reads the record the old
+/// daemon left, logs in again, and re-attaches the queues (START_USER_RECOVERY).
+pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(), DeviceError> {
+    let record_path = pidfile::path(run_dir, dev_id);
+    let old = DeviceRecord::read(&record_path)?;
+    let record = old.target(&record_path)?;
+    let url = IscsiUrl::parse_with_env(&record.url, |name| std::env::var(name).ok())
+        .map_err(|error| DeviceError::RecordUrl(error.to_string()))?;
+    let probed = probe::probe(&url, &record.initiator_name)?;
+    let ctrl = UblkCtrlBuilder::default()
+        .name(TARGET_NAME)
+        .id(dev_id as i32)
+        .dev_flags(UblkFlags::UBLK_DEV_F_RECOVER_DEV)
+        .build()
+        .map_err(|error| DeviceError::control("open the device", error))?;
+    let info = ctrl.dev_info();
+    if info.flags & u64::from(sys::UBLK_F_USER_RECOVERY) == 0 {
+        return Err(DeviceError::NotRecoverable(dev_id));
+    }
+    let params = params::derive(
+        &probed.lun,
+        probed.session.max_burst_length,
+        info.max_io_buf_bytes,
+    )?;
+    if params.capacity_bytes != record.dev_size {
+        tracing::warn!(
+            was = record.dev_size,
+            now = params.capacity_bytes,
+            "the LUN's capacity changed since the device was created"
+        );
+    }
+    let zero_copy = info.flags & u64::from(sys::UBLK_F_AUTO_BUF_REG) != 0;
+    if zero_copy && probed.session.data_digest {
+        return Err(DeviceError::ZeroCopyWithDigest);
+    }
+    ctrl.start_user_recover()
+        .map_err(|error| DeviceError::control("start user recovery", error))?;
+    let target = Arc::new(QueueTarget {
+        url: url.clone(),
+        peer: probed.peer,
+        initiator_name: record.initiator_name.clone(),
+        lun: probe::wire_lun(url.lun)?,
+        geometry: params.geometry(),
+        caps: params.caps,
+        zero_copy,
+    });
+    let result = run(&ctrl, &params, target, &record, run_dir, notifier);
+    if result.is_ok() {
+        if let Err(error) = ctrl.del_dev() {
+            tracing::debug!(?error, "device already deleted");
+        }
+    }
+    result
+}
+
+fn log_lun(probed: &Probed, params: &DeviceParams) {
+    let lun = &probed.lun;
+    tracing::info!(
+        vendor = %lun.vendor,
+        product = %lun.product,
+        block_size = lun.logical_block_size,
+        capacity = lun.capacity_bytes(),
+        max_io = params.max_io_bytes,
+        write_cache = lun.write_cache,
+        fua = params.fua,
+        unmap = params.caps.unmap,
+        write_same = params.caps.write_same.is_some(),
+        read_only = lun.read_only,
+        "LUN probed"
+    );
+}
+
+/// Queue threads, start, serve, stop. The caller deletes the device afterwards.
+fn run(
+    ctrl: &UblkCtrl,
+    params: &DeviceParams,
+    target: Arc<QueueTarget>,
+    record: &TargetRecord,
+    run_dir: &Path,
+    notifier: &mut Notifier,
+) -> Result<(), DeviceError> {
+    let ublk_params = params.to_ublk();
+    let depth = ctrl.dev_info().queue_depth;
+    let dev = UblkDev::new(
+        TARGET_NAME.to_owned(),
+        |dev: &mut UblkDev| {
+            dev.tgt.dev_size = params.capacity_bytes;
+            dev.tgt.params = ublk_params;
+            // Each request can need a few socket operations besides its commit; the engine
+            // keeps one receive and up to 16 linked sends per connection in flight.
+            dev.tgt.sq_depth = depth.saturating_add(64);
+            dev.tgt.cq_depth = depth.saturating_mul(2).saturating_add(128);
+            dev.set_target_json(json!({
+                "url": target.url.to_string(),
+                "initiator_name": target.initiator_name,
+                "zero_copy": target.zero_copy,
+            }));
+            Ok(())
+        },
+        ctrl,
+    )
+    .map_err(|error| DeviceError::control("set up the device", error))?;
+    let dev = Arc::new(dev);
+    let nr_queues = dev.dev_info.nr_hw_queues;
+    let gate = StartGate::new();
+    let (reports_tx, reports) = mpsc::channel();
+    daemon::block_control_signals();
+    let mut threads = Vec::new();
+    for qid in 0..nr_queues {
+        let (dev, target, queue_gate, reports_tx) = (
+            Arc::clone(&dev),
+            Arc::clone(&target),
+            Arc::clone(&gate),
+            reports_tx.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("ublk-q{qid}"))
+            .spawn(move || queue::run_queue(qid, &dev, target, &queue_gate, &reports_tx));
+        match spawned {
+            Ok(handle) => threads.push(handle),
+            Err(error) => {
+                gate.decide(false);
+                join(threads);
+                return Err(DeviceError::Thread(error));
+            }
+        }
+    }
+    drop(reports_tx);
+
+    let mut queue_tids = vec![0; usize::from(nr_queues)];
+    let startup = wait_for_logins(ctrl, &dev, &reports, &mut queue_tids);
+    if let Err(error) = startup {
+        gate.decide(false);
+        join(threads);
+        return Err(error);
+    }
+    gate.decide(true);
+    if let Err(error) = ctrl.start_dev(&dev) {
+        // Queues that fetched are released by the stop; the others never started.
+        let _ = ctrl.kill_dev();
+        join(threads);
+        return Err(DeviceError::control("start the device", error));
+    }
+    let dev_id = ctrl.dev_info().dev_id;
+    let record_path = pidfile::path(run_dir, dev_id);
+    if let Err(error) = write_record(ctrl, &queue_tids, record, &record_path) {
+        tracing::error!(path = %record_path.display(), %error, "cannot write the device record");
+    }
+    tracing::info!(dev_id, queues = nr_queues, depth, zero_copy = target.zero_copy, url = %target.url, "device is live: /dev/ublkb{dev_id}");
+    notifier.live(dev_id);
+
+    supervise(ctrl, &reports, usize::from(nr_queues));
+    join(threads);
+    drop(dev);
+    if let Err(error) = std::fs::remove_file(&record_path) {
+        tracing::debug!(path = %record_path.display(), %error, "record already gone");
+    }
+    Ok(())
+}
+
+/// Collects thread ids (setting affinity and libublk's JSON as they arrive) until every queue
+/// has logged in, or one has failed.
+fn wait_for_logins(
+    ctrl: &UblkCtrl,
+    dev: &UblkDev,
+    reports: &Receiver<QueueReport>,
+    queue_tids: &mut [i32],
+) -> Result<(), DeviceError> {
+    let mut logged_in = 0;
+    while logged_in < queue_tids.len() {
+        match reports.recv() {
+            Ok(QueueReport::Started { qid, tid }) => {
+                ctrl.set_thread_affinity(qid, tid);
+                if let Err(error) = ctrl.configure_queue(dev, qid, tid) {
+                    tracing::warn!(queue = qid, ?error, "cannot record the queue");
+                }
+                if let Some(slot) = queue_tids.get_mut(usize::from(qid)) {
+                    *slot = tid;
+                }
+            }
+            Ok(QueueReport::LoggedIn { .. }) => logged_in += 1,
+            Ok(QueueReport::Failed { qid, error }) => {
+                return Err(DeviceError::QueueLogin { qid, error })
+            }
+            Ok(QueueReport::Finished { qid, .. }) => {
+                return Err(DeviceError::QueueLogin {
+                    qid,
+                    error: "the queue ended before logging in".into(),
+                })
+            }
+            Err(_) => {
+                return Err(DeviceError::QueueLogin {
+                    qid: 0,
+                    error: "the queue threads are gone".into(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every queue thread has finished, stopping the device on a termination
+/// signal.
+fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize) {
+    let mut finished = 0;
+    let mut stopping = false;
+    while finished < nr_queues {
+        match daemon::wait_control_signal(CONTROL_POLL) {
+            Some(daemon::ControlSignal::Stop) if !stopping => {
+                tracing::info!("stopping the device: draining in-flight I/O");
+                stopping = true;
+                if let Err(error) = ctrl.kill_dev() {
+                    tracing::error!(?error, "cannot stop the device");
+                }
+            }
+            Some(daemon::ControlSignal::Stats) => {
+                STATS_REQUESTS.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        while let Ok(report) = reports.try_recv() {
+            match report {
+                QueueReport::Finished { qid, stats } => {
+                    finished += 1;
+                    tracing::debug!(queue = qid, ?stats, "queue finished");
+                    if !stopping {
+                        // A queue only ends when the device is being stopped, or on a fatal
+                        // error; either way the rest must follow.
+                        stopping = true;
+                        let _ = ctrl.kill_dev();
+                    }
+                }
+                QueueReport::Failed { qid, error } => {
+                    tracing::error!(queue = qid, %error, "queue failed");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn join(threads: Vec<JoinHandle<()>>) {
+    for thread in threads {
+        if thread.join().is_err() {
+            tracing::error!("a queue thread panicked");
+        }
+    }
+}
+
+fn write_record(
+    ctrl: &UblkCtrl,
+    queue_tids: &[i32],
+    target: &TargetRecord,
+    path: &Path,
+) -> std::io::Result<()> {
+    ctrl.read_dev_info()
+        .map_err(|error| std::io::Error::other(format!("{error:?}")))?;
+    let mut params = sys::ublk_params::default();
+    ctrl.get_params(&mut params)
+        .map_err(|error| std::io::Error::other(format!("{error:?}")))?;
+    let queues: Vec<QueueRecord> = queue_tids
+        .iter()
+        .enumerate()
+        .map(|(qid, &tid)| QueueRecord {
+            qid: qid as u16,
+            tid,
+            affinity: pidfile::affinity_string(daemon::thread_cpus(tid)),
+        })
+        .collect();
+    DeviceRecord::new(
+        std::process::id() as i32,
+        &ctrl.dev_info(),
+        &params,
+        &queues,
+        target,
+    )
+    .write(path)
+}

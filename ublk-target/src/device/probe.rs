@@ -1,0 +1,141 @@
+//! Before a device exists: resolve the portal, log in once on the control thread, learn the
+//! LUN, log out. Every "this cannot work" error (unreachable portal, unknown target, wrong
+//! CHAP secret, bad LUN) surfaces here, before any ublk device is created.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use iscsi_proto::negotiation::SessionParams;
+use iscsi_proto::scsi::Lun;
+use iscsi_proto::url::IscsiUrl;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use t3_hw::initiator::probe::{probe_lun, LunInfo, ProbeError, PROBE_BUFFER_LEN};
+use t3_hw::initiator::{Client, ClientError, ConnError};
+use t3_hw::{EngineConfig, PpmConfig};
+use thiserror::Error;
+
+use crate::login::{login_config, MAX_RECV_DATA_SEGMENT_LENGTH};
+
+/// How long the probe's login and each of its commands may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The peripheral device type INQUIRY reports for a LUN that does not exist.
+const NO_DEVICE_TYPE: u8 = 0x1f;
+/// ISID qualifier of the probe session (queues use their index, at most 31).
+const PROBE_QUALIFIER: u16 = 0xffff;
+
+/// Why the LUN cannot be reached or used.
+#[derive(Debug, Error)]
+pub enum ProbeFailure {
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("LUN {0} cannot be addressed (flat addressing allows 0 to 16383)")]
+    Lun(u64),
+    #[error("{0}")]
+    Connect(ClientError),
+    #[error("{portal}: {source}")]
+    Login {
+        portal: SocketAddr,
+        source: ClientError,
+    },
+    #[error("{target} has no LUN {lun}")]
+    NoSuchLun { target: String, lun: u64 },
+    #[error("{target} LUN {lun}: {source}")]
+    Probe {
+        target: String,
+        lun: u64,
+        source: ProbeError,
+    },
+}
+
+/// The LUN's 8-byte wire form.
+pub fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
+    let lun32 = u32::try_from(lun).map_err(|_| ProbeFailure::Lun(lun))?;
+    let encoded = Lun::new(lun32).map_err(|_| ProbeFailure::Lun(lun))?.encode();
+    Ok(u64::from_be_bytes(encoded.0))
+}
+
+/// The first address the URL's host resolves to.
+pub fn resolve(url: &IscsiUrl) -> Result<SocketAddr, ProbeFailure> {
+    let failure = |reason: String| ProbeFailure::Resolve {
+        host: url.host.clone(),
+        reason,
+    };
+    (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|error| failure(error.to_string()))?
+        .next()
+        .ok_or_else(|| failure("no addresses".into()))
+}
+
+/// What the probe learned.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub peer: SocketAddr,
+    pub lun: LunInfo,
+    /// The negotiated parameters of the probe session; the queue sessions offer the same.
+    pub session: SessionParams,
+}
+
+/// Logs in to `url`'s target, probes the LUN, logs out.
+pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailure> {
+    let peer = resolve(url)?;
+    let wire = wire_lun(url.lun)?;
+    let login_failure = |source: ClientError| match source {
+        // Already names the portal.
+        ClientError::Conn(ConnError::Connect { .. }) => ProbeFailure::Connect(source),
+        source => ProbeFailure::Login {
+            portal: peer,
+            source,
+        },
+    };
+    let engine = EngineConfig::new(PpmConfig::new(1024, 4096), MAX_RECV_DATA_SEGMENT_LENGTH);
+    let mut client = Client::new(engine, 64).map_err(login_failure)?;
+    let task = client.add_tasks(1, PROBE_BUFFER_LEN);
+    let config = login_config(
+        url,
+        initiator_name,
+        PROBE_QUALIFIER,
+        &mut StdRng::from_entropy(),
+    );
+    let conn = client
+        .login(peer, config, PROBE_TIMEOUT)
+        .map_err(login_failure)?;
+    let session = client
+        .conn(conn)
+        .params()
+        .cloned()
+        .ok_or_else(|| login_failure(ClientError::Conn(ConnError::NotLoggedIn)))?;
+    let lun = probe_lun(&mut client, conn, task, wire, PROBE_TIMEOUT).map_err(|source| {
+        match source {
+            // Peripheral device type 1Fh: no device at this LUN (SPC-5 6.7.2).
+            ProbeError::NotADisk(NO_DEVICE_TYPE) => ProbeFailure::NoSuchLun {
+                target: url.target.clone(),
+                lun: url.lun,
+            },
+            source => ProbeFailure::Probe {
+                target: url.target.clone(),
+                lun: url.lun,
+                source,
+            },
+        }
+    })?;
+    if let Err(error) = client.logout_all(PROBE_TIMEOUT) {
+        tracing::warn!(%error, "probe session did not log out cleanly");
+    }
+    Ok(Probed { peer, lun, session })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_luns() {
+        assert_eq!(wire_lun(0).unwrap(), 0);
+        assert_eq!(wire_lun(1).unwrap(), 0x0001_0000_0000_0000);
+        assert_eq!(wire_lun(300).unwrap(), 0x412c_0000_0000_0000);
+        assert!(wire_lun(16384).is_err());
+        assert!(wire_lun(u64::MAX).is_err());
+    }
+}

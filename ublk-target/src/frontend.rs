@@ -1,0 +1,269 @@
+//! The `ublk` front end, compatible with ublksrv's: `add -t TYPE ...` and `recover -n N` run
+//! the target program `ublk.TYPE` (found beside this executable, or `ublk-TYPE` as cargo
+//! names it) in a new session with `--eventfd N` and wait for its report; `list`, `del` and
+//! `features` work on any ublk device directly.
+
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use clap::FromArgMatches;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+
+use crate::admin;
+use crate::cli::{self, DelArgs, FeaturesArgs, ListArgs};
+use crate::daemon::{self, Verdict};
+use crate::pidfile::{self, DeviceRecord};
+
+/// ublksrv's exit status when the target closed the pipe without a word (-EINVAL).
+const EXIT_SILENT: u8 = 234;
+/// ublksrv's exit status when the target reported failure.
+const EXIT_FAILED: u8 = 237;
+
+const USAGE: &str = "\
+usage: ublk add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-r 0|1] [-z] [TARGET OPTIONS]
+       ublk del -n ID | -a
+       ublk list [-n ID] [-v]
+       ublk recover -n ID
+       ublk features
+       ublk help [-t TYPE]
+targets: cxgb3i (ublk add -t cxgb3i iscsi://HOST[:PORT]/IQN/LUN)
+";
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "ublk", disable_help_subcommand = true)]
+enum Admin {
+    /// Show devices.
+    List(ListArgs),
+    /// Remove devices.
+    Del(DelArgs),
+    /// Show ublk_drv's features.
+    Features(FeaturesArgs),
+}
+
+/// `ublk ARGS...`
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let Some(command) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) else {
+        eprint!("ublk: missing command\n{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    match command.as_str() {
+        "add" => match option_value(&args[2..], 't', "type") {
+            Some(target) => run_target(&target, &args[1..], true),
+            None => {
+                eprintln!("no dev type specified");
+                ExitCode::from(EXIT_SILENT)
+            }
+        },
+        "recover" => recover(&args),
+        "help" | "-h" | "--help" => match option_value(&args[2..], 't', "type") {
+            Some(target) => run_target(&target, &args[1..], false),
+            None => {
+                print!("{USAGE}");
+                ExitCode::SUCCESS
+            }
+        },
+        "-v" | "--version" => {
+            println!("ublk (ublk.cxgb3i) {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        "list" | "del" | "features" => {
+            let matches = match <Admin as clap::CommandFactory>::command().try_get_matches_from(&args)
+            {
+                Ok(matches) => matches,
+                Err(error) => error.exit(),
+            };
+            match Admin::from_arg_matches(&matches) {
+                Ok(Admin::List(a)) => cli::run_list(a),
+                Ok(Admin::Del(a)) => cli::run_del(a),
+                Ok(Admin::Features(a)) => cli::run_features(a),
+                Err(error) => error.exit(),
+            }
+        }
+        other => {
+            eprint!("unknown command: {other}\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The value of `-X VALUE`, `-XVALUE`, `--long VALUE` or `--long=VALUE`, as getopt finds it.
+pub fn option_value(args: &[OsString], short: char, long: &str) -> Option<String> {
+    let short_flag = format!("-{short}");
+    let long_flag = format!("--{long}");
+    let long_eq = format!("--{long}=");
+    let mut iter = args.iter().filter_map(|a| a.to_str());
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            return None;
+        }
+        if arg == short_flag || arg == long_flag {
+            return iter.next().map(str::to_owned);
+        }
+        if let Some(value) = arg.strip_prefix(&long_eq) {
+            return Some(value.to_owned());
+        }
+        if let Some(value) = arg.strip_prefix(&short_flag) {
+            if !value.is_empty() && !arg.starts_with("--") {
+                return Some(value.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// `recover -n N`: the record names the target.
+fn recover(args: &[OsString]) -> ExitCode {
+    let Some(id) = option_value(&args[2..], 'n', "number").and_then(|n| n.parse::<u32>().ok())
+    else {
+        eprintln!("wrong dev_id provided for recover");
+        return ExitCode::FAILURE;
+    };
+    let path = pidfile::path(Path::new(pidfile::RUN_DIR), id);
+    let record = match DeviceRecord::read(&path) {
+        Ok(record) => record,
+        Err(error) => {
+            eprintln!("get dev {id} data failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(target) = record.target_name().map(str::to_owned) else {
+        eprintln!("can't get target type for {id}");
+        return ExitCode::FAILURE;
+    };
+    run_target(&target, &args[1..], true)
+}
+
+/// Where `ublk.TYPE` is: beside this executable as `<exe>.TYPE` (ublksrv's rule), `ublk.TYPE`
+/// or `ublk-TYPE` (cargo cannot name a binary with a dot).
+pub fn target_program(exe: &Path, target: &str) -> Vec<PathBuf> {
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let mut with_suffix = exe.as_os_str().to_owned();
+    with_suffix.push(format!(".{target}"));
+    let mut candidates = vec![
+        PathBuf::from(with_suffix),
+        dir.join(format!("ublk.{target}")),
+        dir.join(format!("ublk-{target}")),
+    ];
+    candidates.dedup();
+    candidates
+}
+
+/// Runs `ublk.TYPE ARGS` — in the background with the pipe protocol (`daemon`), or in the
+/// foreground for `help`.
+fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
+    if args.iter().any(|a| a == "--eventfd") {
+        eprintln!("--eventfd is for ublk itself to pass");
+        return ExitCode::from(EXIT_SILENT);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/ublk"));
+    let Some(program) = target_program(&exe, target)
+        .into_iter()
+        .find(|path| path.is_file())
+    else {
+        eprintln!(
+            "Failed to find ublk.{target} beside {}: no such target",
+            exe.display()
+        );
+        return ExitCode::from(EXIT_SILENT);
+    };
+    let mut command = Command::new(&program);
+    command.arg0(format!("ublk.{target}")).args(args);
+    if !daemon {
+        return match command.status() {
+            Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+            Err(error) => {
+                eprintln!("Failed to execve() {}. {error}", program.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let (read, write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(pipe) => pipe,
+        Err(error) => {
+            eprintln!("Failed to create pipe {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The child inherits only the write end.
+    if let Err(error) = fcntl(write.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty())) {
+        eprintln!("Failed to set up the pipe: {error}");
+        return ExitCode::FAILURE;
+    }
+    command
+        .arg("--eventfd")
+        .arg(write.as_raw_fd().to_string())
+        // stderr stays: the target reports why it could not start there, and lets go of it
+        // once the device is live.
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: setsid is async-signal-safe; the child gets a session of its own, away from
+    // the terminal's signals.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    if let Err(error) = command.spawn() {
+        eprintln!("Failed to execve() {}. {error}", program.display());
+        return ExitCode::from(EXIT_SILENT);
+    }
+    drop(write);
+    match daemon::read_verdict(std::fs::File::from(read)) {
+        Verdict::Live(id) => {
+            if let Err(error) = admin::list_one(id, false, Path::new(pidfile::RUN_DIR)) {
+                eprintln!("{error}");
+            }
+            ExitCode::SUCCESS
+        }
+        Verdict::Failed => ExitCode::from(EXIT_FAILED),
+        Verdict::Silent => ExitCode::from(EXIT_SILENT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn finds_options_like_getopt() {
+        assert_eq!(option_value(&os(&["-t", "cxgb3i"]), 't', "type").as_deref(), Some("cxgb3i"));
+        assert_eq!(option_value(&os(&["-tcxgb3i"]), 't', "type").as_deref(), Some("cxgb3i"));
+        assert_eq!(
+            option_value(&os(&["-q", "2", "--type", "loop"]), 't', "type").as_deref(),
+            Some("loop")
+        );
+        assert_eq!(option_value(&os(&["--type=null"]), 't', "type").as_deref(), Some("null"));
+        assert_eq!(option_value(&os(&["-n", "3"]), 't', "type"), None);
+        assert_eq!(option_value(&os(&["-t"]), 't', "type"), None);
+        assert_eq!(option_value(&os(&["--", "-t", "x"]), 't', "type"), None);
+        assert_eq!(option_value(&os(&["--tx"]), 't', "type"), None);
+    }
+
+    #[test]
+    fn target_program_candidates() {
+        assert_eq!(
+            target_program(Path::new("/usr/sbin/ublk"), "cxgb3i"),
+            [
+                PathBuf::from("/usr/sbin/ublk.cxgb3i"),
+                PathBuf::from("/usr/sbin/ublk-cxgb3i")
+            ]
+        );
+        assert_eq!(
+            target_program(Path::new("/x/target/debug/ublk-front"), "cxgb3i"),
+            [
+                PathBuf::from("/x/target/debug/ublk-front.cxgb3i"),
+                PathBuf::from("/x/target/debug/ublk.cxgb3i"),
+                PathBuf::from("/x/target/debug/ublk-cxgb3i"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The login every queue session (and the probe) makes, from the device URL.
+
+use iscsi_proto::login::{random_isid, LoginConfig};
+use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType};
+use iscsi_proto::url::{DigestChoice, IscsiUrl};
+use rand::RngCore;
+
+/// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: libiscsi's and
+/// open-iscsi's default.
+pub const MAX_RECV_DATA_SEGMENT_LENGTH: u32 = 262_144;
+
+/// libiscsi's offers: header digest `None,CRC32C` unless the URL names one, data digest
+/// `None` unless the URL names one. A digest the URL names is required, not just preferred.
+fn digest(choice: Option<DigestChoice>, default: DigestPreference) -> DigestPreference {
+    match choice {
+        None => default,
+        Some(DigestChoice::Disabled) => DigestPreference::None,
+        Some(DigestChoice::Crc32c) => DigestPreference::Crc32cRequired,
+    }
+}
+
+/// The login for one session to the URL's target. `qualifier` tells the sessions of one
+/// device apart in the ISID (the queue number; the probe uses its own).
+pub fn login_config(
+    url: &IscsiUrl,
+    initiator_name: &str,
+    qualifier: u16,
+    rng: &mut impl RngCore,
+) -> LoginConfig {
+    LoginConfig {
+        initiator_name: initiator_name.to_owned(),
+        initiator_alias: None,
+        target_name: Some(url.target.clone()),
+        session_type: SessionType::Normal,
+        isid: random_isid(rng, qualifier),
+        tsih: 0,
+        cid: 0,
+        itt: 0,
+        cmdsn: 1,
+        chap: url.initiator_chap.clone(),
+        mutual_chap: url.target_chap.clone(),
+        operational: OperationalConfig {
+            header_digest: digest(url.header_digest, DigestPreference::NonePreferred),
+            data_digest: digest(url.data_digest, DigestPreference::None),
+            max_recv_data_segment_length: MAX_RECV_DATA_SEGMENT_LENGTH,
+            ..OperationalConfig::default()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::mock::StepRng;
+
+    #[test]
+    fn config_from_url() {
+        let url: IscsiUrl =
+            "iscsi://alice%secret1234@10.0.0.1:3261/iqn.2026-11.test:disk/3?header_digest=crc32c&data_digest=none"
+                .parse()
+                .unwrap();
+        let config = login_config(&url, "iqn.x:init", 2, &mut StepRng::new(0, 0));
+        assert_eq!(config.initiator_name, "iqn.x:init");
+        assert_eq!(config.target_name.as_deref(), Some("iqn.2026-11.test:disk"));
+        assert_eq!(config.isid, [0x80, 0, 0, 0, 0, 2]);
+        assert_eq!(config.chap.as_ref().map(|c| c.user.as_str()), Some("alice"));
+        assert!(config.mutual_chap.is_none());
+        assert_eq!(
+            config.operational.header_digest,
+            DigestPreference::Crc32cRequired
+        );
+        assert_eq!(config.operational.data_digest, DigestPreference::None);
+        assert_eq!(config.operational.max_recv_data_segment_length, 262_144);
+        assert_eq!(config.cmdsn, 1);
+    }
+
+    #[test]
+    fn libiscsi_default_digest_offers() {
+        let url: IscsiUrl = "iscsi://h/iqn.t:d/0".parse().unwrap();
+        let config = login_config(&url, "iqn.x:init", 0, &mut StepRng::new(0, 0));
+        assert_eq!(
+            config.operational.header_digest,
+            DigestPreference::NonePreferred
+        );
+        assert_eq!(config.operational.data_digest, DigestPreference::None);
+        assert!(config.chap.is_none());
+    }
+}

@@ -1,0 +1,467 @@
+//! Block requests to SCSI commands: what each ublk operation becomes on the wire.
+//!
+//! | ublk op      | SCSI command                                                          |
+//! |--------------|-----------------------------------------------------------------------|
+//! | READ         | READ(16), FUA from the request                                         |
+//! | WRITE        | WRITE(16), FUA from the request                                        |
+//! | FLUSH        | SYNCHRONIZE CACHE(16) of the whole LU, IMMED clear                    |
+//! | DISCARD      | UNMAP with one block descriptor (parameter list in the aux buffer)     |
+//! | WRITE_ZEROES | WRITE SAME(16); NDOB when the LUN supports it, else one zero block in  |
+//! |              | the aux buffer; UNMAP bit unless the request says NOUNMAP              |
+//!
+//! Everything else is refused with EOPNOTSUPP. Sector numbers from the kernel are 512-byte
+//! units whatever the LUN's block size; a request that does not fall on block boundaries, or
+//! that is longer than the tag's buffer, is refused with EINVAL rather than trusted.
+
+use iscsi_proto::scsi::{
+    self, BlockIo, BuildError, DataDirection, ScsiRequest, UnmapDescriptor, WriteSame,
+};
+use iscsi_proto::session::Direction;
+use libublk::sys;
+use thiserror::Error;
+
+const SECTOR_SHIFT: u32 = 9;
+const EINVAL: i32 = -22;
+const EOPNOTSUPP: i32 = -95;
+
+/// A block request as the kernel describes it in `ublksrv_io_desc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRequest {
+    /// `UBLK_IO_OP_*`.
+    pub op: u32,
+    /// `UBLK_IO_F_*` bits (they are defined on the whole `op_flags` word).
+    pub flags: u32,
+    pub start_sector: u64,
+    pub nr_sectors: u32,
+}
+
+impl BlockRequest {
+    /// Splits `op_flags` the way ublk_cmd.h does: the op in the low byte, flags above.
+    pub fn from_iod(iod: &sys::ublksrv_io_desc) -> BlockRequest {
+        BlockRequest {
+            op: iod.op_flags & 0xff,
+            flags: iod.op_flags & !0xff,
+            start_sector: iod.start_sector,
+            nr_sectors: iod.nr_sectors,
+        }
+    }
+
+    fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// The LUN's shape, as the queue knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Logical block size in bytes: a power of two from 512 to 4096.
+    pub block_size: u32,
+    /// Bytes of each tag's I/O buffer: the most one READ or WRITE may move.
+    pub io_buf_bytes: u32,
+}
+
+impl Geometry {
+    fn block_shift(&self) -> u32 {
+        self.block_size.trailing_zeros()
+    }
+}
+
+/// What the LUN can do beyond READ and WRITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// UNMAP is supported: DISCARD is served.
+    pub unmap: bool,
+    /// WRITE SAME(16) is supported: WRITE_ZEROES is served.
+    pub write_same: Option<WriteSameSupport>,
+}
+
+/// How WRITE SAME(16) may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteSameSupport {
+    /// The UNMAP bit deallocates (LBPWS).
+    pub unmap: bool,
+    /// NDOB (no data-out buffer) is supported.
+    pub ndob: bool,
+}
+
+/// What the operation is, for judging its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanKind {
+    Read,
+    Write,
+    Flush,
+    Discard,
+    WriteZeroes,
+}
+
+/// Which memory the command's data moves through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanBuffer {
+    /// No data phase.
+    None,
+    /// The ublk tag's own buffer (the request's pages).
+    Tag,
+    /// The tag's small auxiliary buffer, filled with these bytes before the command is sent.
+    Aux(AuxData),
+}
+
+/// Contents of the auxiliary buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuxData {
+    /// An UNMAP parameter list.
+    UnmapList(Vec<u8>),
+    /// `len` zero bytes: a WRITE SAME pattern block.
+    Zeros(u32),
+}
+
+impl AuxData {
+    pub fn len(&self) -> usize {
+        match self {
+            AuxData::UnmapList(bytes) => bytes.len(),
+            AuxData::Zeros(len) => *len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the contents to the front of `buffer`; `None` if it does not fit.
+    pub fn fill(&self, buffer: &mut [u8]) -> Option<()> {
+        let target = buffer.get_mut(..self.len())?;
+        match self {
+            AuxData::UnmapList(bytes) => target.copy_from_slice(bytes),
+            AuxData::Zeros(_) => target.fill(0),
+        }
+        Some(())
+    }
+}
+
+/// A SCSI command ready to submit for one block request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScsiPlan {
+    pub kind: PlanKind,
+    pub cdb: Vec<u8>,
+    pub direction: Direction,
+    /// Expected data transfer length in bytes.
+    pub data_len: u32,
+    pub buffer: PlanBuffer,
+}
+
+/// Why a block request cannot be served; the tag completes with [`errno`](Self::errno).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlanError {
+    #[error("ublk op {op} is not supported")]
+    Unsupported { op: u32 },
+    #[error("ublk op {op}: this LUN does not support it")]
+    NotSupportedByLun { op: u32 },
+    #[error("sectors {start}+{count} do not fall on {block_size}-byte block boundaries")]
+    Misaligned {
+        start: u64,
+        count: u32,
+        block_size: u32,
+    },
+    #[error("a {op} request of zero sectors")]
+    Empty { op: u32 },
+    #[error("{bytes}-byte transfer exceeds the {limit}-byte I/O buffer")]
+    TooLong { bytes: u64, limit: u32 },
+    #[error("building the CDB: {0}")]
+    Build(#[from] BuildError),
+}
+
+impl PlanError {
+    /// The negative errno to commit the tag with.
+    pub fn errno(&self) -> i32 {
+        match self {
+            PlanError::Unsupported { .. } | PlanError::NotSupportedByLun { .. } => EOPNOTSUPP,
+            PlanError::Misaligned { .. }
+            | PlanError::Empty { .. }
+            | PlanError::TooLong { .. }
+            | PlanError::Build(_) => EINVAL,
+        }
+    }
+}
+
+/// The SCSI command for `request`.
+pub fn plan(
+    request: &BlockRequest,
+    geometry: &Geometry,
+    caps: &Capabilities,
+) -> Result<ScsiPlan, PlanError> {
+    match request.op {
+        sys::UBLK_IO_OP_READ => read_write(request, geometry, PlanKind::Read),
+        sys::UBLK_IO_OP_WRITE => read_write(request, geometry, PlanKind::Write),
+        sys::UBLK_IO_OP_FLUSH => Ok(from_request(
+            PlanKind::Flush,
+            scsi::synchronize_cache16(0, 0, false),
+            PlanBuffer::None,
+        )),
+        sys::UBLK_IO_OP_DISCARD => discard(request, geometry, caps),
+        sys::UBLK_IO_OP_WRITE_ZEROES => write_zeroes(request, geometry, caps),
+        op => Err(PlanError::Unsupported { op }),
+    }
+}
+
+/// LBA and block count of a request, checked for block alignment and a non-zero length.
+fn blocks_of(request: &BlockRequest, geometry: &Geometry) -> Result<(u64, u32), PlanError> {
+    if request.nr_sectors == 0 {
+        return Err(PlanError::Empty { op: request.op });
+    }
+    let sectors_per_block_shift = geometry.block_shift() - SECTOR_SHIFT;
+    let mask = (1u64 << sectors_per_block_shift) - 1;
+    if request.start_sector & mask != 0 || u64::from(request.nr_sectors) & mask != 0 {
+        return Err(PlanError::Misaligned {
+            start: request.start_sector,
+            count: request.nr_sectors,
+            block_size: geometry.block_size,
+        });
+    }
+    Ok((
+        request.start_sector >> sectors_per_block_shift,
+        request.nr_sectors >> sectors_per_block_shift,
+    ))
+}
+
+fn read_write(
+    request: &BlockRequest,
+    geometry: &Geometry,
+    kind: PlanKind,
+) -> Result<ScsiPlan, PlanError> {
+    let (lba, blocks) = blocks_of(request, geometry)?;
+    let bytes = u64::from(request.nr_sectors) << SECTOR_SHIFT;
+    if bytes > u64::from(geometry.io_buf_bytes) {
+        return Err(PlanError::TooLong {
+            bytes,
+            limit: geometry.io_buf_bytes,
+        });
+    }
+    let io = BlockIo {
+        lba,
+        blocks,
+        block_size: geometry.block_size,
+        fua: request.has(sys::UBLK_IO_F_FUA),
+    };
+    let built = if kind == PlanKind::Read {
+        scsi::read16(io)?
+    } else {
+        scsi::write16(io)?
+    };
+    Ok(from_request(kind, built, PlanBuffer::Tag))
+}
+
+fn discard(
+    request: &BlockRequest,
+    geometry: &Geometry,
+    caps: &Capabilities,
+) -> Result<ScsiPlan, PlanError> {
+    if !caps.unmap {
+        return Err(PlanError::NotSupportedByLun { op: request.op });
+    }
+    let (lba, blocks) = blocks_of(request, geometry)?;
+    let command = scsi::unmap(&[UnmapDescriptor { lba, blocks }])?;
+    Ok(from_request(
+        PlanKind::Discard,
+        command.request,
+        PlanBuffer::Aux(AuxData::UnmapList(command.parameter_list)),
+    ))
+}
+
+fn write_zeroes(
+    request: &BlockRequest,
+    geometry: &Geometry,
+    caps: &Capabilities,
+) -> Result<ScsiPlan, PlanError> {
+    let support = caps
+        .write_same
+        .ok_or(PlanError::NotSupportedByLun { op: request.op })?;
+    let (lba, blocks) = blocks_of(request, geometry)?;
+    let built = scsi::write_same16(WriteSame {
+        lba,
+        blocks,
+        block_size: geometry.block_size,
+        unmap: support.unmap && !request.has(sys::UBLK_IO_F_NOUNMAP),
+        ndob: support.ndob,
+    })?;
+    let buffer = if support.ndob {
+        PlanBuffer::None
+    } else {
+        PlanBuffer::Aux(AuxData::Zeros(geometry.block_size))
+    };
+    Ok(from_request(PlanKind::WriteZeroes, built, buffer))
+}
+
+fn from_request(kind: PlanKind, request: ScsiRequest, buffer: PlanBuffer) -> ScsiPlan {
+    ScsiPlan {
+        kind,
+        cdb: request.cdb.as_bytes().to_vec(),
+        direction: match request.direction {
+            DataDirection::None => Direction::None,
+            DataDirection::Read => Direction::Read,
+            DataDirection::Write => Direction::Write,
+        },
+        data_len: request.transfer_len,
+        buffer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GEO_512: Geometry = Geometry {
+        block_size: 512,
+        io_buf_bytes: 512 << 10,
+    };
+    const GEO_4K: Geometry = Geometry {
+        block_size: 4096,
+        io_buf_bytes: 512 << 10,
+    };
+    const ALL: Capabilities = Capabilities {
+        unmap: true,
+        write_same: Some(WriteSameSupport {
+            unmap: true,
+            ndob: false,
+        }),
+    };
+
+    fn req(op: u32, flags: u32, start_sector: u64, nr_sectors: u32) -> BlockRequest {
+        BlockRequest {
+            op,
+            flags,
+            start_sector,
+            nr_sectors,
+        }
+    }
+
+    #[test]
+    fn iod_split_matches_ublk_cmd_h() {
+        let iod = sys::ublksrv_io_desc {
+            op_flags: sys::UBLK_IO_OP_WRITE | sys::UBLK_IO_F_FUA,
+            nr_sectors: 8,
+            start_sector: 16,
+            addr: 0,
+        };
+        assert_eq!(
+            BlockRequest::from_iod(&iod),
+            req(1, sys::UBLK_IO_F_FUA, 16, 8)
+        );
+    }
+
+    #[test]
+    fn read_512_byte_blocks() {
+        let plan = plan(&req(sys::UBLK_IO_OP_READ, 0, 0x0102_0304, 16), &GEO_512, &ALL).unwrap();
+        assert_eq!(
+            plan.cdb,
+            [0x88, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 16, 0, 0]
+        );
+        assert_eq!(plan.direction, Direction::Read);
+        assert_eq!(plan.data_len, 8192);
+        assert_eq!(plan.buffer, PlanBuffer::Tag);
+        assert_eq!(plan.kind, PlanKind::Read);
+    }
+
+    #[test]
+    fn write_4k_blocks_with_fua() {
+        let plan = plan(
+            &req(sys::UBLK_IO_OP_WRITE, sys::UBLK_IO_F_FUA, 64, 16),
+            &GEO_4K,
+            &ALL,
+        )
+        .unwrap();
+        assert_eq!(plan.cdb, [0x8a, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0]);
+        assert_eq!(plan.direction, Direction::Write);
+        assert_eq!(plan.data_len, 8192);
+    }
+
+    #[test]
+    fn flush_is_synchronize_cache_of_everything() {
+        let plan = plan(&req(sys::UBLK_IO_OP_FLUSH, 0, 0, 0), &GEO_512, &ALL).unwrap();
+        assert_eq!(plan.cdb, [0x91, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(plan.direction, Direction::None);
+        assert_eq!(plan.data_len, 0);
+        assert_eq!(plan.buffer, PlanBuffer::None);
+    }
+
+    #[test]
+    fn discard_is_unmap_with_one_descriptor() {
+        let plan = plan(&req(sys::UBLK_IO_OP_DISCARD, 0, 80, 2048), &GEO_4K, &ALL).unwrap();
+        assert_eq!(plan.cdb, [0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0]);
+        assert_eq!(plan.direction, Direction::Write);
+        assert_eq!(plan.data_len, 24);
+        #[rustfmt::skip]
+        let list = vec![
+            0, 22, 0, 16, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(plan.buffer, PlanBuffer::Aux(AuxData::UnmapList(list)));
+    }
+
+    #[test]
+    fn write_zeroes_sends_a_zero_block_and_honours_nounmap() {
+        let plan = plan(&req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 8, 8), &GEO_512, &ALL).unwrap();
+        assert_eq!(plan.cdb, [0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0]);
+        assert_eq!(plan.direction, Direction::Write);
+        assert_eq!(plan.data_len, 512);
+        assert_eq!(plan.buffer, PlanBuffer::Aux(AuxData::Zeros(512)));
+
+        let keep = plan_ok(req(
+            sys::UBLK_IO_OP_WRITE_ZEROES,
+            sys::UBLK_IO_F_NOUNMAP,
+            8,
+            8,
+        ));
+        assert_eq!(keep.cdb[1], 0, "NOUNMAP clears the UNMAP bit");
+    }
+
+    fn plan_ok(request: BlockRequest) -> ScsiPlan {
+        plan(&request, &GEO_512, &ALL).unwrap()
+    }
+
+    #[test]
+    fn write_zeroes_with_ndob_has_no_data() {
+        let caps = Capabilities {
+            unmap: false,
+            write_same: Some(WriteSameSupport {
+                unmap: false,
+                ndob: true,
+            }),
+        };
+        let plan = plan(&req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 8, 8), &GEO_512, &caps).unwrap();
+        assert_eq!(plan.cdb[1], 0x01, "NDOB set, UNMAP clear without LBPWS");
+        assert_eq!(plan.direction, Direction::None);
+        assert_eq!(plan.buffer, PlanBuffer::None);
+    }
+
+    #[test]
+    fn refusals_and_their_errnos() {
+        let none = Capabilities::default();
+        let cases = [
+            (req(sys::UBLK_IO_OP_DISCARD, 0, 0, 8), GEO_512, none, -95),
+            (req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 0, 8), GEO_512, none, -95),
+            (req(sys::UBLK_IO_OP_WRITE_SAME, 0, 0, 8), GEO_512, ALL, -95),
+            (req(sys::UBLK_IO_OP_ZONE_APPEND, 0, 0, 8), GEO_512, ALL, -95),
+            (req(200, 0, 0, 8), GEO_512, ALL, -95),
+            (req(sys::UBLK_IO_OP_READ, 0, 4, 8), GEO_4K, ALL, -22),
+            (req(sys::UBLK_IO_OP_WRITE, 0, 8, 4), GEO_4K, ALL, -22),
+            (req(sys::UBLK_IO_OP_READ, 0, 0, 0), GEO_512, ALL, -22),
+            (req(sys::UBLK_IO_OP_DISCARD, 0, 0, 0), GEO_512, ALL, -22),
+            (req(sys::UBLK_IO_OP_READ, 0, 0, 1025), GEO_512, ALL, -22),
+        ];
+        for (request, geometry, caps, errno) in cases {
+            let error = plan(&request, &geometry, &caps).unwrap_err();
+            assert_eq!(error.errno(), errno, "{request:?}: {error}");
+        }
+        // Exactly the buffer size is fine.
+        assert!(plan(&req(sys::UBLK_IO_OP_READ, 0, 0, 1024), &GEO_512, &ALL).is_ok());
+    }
+
+    #[test]
+    fn aux_data_fills_only_what_fits() {
+        let mut buffer = [0xffu8; 8];
+        assert_eq!(AuxData::Zeros(4).fill(&mut buffer), Some(()));
+        assert_eq!(buffer, [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(AuxData::UnmapList(vec![1, 2, 3]).fill(&mut buffer), Some(()));
+        assert_eq!(&buffer[..4], &[1, 2, 3, 0]);
+        assert_eq!(AuxData::Zeros(9).fill(&mut buffer), None);
+    }
+}

@@ -1,0 +1,403 @@
+//! ublk device parameters derived from what the LUN reported (t3-hw's probe) and what the
+//! session negotiated.
+//!
+//! - Block sizes and capacity from READ CAPACITY; the logical block size must be 512..=4096
+//!   (ublk_drv refuses a logical block larger than a page).
+//! - `max_sectors`: the smallest of the tag buffer (`--max_io_buf_bytes`), the LUN's MAXIMUM
+//!   TRANSFER LENGTH (VPD B0) and the session's MaxBurstLength, rounded down to whole blocks.
+//!   Kernel 7.3.4 rejects less than one page, so that is an error here rather than there.
+//! - Discard only when the LUN supports UNMAP (one descriptor per request, so one segment);
+//!   write-zeroes only when it supports WRITE SAME(16).
+//! - Volatile cache and FUA from the caching mode page (FUA only with a cache, as the block
+//!   layer wants), read-only from WP, rotational from VPD B1.
+
+use libublk::sys;
+use t3_hw::initiator::probe::LunInfo;
+use thiserror::Error;
+
+use crate::ops::{Capabilities, Geometry, WriteSameSupport};
+
+const SECTOR_SIZE: u64 = 512;
+const PAGE_SIZE: u32 = 4096;
+const MIN_BLOCK_SIZE: u32 = 512;
+
+/// Why a LUN cannot back a ublk device.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParamsError {
+    #[error("the LUN's logical block size is {0} bytes; ublk supports 512 to 4096")]
+    BlockSize(u32),
+    #[error("the LUN's physical block size {physical} is below its logical block size {logical}")]
+    PhysicalBelowLogical { physical: u32, logical: u32 },
+    #[error("the LUN has no blocks")]
+    Empty,
+    #[error(
+        "largest transfer is {0} bytes (LUN limit, MaxBurstLength or --max_io_buf_bytes); \
+         ublk needs at least one page"
+    )]
+    TransferBelowPage(u64),
+}
+
+/// Discard limits in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscardLimits {
+    pub granularity: u32,
+    pub alignment: u32,
+    pub max_sectors: u32,
+}
+
+/// Everything the device is told about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceParams {
+    pub logical_block_size: u32,
+    pub physical_block_size: u32,
+    /// Optimal I/O size in bytes (a power of two).
+    pub io_opt: u32,
+    pub capacity_bytes: u64,
+    /// Largest READ / WRITE in bytes.
+    pub max_io_bytes: u32,
+    pub read_only: bool,
+    pub rotational: bool,
+    pub volatile_cache: bool,
+    pub fua: bool,
+    pub discard: Option<DiscardLimits>,
+    /// Largest WRITE_ZEROES in 512-byte sectors, when WRITE SAME is supported.
+    pub write_zeroes_max_sectors: Option<u32>,
+    pub caps: Capabilities,
+}
+
+/// Derives the parameters. `max_burst_length` is the session's negotiated MaxBurstLength and
+/// `io_buf_bytes` the size of each tag's buffer.
+pub fn derive(
+    lun: &LunInfo,
+    max_burst_length: u32,
+    io_buf_bytes: u32,
+) -> Result<DeviceParams, ParamsError> {
+    let logical = lun.logical_block_size;
+    if !(MIN_BLOCK_SIZE..=PAGE_SIZE).contains(&logical) || !logical.is_power_of_two() {
+        return Err(ParamsError::BlockSize(logical));
+    }
+    let physical = lun.physical_block_size;
+    if physical < logical || !physical.is_power_of_two() {
+        return Err(ParamsError::PhysicalBelowLogical { physical, logical });
+    }
+    if lun.blocks == 0 {
+        return Err(ParamsError::Empty);
+    }
+    let lbs = u64::from(logical);
+    let largest = [
+        Some(u64::from(io_buf_bytes)),
+        lun.max_transfer_bytes,
+        Some(u64::from(max_burst_length)),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(0);
+    let max_io = largest / lbs * lbs;
+    if max_io < u64::from(PAGE_SIZE) {
+        return Err(ParamsError::TransferBelowPage(max_io));
+    }
+    // max_io <= io_buf_bytes, a u32.
+    let max_io_bytes = max_io as u32;
+    let io_opt = lun
+        .optimal_transfer_bytes
+        .filter(|bytes| bytes.is_power_of_two() && *bytes >= u64::from(physical))
+        .filter(|bytes| *bytes <= max_io)
+        .map_or(physical, |bytes| bytes as u32);
+
+    let blocks_to_sectors = |blocks: u64| -> u32 {
+        // At most u32::MAX sectors, in whole blocks.
+        let sectors = blocks.saturating_mul(lbs / SECTOR_SIZE);
+        let cap = u64::from(u32::MAX) / (lbs / SECTOR_SIZE) * (lbs / SECTOR_SIZE);
+        sectors.min(cap) as u32
+    };
+    // One UNMAP descriptor or WRITE SAME(16) counts at most u32::MAX blocks; 0 = no limit.
+    let limit_blocks = |max: u64| if max == 0 { u64::from(u32::MAX) } else { max };
+    let discard = lun.unmap.map(|unmap| {
+        let granularity = (u64::from(unmap.granularity.max(1)) * lbs)
+            .max(u64::from(physical))
+            .min(u64::from(u32::MAX)) as u32;
+        let alignment = unmap
+            .alignment
+            .map_or(0, |blocks| u64::from(blocks) * lbs % u64::from(granularity))
+            as u32;
+        DiscardLimits {
+            granularity,
+            alignment,
+            max_sectors: blocks_to_sectors(limit_blocks(u64::from(unmap.max_blocks))),
+        }
+    });
+    let write_zeroes_max_sectors = lun
+        .write_same
+        .map(|ws| blocks_to_sectors(limit_blocks(ws.max_blocks).min(u64::from(u32::MAX))));
+    let caps = Capabilities {
+        unmap: discard.is_some(),
+        write_same: lun.write_same.map(|ws| WriteSameSupport {
+            unmap: ws.unmap,
+            // The probe does not learn whether NDOB is supported (that needs REPORT SUPPORTED
+            // OPERATION CODES), and a target that ignores NDOB would write whatever follows:
+            // send the zero block.
+            ndob: false,
+        }),
+    };
+    Ok(DeviceParams {
+        logical_block_size: logical,
+        physical_block_size: physical,
+        io_opt,
+        capacity_bytes: lun.capacity_bytes(),
+        max_io_bytes,
+        read_only: lun.read_only,
+        rotational: lun.rotational.unwrap_or(false),
+        volatile_cache: lun.write_cache,
+        fua: lun.write_cache && lun.fua,
+        discard,
+        write_zeroes_max_sectors,
+        caps,
+    })
+}
+
+impl DeviceParams {
+    /// The geometry the queues plan requests with.
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            block_size: self.logical_block_size,
+            io_buf_bytes: self.max_io_bytes,
+        }
+    }
+
+    /// The parameters in ublk_drv's layout.
+    pub fn to_ublk(&self) -> sys::ublk_params {
+        let shift = |bytes: u32| bytes.trailing_zeros() as u8;
+        let mut attrs = 0;
+        for (set, attr) in [
+            (self.read_only, sys::UBLK_ATTR_READ_ONLY),
+            (self.rotational, sys::UBLK_ATTR_ROTATIONAL),
+            (self.volatile_cache, sys::UBLK_ATTR_VOLATILE_CACHE),
+            (self.fua, sys::UBLK_ATTR_FUA),
+        ] {
+            if set {
+                attrs |= attr;
+            }
+        }
+        let mut params = sys::ublk_params {
+            len: std::mem::size_of::<sys::ublk_params>() as u32,
+            types: sys::UBLK_PARAM_TYPE_BASIC,
+            basic: sys::ublk_param_basic {
+                attrs,
+                logical_bs_shift: shift(self.logical_block_size),
+                physical_bs_shift: shift(self.physical_block_size),
+                io_opt_shift: shift(self.io_opt),
+                io_min_shift: shift(self.physical_block_size),
+                max_sectors: self.max_io_bytes >> 9,
+                chunk_sectors: 0,
+                dev_sectors: self.capacity_bytes / SECTOR_SIZE,
+                virt_boundary_mask: 0,
+            },
+            ..Default::default()
+        };
+        if self.discard.is_some() || self.write_zeroes_max_sectors.is_some() {
+            params.types |= sys::UBLK_PARAM_TYPE_DISCARD;
+            let discard = self.discard.unwrap_or(DiscardLimits {
+                // ublk_drv wants a granularity even when only write-zeroes is on.
+                granularity: self.logical_block_size,
+                alignment: 0,
+                max_sectors: 0,
+            });
+            params.discard = sys::ublk_param_discard {
+                discard_alignment: discard.alignment,
+                discard_granularity: discard.granularity,
+                max_discard_sectors: discard.max_sectors,
+                max_write_zeroes_sectors: self.write_zeroes_max_sectors.unwrap_or(0),
+                max_discard_segments: 1,
+                reserved0: 0,
+            };
+        }
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use t3_hw::initiator::probe::{UnmapLimits, WriteSameLimits};
+
+    fn tgtd_like() -> LunInfo {
+        LunInfo {
+            vendor: "IET".into(),
+            product: "VIRTUAL-DISK".into(),
+            revision: "0001".into(),
+            serial: None,
+            device_id: None,
+            logical_block_size: 512,
+            physical_block_size: 512,
+            blocks: 131_072,
+            max_transfer_bytes: None,
+            optimal_transfer_bytes: None,
+            unmap: None,
+            write_same: None,
+            thin_provisioned: false,
+            unmapped_reads_zero: false,
+            write_cache: true,
+            fua: false,
+            read_only: false,
+            rotational: None,
+        }
+    }
+
+    #[test]
+    fn plain_lun() {
+        let params = derive(&tgtd_like(), 262_144, 512 << 10).unwrap();
+        assert_eq!(params.max_io_bytes, 262_144, "MaxBurstLength caps the transfer");
+        assert_eq!(params.capacity_bytes, 64 << 20);
+        assert!(params.volatile_cache && !params.fua);
+        let ublk = params.to_ublk();
+        assert_eq!(ublk.types, sys::UBLK_PARAM_TYPE_BASIC);
+        assert_eq!(ublk.basic.attrs, sys::UBLK_ATTR_VOLATILE_CACHE);
+        assert_eq!(ublk.basic.logical_bs_shift, 9);
+        assert_eq!(ublk.basic.physical_bs_shift, 9);
+        assert_eq!(ublk.basic.io_min_shift, 9);
+        assert_eq!(ublk.basic.io_opt_shift, 9);
+        assert_eq!(ublk.basic.max_sectors, 512);
+        assert_eq!(ublk.basic.dev_sectors, 131_072);
+        assert_eq!(ublk.len, 112);
+    }
+
+    #[test]
+    fn thin_4k_lun_with_everything() {
+        let lun = LunInfo {
+            logical_block_size: 4096,
+            physical_block_size: 4096,
+            blocks: 1 << 20,
+            max_transfer_bytes: Some(1 << 20),
+            optimal_transfer_bytes: Some(64 << 10),
+            unmap: Some(UnmapLimits {
+                max_blocks: 8192,
+                max_descriptors: 1,
+                granularity: 2,
+                alignment: Some(1),
+            }),
+            write_same: Some(WriteSameLimits {
+                max_blocks: 0,
+                unmap: true,
+            }),
+            fua: true,
+            rotational: Some(true),
+            read_only: true,
+            ..tgtd_like()
+        };
+        let params = derive(&lun, 16_776_192, 512 << 10).unwrap();
+        assert_eq!(params.max_io_bytes, 512 << 10, "the buffer is the smallest limit");
+        assert!(params.caps.unmap);
+        assert_eq!(
+            params.caps.write_same,
+            Some(WriteSameSupport {
+                unmap: true,
+                ndob: false
+            })
+        );
+        let ublk = params.to_ublk();
+        assert_eq!(
+            ublk.basic.attrs,
+            sys::UBLK_ATTR_READ_ONLY
+                | sys::UBLK_ATTR_ROTATIONAL
+                | sys::UBLK_ATTR_VOLATILE_CACHE
+                | sys::UBLK_ATTR_FUA
+        );
+        assert_eq!(ublk.basic.logical_bs_shift, 12);
+        assert_eq!(ublk.basic.io_opt_shift, 16);
+        assert_eq!(ublk.basic.max_sectors, 1024);
+        assert_eq!(ublk.basic.dev_sectors, 8 << 20);
+        assert_eq!(
+            ublk.types,
+            sys::UBLK_PARAM_TYPE_BASIC | sys::UBLK_PARAM_TYPE_DISCARD
+        );
+        assert_eq!(ublk.discard.discard_granularity, 8192);
+        assert_eq!(ublk.discard.discard_alignment, 4096);
+        assert_eq!(ublk.discard.max_discard_sectors, 8192 * 8);
+        assert_eq!(ublk.discard.max_discard_segments, 1);
+        // No WRITE SAME limit: u32::MAX blocks, capped to whole blocks within u32 sectors.
+        assert_eq!(ublk.discard.max_write_zeroes_sectors, u32::MAX / 8 * 8);
+    }
+
+    #[test]
+    fn write_zeroes_only_keeps_discard_off() {
+        let lun = LunInfo {
+            write_same: Some(WriteSameLimits {
+                max_blocks: 2048,
+                unmap: false,
+            }),
+            ..tgtd_like()
+        };
+        let ublk = derive(&lun, 262_144, 512 << 10).unwrap().to_ublk();
+        assert_ne!(ublk.types & sys::UBLK_PARAM_TYPE_DISCARD, 0);
+        assert_eq!(ublk.discard.max_discard_sectors, 0);
+        assert_eq!(ublk.discard.discard_granularity, 512);
+        assert_eq!(ublk.discard.max_write_zeroes_sectors, 2048);
+    }
+
+    #[test]
+    fn fua_needs_a_write_cache() {
+        let lun = LunInfo {
+            write_cache: false,
+            fua: true,
+            ..tgtd_like()
+        };
+        let params = derive(&lun, 262_144, 512 << 10).unwrap();
+        assert!(!params.fua && !params.volatile_cache);
+        assert_eq!(params.to_ublk().basic.attrs, 0);
+    }
+
+    #[test]
+    fn limits_round_down_to_blocks() {
+        let lun = LunInfo {
+            logical_block_size: 4096,
+            physical_block_size: 4096,
+            ..tgtd_like()
+        };
+        let params = derive(&lun, 65_536 + 1000, 512 << 10).unwrap();
+        assert_eq!(params.max_io_bytes, 65_536);
+    }
+
+    #[test]
+    fn refusals() {
+        let big_blocks = LunInfo {
+            logical_block_size: 8192,
+            physical_block_size: 8192,
+            ..tgtd_like()
+        };
+        assert_eq!(
+            derive(&big_blocks, 262_144, 512 << 10),
+            Err(ParamsError::BlockSize(8192))
+        );
+        let odd = LunInfo {
+            logical_block_size: 520,
+            ..tgtd_like()
+        };
+        assert_eq!(
+            derive(&odd, 262_144, 512 << 10),
+            Err(ParamsError::BlockSize(520))
+        );
+        let tiny_transfer = LunInfo {
+            max_transfer_bytes: Some(2048),
+            ..tgtd_like()
+        };
+        assert_eq!(
+            derive(&tiny_transfer, 262_144, 512 << 10),
+            Err(ParamsError::TransferBelowPage(2048))
+        );
+        let empty = LunInfo {
+            blocks: 0,
+            ..tgtd_like()
+        };
+        assert_eq!(derive(&empty, 262_144, 512 << 10), Err(ParamsError::Empty));
+        let physical_small = LunInfo {
+            logical_block_size: 4096,
+            physical_block_size: 512,
+            ..tgtd_like()
+        };
+        assert!(matches!(
+            derive(&physical_small, 262_144, 512 << 10),
+            Err(ParamsError::PhysicalBelowLogical { .. })
+        ));
+    }
+}

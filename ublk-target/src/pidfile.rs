@@ -1,0 +1,315 @@
+//! ublksrv's per-device record, `/run/ublksrvd/<id>.pid`, which ublksrv's `ublk list`, `del`
+//! and `recover` read:
+//!
+//! ```text
+//! offset 0   the daemon's pid as decimal text, "\n", NUL padding up to byte 32
+//! offset 32  JSON: {"dev_info":{...}, "params":{...}, "queues":{"0":{"qid","tid","affinity"}},
+//!                   "target":{"name","type","dev_size", ...target data}}, then a NUL
+//! ```
+//!
+//! The file is mode 0600: the target data holds the URL with its CHAP secrets, which
+//! `recover` needs to log in again.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use libublk::sys;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+/// Where ublksrv keeps its records.
+pub const RUN_DIR: &str = "/run/ublksrvd";
+/// Byte offset of the JSON.
+pub const JSON_OFFSET: usize = 32;
+
+/// The record of device `dev_id` in `dir`.
+pub fn path(dir: &Path, dev_id: u32) -> PathBuf {
+    dir.join(format!("{dev_id}.pid"))
+}
+
+/// A record that cannot be read.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: no pid in the first {JSON_OFFSET} bytes")]
+    NoPid { path: PathBuf },
+    #[error("{path}: the JSON at byte {JSON_OFFSET} does not parse: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: the JSON has no {field}")]
+    Missing { path: PathBuf, field: &'static str },
+}
+
+/// One queue's line in the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub qid: u16,
+    pub tid: i32,
+    /// CPUs as ublksrv writes them: "0 1 ".
+    pub affinity: String,
+}
+
+/// Our target data: what `recover` needs to bring the device back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// ublksrv's target name: `ublk recover` execs `ublk.<name>`.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub target_type: String,
+    pub dev_size: u64,
+    /// The URL with its secrets.
+    pub url: String,
+    pub initiator_name: String,
+    /// Whether the device was created with `-z`.
+    #[serde(default)]
+    pub zero_copy: bool,
+}
+
+/// The whole record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub pid: i32,
+    pub json: Value,
+}
+
+impl DeviceRecord {
+    /// The record of a live device.
+    pub fn new(
+        pid: i32,
+        dev_info: &sys::ublksrv_ctrl_dev_info,
+        params: &sys::ublk_params,
+        queues: &[QueueRecord],
+        target: &TargetRecord,
+    ) -> DeviceRecord {
+        let queues: serde_json::Map<String, Value> = queues
+            .iter()
+            .map(|q| {
+                (
+                    q.qid.to_string(),
+                    json!({"qid": q.qid, "tid": q.tid, "affinity": q.affinity}),
+                )
+            })
+            .collect();
+        DeviceRecord {
+            pid,
+            json: json!({
+                "dev_info": dev_info,
+                "params": params,
+                "queues": queues,
+                "target": target,
+            }),
+        }
+    }
+
+    /// The bytes of the file.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = format!("{}\n", self.pid).into_bytes();
+        bytes.resize(JSON_OFFSET.max(bytes.len()), 0);
+        bytes.extend_from_slice(self.json.to_string().as_bytes());
+        bytes.push(0);
+        bytes
+    }
+
+    /// Parses the bytes of a file; `path` only names it in errors.
+    pub fn decode(path: &Path, bytes: &[u8]) -> Result<DeviceRecord, RecordError> {
+        let head = &bytes[..bytes.len().min(JSON_OFFSET)];
+        let pid = std::str::from_utf8(head)
+            .ok()
+            .and_then(|text| text.split(['\n', '\0']).next())
+            .and_then(|text| text.trim().parse::<i32>().ok())
+            .filter(|pid| *pid > 0)
+            .ok_or_else(|| RecordError::NoPid {
+                path: path.to_owned(),
+            })?;
+        let rest = bytes.get(JSON_OFFSET..).unwrap_or_default();
+        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let json = serde_json::from_slice(&rest[..end]).map_err(|source| RecordError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(DeviceRecord { pid, json })
+    }
+
+    /// Reads `path`.
+    pub fn read(path: &Path) -> Result<DeviceRecord, RecordError> {
+        let bytes = fs::read(path).map_err(|source| RecordError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        DeviceRecord::decode(path, &bytes)
+    }
+
+    /// Writes `path` (mode 0600, replacing any old record).
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(&self.encode())?;
+        file.sync_all()
+    }
+
+    /// The target data, if the record holds ours.
+    pub fn target(&self, path: &Path) -> Result<TargetRecord, RecordError> {
+        let value = self.json.get("target").ok_or_else(|| RecordError::Missing {
+            path: path.to_owned(),
+            field: "target",
+        })?;
+        serde_json::from_value(value.clone()).map_err(|source| RecordError::Json {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The target's name (`target.name`), for any ublksrv target.
+    pub fn target_name(&self) -> Option<&str> {
+        self.json.get("target")?.get("name")?.as_str()
+    }
+
+    /// Queue `qid`'s thread id and affinity, if recorded.
+    pub fn queue(&self, qid: u16) -> Option<(i64, String)> {
+        let queue = self.json.get("queues")?.get(qid.to_string())?;
+        let tid = queue.get("tid")?.as_i64()?;
+        let affinity = queue
+            .get("affinity")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Some((tid, affinity))
+    }
+}
+
+/// CPUs of a set the way ublksrv lists them: each number followed by a space.
+pub fn affinity_string(cpus: impl IntoIterator<Item = usize>) -> String {
+    cpus.into_iter().map(|cpu| format!("{cpu} ")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> TargetRecord {
+        TargetRecord {
+            name: "cxgb3i".into(),
+            target_type: "cxgb3i".into(),
+            dev_size: 64 << 20,
+            url: "iscsi://u%secretsecret12@127.0.0.1:3260/iqn.t:d/1".into(),
+            initiator_name: "iqn.x:init".into(),
+            zero_copy: true,
+        }
+    }
+
+    fn record() -> DeviceRecord {
+        let dev_info = sys::ublksrv_ctrl_dev_info {
+            nr_hw_queues: 2,
+            queue_depth: 128,
+            state: 1,
+            max_io_buf_bytes: 524_288,
+            dev_id: 3,
+            ublksrv_pid: 4242,
+            ..Default::default()
+        };
+        let params = sys::ublk_params {
+            types: 1,
+            ..Default::default()
+        };
+        let queues = [
+            QueueRecord {
+                qid: 0,
+                tid: 100,
+                affinity: "0 ".into(),
+            },
+            QueueRecord {
+                qid: 1,
+                tid: 101,
+                affinity: "1 ".into(),
+            },
+        ];
+        DeviceRecord::new(4242, &dev_info, &params, &queues, &target())
+    }
+
+    #[test]
+    fn layout_is_ublksrvs() {
+        let bytes = record().encode();
+        assert_eq!(&bytes[..5], b"4242\n");
+        assert!(bytes[5..JSON_OFFSET].iter().all(|&b| b == 0));
+        assert_eq!(bytes[JSON_OFFSET], b'{');
+        assert_eq!(bytes.last(), Some(&0));
+        let json: Value = serde_json::from_slice(&bytes[JSON_OFFSET..bytes.len() - 1]).unwrap();
+        assert_eq!(json["dev_info"]["dev_id"], 3);
+        assert_eq!(json["dev_info"]["queue_depth"], 128);
+        assert_eq!(json["params"]["types"], 1);
+        assert_eq!(json["params"]["basic"]["logical_bs_shift"], 0);
+        assert_eq!(json["queues"]["1"]["tid"], 101);
+        assert_eq!(json["queues"]["1"]["affinity"], "1 ");
+        assert_eq!(json["target"]["name"], "cxgb3i");
+        assert_eq!(json["target"]["type"], "cxgb3i");
+        assert_eq!(json["target"]["dev_size"], 64 << 20);
+    }
+
+    #[test]
+    fn round_trip() {
+        let path = Path::new("3.pid");
+        let record = record();
+        let back = DeviceRecord::decode(path, &record.encode()).unwrap();
+        assert_eq!(back, record);
+        assert_eq!(back.target(path).unwrap(), target());
+        assert_eq!(back.target_name(), Some("cxgb3i"));
+        assert_eq!(back.queue(1), Some((101, "1 ".into())));
+        assert_eq!(back.queue(2), None);
+    }
+
+    #[test]
+    fn malformed_records_are_errors() {
+        let path = Path::new("x.pid");
+        assert!(matches!(
+            DeviceRecord::decode(path, b""),
+            Err(RecordError::NoPid { .. })
+        ));
+        assert!(matches!(
+            DeviceRecord::decode(path, b"abc\n"),
+            Err(RecordError::NoPid { .. })
+        ));
+        let mut no_json = b"12\n".to_vec();
+        no_json.resize(JSON_OFFSET, 0);
+        no_json.extend_from_slice(b"{not json");
+        assert!(matches!(
+            DeviceRecord::decode(path, &no_json),
+            Err(RecordError::Json { .. })
+        ));
+        // A pid-only file (what ublksrv writes before the JSON) has a pid but no JSON.
+        let mut pid_only = b"12\n".to_vec();
+        pid_only.resize(JSON_OFFSET, 0);
+        assert!(DeviceRecord::decode(path, &pid_only).is_err());
+    }
+
+    #[test]
+    fn written_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ublk-target-pidfile-{}", std::process::id()));
+        let file = path(&dir, 7);
+        assert!(file.ends_with("7.pid"));
+        record().write(&file).unwrap();
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(DeviceRecord::read(&file).unwrap(), record());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn affinity_like_ublksrv() {
+        assert_eq!(affinity_string([0, 2, 3]), "0 2 3 ");
+        assert_eq!(affinity_string([]), "");
+    }
+}

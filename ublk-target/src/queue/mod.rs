@@ -1,0 +1,152 @@
+//! Queue threads: one per ublk queue, each with its own io_uring (libublk's queue ring),
+//! offload engine, iSCSI session and TCP socket. Nothing is shared between them on the I/O
+//! path.
+//!
+//! A queue thread's life:
+//! 1. create the ublk queue (its ring), log in on that ring, report the result;
+//! 2. wait for the control thread's verdict: every queue logged in → FETCH and serve; any
+//!    failed → log out and leave without ever fetching, so the device can be deleted;
+//! 3. serve until the kernel takes the queue down (STOP_DEV drains it first), log out, let
+//!    the engine finish.
+
+mod link;
+mod ring;
+mod serve;
+mod tags;
+
+pub use serve::{QueueStats, QueueTarget, STATS_REQUESTS};
+
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
+
+use libublk::io::{BufDescList, UblkDev, UblkQueue};
+use libublk::sys;
+
+use serve::QueueLoop;
+
+/// What a queue thread tells the control thread.
+#[derive(Debug)]
+pub enum QueueReport {
+    /// The thread runs as this kernel thread id.
+    Started { qid: u16, tid: i32 },
+    /// The session is up; the queue waits for the verdict.
+    LoggedIn { qid: u16 },
+    /// The queue could not start.
+    Failed { qid: u16, error: String },
+    /// The thread is done.
+    Finished { qid: u16, stats: QueueStats },
+}
+
+/// The control thread's verdict on starting the device, which every queue waits for.
+#[derive(Debug, Default)]
+pub struct StartGate {
+    verdict: Mutex<Option<bool>>,
+    decided: Condvar,
+}
+
+impl StartGate {
+    pub fn new() -> Arc<StartGate> {
+        Arc::new(StartGate::default())
+    }
+
+    /// Lets every queue fetch and serve (`true`) or makes them all leave (`false`).
+    pub fn decide(&self, go: bool) {
+        let mut verdict = self
+            .verdict
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *verdict = Some(go);
+        self.decided.notify_all();
+    }
+
+    fn wait(&self) -> bool {
+        let mut verdict = self
+            .verdict
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if let Some(go) = *verdict {
+                return go;
+            }
+            verdict = self
+                .decided
+                .wait(verdict)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+/// The body of queue `qid`'s thread.
+pub fn run_queue(
+    qid: u16,
+    dev: &UblkDev,
+    target: Arc<QueueTarget>,
+    gate: &StartGate,
+    reports: &Sender<QueueReport>,
+) {
+    let tid = libublk::ctrl::UblkCtrl::init_queue_thread();
+    let _ = reports.send(QueueReport::Started { qid, tid });
+    let stats = match serve_queue(qid, dev, target, gate, reports) {
+        Ok(stats) => stats,
+        Err(error) => {
+            tracing::error!(queue = qid, %error, "queue failed");
+            let _ = reports.send(QueueReport::Failed { qid, error });
+            QueueStats::default()
+        }
+    };
+    let _ = reports.send(QueueReport::Finished { qid, stats });
+}
+
+fn serve_queue(
+    qid: u16,
+    dev: &UblkDev,
+    target: Arc<QueueTarget>,
+    gate: &StartGate,
+    reports: &Sender<QueueReport>,
+) -> Result<QueueStats, String> {
+    let depth = dev.dev_info.queue_depth;
+    let io_buf_bytes = dev.dev_info.max_io_buf_bytes;
+    let zero_copy = target.zero_copy;
+    let queue =
+        UblkQueue::new(qid, dev).map_err(|error| format!("cannot set up the queue: {error:?}"))?;
+    let io_bufs = if zero_copy {
+        Vec::new()
+    } else {
+        dev.alloc_queue_io_bufs()
+    };
+    let mut lp = QueueLoop::new(qid, depth, io_buf_bytes, target, io_bufs)
+        .map_err(|error| error.to_string())?;
+    if let Err(error) = lp.log_in(&queue) {
+        lp.shut_down(&queue);
+        return Err(error);
+    }
+    let _ = reports.send(QueueReport::LoggedIn { qid });
+    if !gate.wait() {
+        lp.shut_down(&queue);
+        return Ok(lp.stats());
+    }
+    let fetched = if zero_copy {
+        let regs: Vec<sys::ublk_auto_buf_reg> = (0..depth)
+            .map(|tag| sys::ublk_auto_buf_reg {
+                index: tag,
+                flags: 0,
+                reserved0: 0,
+                reserved1: 0,
+            })
+            .collect();
+        queue.submit_fetch_commands_unified(BufDescList::AutoRegs(&regs))
+    } else {
+        let bufs = lp.io_bufs();
+        queue.submit_fetch_commands_unified(BufDescList::Slices(Some(bufs)))
+    };
+    let queue = match fetched {
+        Ok(queue) => queue,
+        Err(error) => {
+            // The queue was consumed; the ring stays with the thread and closes with it.
+            return Err(format!("cannot fetch requests: {error:?}"));
+        }
+    };
+    lp.serve(&queue);
+    lp.shut_down(&queue);
+    Ok(lp.stats())
+}
