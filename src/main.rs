@@ -3,7 +3,6 @@
 //! thin call into the libraries.
 
 mod commands;
-mod initiator_name;
 mod login;
 mod size;
 
@@ -14,6 +13,8 @@ use clap::{Parser, Subcommand};
 
 use commands::perf::Rw;
 use size::Size;
+use ublk_target::cli::{AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
+use ublk_target::initiator_name;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,16 @@ struct Identity {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create /dev/ublkbN backed by an iSCSI LUN (ublksrv's options; `ublk add -t cxgb3i`).
+    Add(AddArgs),
+    /// Remove a device: drain I/O, log out, delete it.
+    Del(DelArgs),
+    /// List ublk devices with their targets.
+    List(ListArgs),
+    /// Reattach a new daemon to a device whose daemon died (created with -r 1).
+    Recover(RecoverArgs),
+    /// Show what ublk_drv supports.
+    Features(FeaturesArgs),
     /// List the targets a portal offers (SendTargets), like `iscsiadm -m discovery -t st`.
     Discover {
         /// HOST[:PORT], IPv6 in brackets; port 3260 by default.
@@ -76,57 +87,6 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Discover {
-            portal,
-            json,
-            identity,
-        } => commands::discover::run(
-            &portal,
-            &initiator_name::resolve(identity.initiator_name),
-            json,
-        ),
-        Command::Probe {
-            url,
-            json,
-            identity,
-        } => commands::probe::run(
-            &url,
-            &initiator_name::resolve(identity.initiator_name),
-            json,
-        ),
-        Command::Perf {
-            url,
-            rw,
-            bs,
-            iodepth,
-            runtime,
-            sessions,
-            json,
-            identity,
-        } => commands::perf::run(
-            &url,
-            &initiator_name::resolve(identity.initiator_name),
-            rw,
-            bs,
-            iodepth,
-            Duration::from_secs(runtime),
-            sessions,
-            json,
-        ),
-    }
-}
-
 /// One line for an error and its causes. Library errors already carry their cause in their
 /// message, so a cause is added only when the text so far does not contain it.
 fn describe(error: &anyhow::Error) -> String {
@@ -140,13 +100,55 @@ fn describe(error: &anyhow::Error) -> String {
     line
 }
 
-fn main() -> ExitCode {
-    init_logging();
-    match run(Cli::parse()) {
+/// Runs an engine tool: logging to stderr, its error as one line.
+fn tool(run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    ublk_target::logging::init();
+    match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ublk.cxgb3i: {}", describe(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+fn main() -> ExitCode {
+    // The device subcommands report their own errors and choose their exit codes (ublksrv's).
+    match Cli::parse().command {
+        Command::Add(args) => ublk_target::cli::run_add(args),
+        Command::Del(args) => ublk_target::cli::run_del(args),
+        Command::List(args) => ublk_target::cli::run_list(args),
+        Command::Recover(args) => ublk_target::cli::run_recover(args),
+        Command::Features(args) => ublk_target::cli::run_features(args),
+        Command::Discover {
+            portal,
+            json,
+            identity,
+        } => tool(|| {
+            let name = initiator_name::resolve(identity.initiator_name);
+            commands::discover::run(&portal, &name, json)
+        }),
+        Command::Probe {
+            url,
+            json,
+            identity,
+        } => tool(|| {
+            let name = initiator_name::resolve(identity.initiator_name);
+            commands::probe::run(&url, &name, json)
+        }),
+        Command::Perf {
+            url,
+            rw,
+            bs,
+            iodepth,
+            runtime,
+            sessions,
+            json,
+            identity,
+        } => tool(|| {
+            let name = initiator_name::resolve(identity.initiator_name);
+            let runtime = Duration::from_secs(runtime);
+            commands::perf::run(&url, &name, rw, bs, iodepth, runtime, sessions, json)
+        }),
     }
 }
