@@ -539,12 +539,14 @@ impl QueueLoop {
             self.reap_orphan(&completion);
             return;
         }
+        // Only a PDU from the target proves it alive (our own sends complete too).
+        let received = matches!(completion, Completion::IscsiHdr(_));
         conn.handle(&mut self.engine, completion, &mut self.rng);
         let mut events = Vec::new();
         while let Some(event) = conn.poll_event() {
             events.push(event);
         }
-        if let Link::Up { last_rx, .. } = &mut self.link {
+        if let (true, Link::Up { last_rx, .. }) = (received, &mut self.link) {
             *last_rx = Instant::now();
         }
         for event in events {
