@@ -36,6 +36,11 @@ use probe::Probed;
 
 /// The ublksrv target name: `ublk add -t cxgb3i` execs `ublk.cxgb3i`.
 pub const TARGET_NAME: &str = "cxgb3i";
+/// The device flags a recovering daemon passes on (libublk refuses flags it does not know).
+const RECOVERABLE_FLAGS: u32 = sys::UBLK_F_SUPPORT_ZERO_COPY
+    | sys::UBLK_F_AUTO_BUF_REG
+    | sys::UBLK_F_USER_RECOVERY
+    | sys::UBLK_F_USER_RECOVERY_REISSUE;
 /// How often the control thread looks at its queues while waiting for a signal.
 const CONTROL_POLL: Duration = Duration::from_millis(200);
 
@@ -134,13 +139,21 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     let url = IscsiUrl::parse_with_env(&record.url, |name| std::env::var(name).ok())
         .map_err(|error| DeviceError::RecordUrl(error.to_string()))?;
     let probed = probe::probe(&url, &record.initiator_name)?;
+    let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
+    // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
+    let info = UblkCtrl::new_simple(id)
+        .map_err(|error| DeviceError::control("open the device", error))?
+        .dev_info();
     let ctrl = UblkCtrlBuilder::default()
         .name(TARGET_NAME)
-        .id(dev_id as i32)
+        .id(id)
+        .nr_queues(info.nr_hw_queues)
+        .depth(info.queue_depth)
+        .io_buf_bytes(info.max_io_buf_bytes)
+        .ctrl_flags(info.flags & u64::from(RECOVERABLE_FLAGS))
         .dev_flags(UblkFlags::UBLK_DEV_F_RECOVER_DEV)
         .build()
         .map_err(|error| DeviceError::control("open the device", error))?;
-    let info = ctrl.dev_info();
     if info.flags & u64::from(sys::UBLK_F_USER_RECOVERY) == 0 {
         return Err(DeviceError::NotRecoverable(dev_id));
     }
