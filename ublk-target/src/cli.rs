@@ -265,9 +265,9 @@ pub fn run_recover(args: RecoverArgs) -> ExitCode {
     if let Err(error) = daemon::ensure_standard_fds() {
         return fail("recover", error);
     }
-    if let Err(error) = check_type(&args.target_type).and_then(|()| {
-        admin::check_driver().map_err(|e| e.to_string())
-    }) {
+    if let Err(error) = check_type(&args.target_type)
+        .and_then(|()| admin::check_driver().map_err(|e| e.to_string()))
+    {
         if let Some(fd) = args.eventfd {
             // SAFETY: as in `launch`.
             unsafe { Notifier::from_raw_fd(fd) }.failed();
@@ -318,5 +318,8 @@ pub fn run_del(args: DelArgs) -> ExitCode {
 
 /// `features`: what ublk_drv supports.
 pub fn run_features(_args: FeaturesArgs) -> ExitCode {
-    admin_result("features", admin::check_driver().and_then(|()| admin::features()))
+    admin_result(
+        "features",
+        admin::check_driver().and_then(|()| admin::features()),
+    )
 }

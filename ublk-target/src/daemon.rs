@@ -22,7 +22,10 @@ pub fn ensure_standard_fds() -> io::Result<()> {
         // SAFETY: F_GETFD only reads the descriptor's flags.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && Errno::last() == Errno::EBADF {
             // The lowest free descriptor is `fd` itself: the lower ones are open by now.
-            let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+            let null = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")?;
             if null.as_raw_fd() != fd {
                 // SAFETY: dup2 onto a descriptor we just found closed.
                 if unsafe { libc::dup2(null.as_raw_fd(), fd) } == -1 {
@@ -39,7 +42,10 @@ pub fn ensure_standard_fds() -> io::Result<()> {
 /// Points stdin, stdout and stderr at /dev/null: the daemon is on its own once the device is
 /// live and must not keep its starter's terminal or pipes open.
 pub fn detach_standard_fds() -> io::Result<()> {
-    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     for fd in 0..=2 {
         // SAFETY: dup2 replaces a standard descriptor with /dev/null.
         if unsafe { libc::dup2(null.as_raw_fd(), fd) } == -1 {
@@ -147,11 +153,9 @@ fn control_signals() -> SigSet {
 /// Blocks the control signals in this thread and every thread it starts afterwards, so they
 /// wait for [`wait_control_signal`].
 pub fn block_control_signals() {
-    if let Err(error) = nix::sys::signal::pthread_sigmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&control_signals()),
-        None,
-    ) {
+    if let Err(error) =
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&control_signals()), None)
+    {
         tracing::warn!(%error, "cannot block termination signals");
     }
 }

@@ -71,11 +71,11 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "list" | "del" | "features" => {
-            let matches = match <Admin as clap::CommandFactory>::command().try_get_matches_from(&args)
-            {
-                Ok(matches) => matches,
-                Err(error) => error.exit(),
-            };
+            let matches =
+                match <Admin as clap::CommandFactory>::command().try_get_matches_from(&args) {
+                    Ok(matches) => matches,
+                    Err(error) => error.exit(),
+                };
             match Admin::from_arg_matches(&matches) {
                 Ok(Admin::List(a)) => cli::run_list(a),
                 Ok(Admin::Del(a)) => cli::run_del(a),
@@ -235,13 +235,22 @@ mod tests {
 
     #[test]
     fn finds_options_like_getopt() {
-        assert_eq!(option_value(&os(&["-t", "cxgb3i"]), 't', "type").as_deref(), Some("cxgb3i"));
-        assert_eq!(option_value(&os(&["-tcxgb3i"]), 't', "type").as_deref(), Some("cxgb3i"));
+        assert_eq!(
+            option_value(&os(&["-t", "cxgb3i"]), 't', "type").as_deref(),
+            Some("cxgb3i")
+        );
+        assert_eq!(
+            option_value(&os(&["-tcxgb3i"]), 't', "type").as_deref(),
+            Some("cxgb3i")
+        );
         assert_eq!(
             option_value(&os(&["-q", "2", "--type", "loop"]), 't', "type").as_deref(),
             Some("loop")
         );
-        assert_eq!(option_value(&os(&["--type=null"]), 't', "type").as_deref(), Some("null"));
+        assert_eq!(
+            option_value(&os(&["--type=null"]), 't', "type").as_deref(),
+            Some("null")
+        );
         assert_eq!(option_value(&os(&["-n", "3"]), 't', "type"), None);
         assert_eq!(option_value(&os(&["-t"]), 't', "type"), None);
         assert_eq!(option_value(&os(&["--", "-t", "x"]), 't', "type"), None);

@@ -29,8 +29,8 @@ static FILTER: OnceLock<FilterHandle> = OnceLock::new();
 /// records into it.
 pub fn init() {
     let explicit = std::env::var_os(EnvFilter::DEFAULT_ENV).is_some();
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(TERMINAL_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(TERMINAL_FILTER));
     let (filter, handle) = reload::Layer::new(filter);
     let installed = tracing_subscriber::registry()
         .with(filter)

@@ -349,7 +349,12 @@ mod tests {
 
     #[test]
     fn read_512_byte_blocks() {
-        let plan = plan(&req(sys::UBLK_IO_OP_READ, 0, 0x0102_0304, 16), &GEO_512, &ALL).unwrap();
+        let plan = plan(
+            &req(sys::UBLK_IO_OP_READ, 0, 0x0102_0304, 16),
+            &GEO_512,
+            &ALL,
+        )
+        .unwrap();
         assert_eq!(
             plan.cdb,
             [0x88, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 16, 0, 0]
@@ -368,7 +373,10 @@ mod tests {
             &ALL,
         )
         .unwrap();
-        assert_eq!(plan.cdb, [0x8a, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0]);
+        assert_eq!(
+            plan.cdb,
+            [0x8a, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0]
+        );
         assert_eq!(plan.direction, Direction::Write);
         assert_eq!(plan.data_len, 8192);
     }
@@ -376,7 +384,10 @@ mod tests {
     #[test]
     fn flush_is_synchronize_cache_of_everything() {
         let plan = plan(&req(sys::UBLK_IO_OP_FLUSH, 0, 0, 0), &GEO_512, &ALL).unwrap();
-        assert_eq!(plan.cdb, [0x91, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            plan.cdb,
+            [0x91, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
         assert_eq!(plan.direction, Direction::None);
         assert_eq!(plan.data_len, 0);
         assert_eq!(plan.buffer, PlanBuffer::None);
@@ -399,7 +410,10 @@ mod tests {
     #[test]
     fn write_zeroes_sends_a_zero_block_and_honours_nounmap() {
         let plan = plan(&req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 8, 8), &GEO_512, &ALL).unwrap();
-        assert_eq!(plan.cdb, [0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0]);
+        assert_eq!(
+            plan.cdb,
+            [0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0]
+        );
         assert_eq!(plan.direction, Direction::Write);
         assert_eq!(plan.data_len, 512);
         assert_eq!(plan.buffer, PlanBuffer::Aux(AuxData::Zeros(512)));
@@ -437,7 +451,12 @@ mod tests {
         let none = Capabilities::default();
         let cases = [
             (req(sys::UBLK_IO_OP_DISCARD, 0, 0, 8), GEO_512, none, -95),
-            (req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 0, 8), GEO_512, none, -95),
+            (
+                req(sys::UBLK_IO_OP_WRITE_ZEROES, 0, 0, 8),
+                GEO_512,
+                none,
+                -95,
+            ),
             (req(sys::UBLK_IO_OP_WRITE_SAME, 0, 0, 8), GEO_512, ALL, -95),
             (req(sys::UBLK_IO_OP_ZONE_APPEND, 0, 0, 8), GEO_512, ALL, -95),
             (req(200, 0, 0, 8), GEO_512, ALL, -95),
@@ -460,7 +479,10 @@ mod tests {
         let mut buffer = [0xffu8; 8];
         assert_eq!(AuxData::Zeros(4).fill(&mut buffer), Some(()));
         assert_eq!(buffer, [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(AuxData::UnmapList(vec![1, 2, 3]).fill(&mut buffer), Some(()));
+        assert_eq!(
+            AuxData::UnmapList(vec![1, 2, 3]).fill(&mut buffer),
+            Some(())
+        );
         assert_eq!(&buffer[..4], &[1, 2, 3, 0]);
         assert_eq!(AuxData::Zeros(9).fill(&mut buffer), None);
     }

@@ -247,7 +247,10 @@ mod tests {
     #[test]
     fn plain_lun() {
         let params = derive(&tgtd_like(), 262_144, 512 << 10).unwrap();
-        assert_eq!(params.max_io_bytes, 262_144, "MaxBurstLength caps the transfer");
+        assert_eq!(
+            params.max_io_bytes, 262_144,
+            "MaxBurstLength caps the transfer"
+        );
         assert_eq!(params.capacity_bytes, 64 << 20);
         assert!(params.volatile_cache && !params.fua);
         let ublk = params.to_ublk();
@@ -286,7 +289,11 @@ mod tests {
             ..tgtd_like()
         };
         let params = derive(&lun, 16_776_192, 512 << 10).unwrap();
-        assert_eq!(params.max_io_bytes, 512 << 10, "the buffer is the smallest limit");
+        assert_eq!(
+            params.max_io_bytes,
+            512 << 10,
+            "the buffer is the smallest limit"
+        );
         assert!(params.caps.unmap);
         assert_eq!(
             params.caps.write_same,

@@ -162,10 +162,13 @@ impl DeviceRecord {
 
     /// The target data, if the record holds ours.
     pub fn target(&self, path: &Path) -> Result<TargetRecord, RecordError> {
-        let value = self.json.get("target").ok_or_else(|| RecordError::Missing {
-            path: path.to_owned(),
-            field: "target",
-        })?;
+        let value = self
+            .json
+            .get("target")
+            .ok_or_else(|| RecordError::Missing {
+                path: path.to_owned(),
+                field: "target",
+            })?;
         serde_json::from_value(value.clone()).map_err(|source| RecordError::Json {
             path: path.to_owned(),
             source,

@@ -43,7 +43,10 @@ pub enum CqeOwner {
 /// User data for an engine SQE; `token` must be below `1 << TOKEN_BITS` (the engine promises
 /// it), anything above is masked off so the tag bits of libublk are never touched.
 pub fn engine(token: u64) -> u64 {
-    debug_assert!(token <= TOKEN_MASK, "engine token {token:#x} exceeds TOKEN_BITS");
+    debug_assert!(
+        token <= TOKEN_MASK,
+        "engine token {token:#x} exceeds TOKEN_BITS"
+    );
     TARGET_BIT | (ENGINE_SOURCE << SOURCE_SHIFT) | (token & TOKEN_MASK)
 }
 

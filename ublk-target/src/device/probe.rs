@@ -51,7 +51,9 @@ pub enum ProbeFailure {
 /// The LUN's 8-byte wire form.
 pub fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
     let lun32 = u32::try_from(lun).map_err(|_| ProbeFailure::Lun(lun))?;
-    let encoded = Lun::new(lun32).map_err(|_| ProbeFailure::Lun(lun))?.encode();
+    let encoded = Lun::new(lun32)
+        .map_err(|_| ProbeFailure::Lun(lun))?
+        .encode();
     Ok(u64::from_be_bytes(encoded.0))
 }
 

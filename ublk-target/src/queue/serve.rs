@@ -278,7 +278,11 @@ impl QueueLoop {
         let deadline = Instant::now() + ENGINE_DRAIN_TIMEOUT;
         while self.engine.ops_in_flight() > 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                tracing::warn!(queue = self.qid, ops = self.engine.ops_in_flight(), "engine operations still in flight at exit");
+                tracing::warn!(
+                    queue = self.qid,
+                    ops = self.engine.ops_in_flight(),
+                    "engine operations still in flight at exit"
+                );
                 break;
             };
             if self.pump_without_queue(queue, left).is_err() {
@@ -416,7 +420,11 @@ impl QueueLoop {
 
     fn on_ublk_command(&mut self, queue: &UblkQueue, tag: u16, result: i32) {
         if tag >= self.tags.depth() {
-            tracing::warn!(queue = self.qid, tag, "ublk command for a tag beyond the depth");
+            tracing::warn!(
+                queue = self.qid,
+                tag,
+                "ublk command for a tag beyond the depth"
+            );
             return;
         }
         if result == sys::UBLK_IO_RES_OK as i32 {
@@ -425,7 +433,12 @@ impl QueueLoop {
             self.stopping = true;
             self.tags.mark_idle(tag);
         } else {
-            tracing::warn!(queue = self.qid, tag, result, "unexpected ublk command result");
+            tracing::warn!(
+                queue = self.qid,
+                tag,
+                result,
+                "unexpected ublk command result"
+            );
         }
     }
 
@@ -463,7 +476,12 @@ impl QueueLoop {
                     return;
                 };
                 if data.fill(buffer.as_mut_slice()).is_none() {
-                    tracing::error!(queue = self.qid, tag, len = data.len(), "auxiliary data does not fit");
+                    tracing::error!(
+                        queue = self.qid,
+                        tag,
+                        len = data.len(),
+                        "auxiliary data does not fit"
+                    );
                     self.commit(queue, tag, EIO);
                     return;
                 }
@@ -559,7 +577,11 @@ impl QueueLoop {
         if let Completion::ActEstablish { tid, .. } = completion {
             let _ = self.engine.post(WorkRequest::AbortReq { tid: *tid });
         }
-        tracing::trace!(queue = self.qid, ?completion, "completion for no live connection");
+        tracing::trace!(
+            queue = self.qid,
+            ?completion,
+            "completion for no live connection"
+        );
     }
 
     fn on_conn_event(&mut self, queue: &UblkQueue, event: ConnEvent) {
@@ -572,10 +594,18 @@ impl QueueLoop {
                 }
             }
             ConnEvent::Session(Event::LogoutRequested { within_secs }) => {
-                tracing::warn!(queue = self.qid, within_secs, "the target asks us to log out; it will drop the session");
+                tracing::warn!(
+                    queue = self.qid,
+                    within_secs,
+                    "the target asks us to log out; it will drop the session"
+                );
             }
             ConnEvent::Session(Event::TargetWillDrop { time2wait, .. }) => {
-                tracing::warn!(queue = self.qid, time2wait, "the target will drop the connection");
+                tracing::warn!(
+                    queue = self.qid,
+                    time2wait,
+                    "the target will drop the connection"
+                );
             }
             ConnEvent::Session(Event::ScsiAsyncEvent { lun, sense }) => {
                 tracing::info!(queue = self.qid, lun, ?sense, "SCSI asynchronous event");
@@ -626,11 +656,20 @@ impl QueueLoop {
             );
         }
         if window < u32::from(self.tags.depth()) {
-            tracing::debug!(queue = self.qid, window, depth = self.tags.depth(), "the CmdSN window is narrower than the queue; the rest waits in the session");
+            tracing::debug!(
+                queue = self.qid,
+                window,
+                depth = self.tags.depth(),
+                "the CmdSN window is narrower than the queue; the rest waits in the session"
+            );
         }
         if self.outage_since.take().is_some() {
             self.stats.reconnects += 1;
-            tracing::info!(queue = self.qid, reissued = self.tags.held_count(), "session recovered");
+            tracing::info!(
+                queue = self.qid,
+                reissued = self.tags.held_count(),
+                "session recovered"
+            );
         }
         self.reconnect_attempts = 0;
         self.fail_fast = false;
@@ -665,17 +704,37 @@ impl QueueLoop {
             Verdict::Retry if pending.retries < MAX_RETRIES => {
                 pending.retries += 1;
                 self.stats.retries += 1;
-                tracing::debug!(queue = self.qid, tag, ?outcome, retry = pending.retries, "reissuing");
+                tracing::debug!(
+                    queue = self.qid,
+                    tag,
+                    ?outcome,
+                    retry = pending.retries,
+                    "reissuing"
+                );
                 self.submit(queue, tag, pending);
             }
             Verdict::Retry => {
                 let errno = outcome::exhausted(&outcome);
-                tracing::warn!(queue = self.qid, tag, ?kind, ?outcome, errno, "retries exhausted");
+                tracing::warn!(
+                    queue = self.qid,
+                    tag,
+                    ?kind,
+                    ?outcome,
+                    errno,
+                    "retries exhausted"
+                );
                 self.stats.failed += 1;
                 self.commit(queue, tag, errno);
             }
             Verdict::Failed(errno) => {
-                tracing::warn!(queue = self.qid, tag, ?kind, ?outcome, errno, "command failed");
+                tracing::warn!(
+                    queue = self.qid,
+                    tag,
+                    ?kind,
+                    ?outcome,
+                    errno,
+                    "command failed"
+                );
                 self.stats.failed += 1;
                 self.commit(queue, tag, errno);
             }
@@ -744,7 +803,8 @@ impl QueueLoop {
         let tid = conn.tid();
         // Connect failures and engine aborts leave nothing running; a FIN from the target
         // leaves the socket open, which we reset; other failures already posted an abort.
-        let mut engine_done = matches!(error, ConnError::Connect { .. } | ConnError::Aborted { .. });
+        let mut engine_done =
+            matches!(error, ConnError::Connect { .. } | ConnError::Aborted { .. });
         if matches!(error, ConnError::PeerClosed) {
             if let Some(tid) = tid {
                 engine_done |= self.engine.post(WorkRequest::AbortReq { tid }).is_err();
@@ -832,10 +892,9 @@ impl QueueLoop {
             Link::Up {
                 ping_sent: Some(sent),
                 ..
-            } if now.duration_since(*sent) > link::NOP_TIMEOUT => Action::Dead(format!(
-                "no answer to a NOP-Out in {:?}",
-                link::NOP_TIMEOUT
-            )),
+            } if now.duration_since(*sent) > link::NOP_TIMEOUT => {
+                Action::Dead(format!("no answer to a NOP-Out in {:?}", link::NOP_TIMEOUT))
+            }
             Link::Up {
                 ping_sent: None,
                 last_rx,
@@ -852,7 +911,11 @@ impl QueueLoop {
         match action {
             Action::None => {}
             Action::Connect => {
-                tracing::info!(queue = self.qid, attempt = self.reconnect_attempts, "reconnecting");
+                tracing::info!(
+                    queue = self.qid,
+                    attempt = self.reconnect_attempts,
+                    "reconnecting"
+                );
                 self.start_connect(now);
             }
             Action::Dead(reason) => self.declare_dead(queue, reason),
@@ -874,7 +937,10 @@ impl QueueLoop {
                 if let Link::LoggingOut { mut conn, .. } =
                     std::mem::replace(&mut self.link, Link::Down)
                 {
-                    tracing::warn!(queue = self.qid, "logout timed out; resetting the connection");
+                    tracing::warn!(
+                        queue = self.qid,
+                        "logout timed out; resetting the connection"
+                    );
                     conn.abort(&mut self.engine);
                 }
             }
