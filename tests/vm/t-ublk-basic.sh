@@ -228,6 +228,16 @@ external_protocol() {
 }
 check "ublksrv's protocol: stdio closed, --eventfd gets dev_id + 1" external_protocol
 
+# Without the front end and without --foreground, the target forks its daemon off itself.
+target_alone() {
+	local output
+	output=$("$work_dir/bin/ublk.cxgb3i" add -t cxgb3i -n 4 "$url") || return 1
+	[[ $output == "dev id 4: /dev/ublkb4" ]] && dev_id=4 &&
+		"$work_dir/bin/ublk.cxgb3i" list -n 4 | grep -q "state LIVE" &&
+		"$work_dir/bin/ublk.cxgb3i" del -n 4 && dev_id="" && [[ ! -e /dev/ublkb4 ]]
+}
+check "ublk.cxgb3i add returns once its daemon has the device live; its del removes it" target_alone
+
 if ((failures > 0)); then
 	echo "# tgtd log:"
 	sed 's/^/#   /' "$work_dir/tgtd.log"

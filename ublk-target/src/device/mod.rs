@@ -90,6 +90,9 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
             ctrl_flags |= u64::from(sys::UBLK_F_USER_RECOVERY_REISSUE);
         }
     }
+    // From device creation on, termination signals wait for the control loop, which removes
+    // the device; queue threads inherit the mask.
+    daemon::block_control_signals();
     let ctrl = UblkCtrlBuilder::default()
         .name(TARGET_NAME)
         .id(spec.dev_id)
@@ -173,6 +176,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     if zero_copy && probed.session.data_digest {
         return Err(DeviceError::ZeroCopyWithDigest);
     }
+    daemon::block_control_signals();
     ctrl.start_user_recover()
         .map_err(|error| DeviceError::control("start user recovery", error))?;
     let target = Arc::new(QueueTarget {
@@ -244,7 +248,6 @@ fn run(
     let nr_queues = dev.dev_info.nr_hw_queues;
     let gate = StartGate::new();
     let (reports_tx, reports) = mpsc::channel();
-    daemon::block_control_signals();
     let mut threads = Vec::new();
     for qid in 0..nr_queues {
         let (dev, target, queue_gate, reports_tx) = (
