@@ -154,6 +154,26 @@ clean_stop() {
 }
 check "SIGTERM still removes the device cleanly" clean_stop
 
+stop_with_target_gone() {
+	start_daemon || return 1
+	kill -KILL "$tgtd_pid"
+	wait "$tgtd_pid" 2>/dev/null
+	tgtd_pid=""
+	local writer writer_status=0 started=$SECONDS
+	dd if="$work_dir/pattern" of="$dev" bs=64k count=16 oflag=direct status=none 2>/dev/null &
+	writer=$!
+	sleep 3
+	kill -TERM "$daemon_pid"
+	wait "$daemon_pid"
+	daemon_pid=""
+	wait "$writer" || writer_status=$?
+	echo "#   stopped after $((SECONDS - started)) s; the held write ended with status $writer_status"
+	((SECONDS - started < 30 && writer_status != 0)) && [[ ! -e $dev ]] &&
+		grep -q "device is being stopped while the session is down" "$log"
+}
+check "SIGTERM with the target gone fails the held I/O and removes the device promptly" \
+	stop_with_target_gone
+
 if ((failures > 0)); then
 	echo "# daemon log:"
 	grep -E "WARN|ERROR|recover|reconnect|held|dev id" "$log" | sed 's/^/#   /' | tail -40

@@ -31,7 +31,7 @@ use serde_json::json;
 use crate::daemon;
 use crate::params::{self, DeviceParams};
 use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
-use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS};
+use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED};
 use probe::Probed;
 
 /// The ublksrv target name: `ublk add -t cxgb3i` execs `ublk.cxgb3i`.
@@ -352,6 +352,7 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
             Some(daemon::ControlSignal::Stop) if !stopping => {
                 tracing::info!("stopping the device: draining in-flight I/O");
                 stopping = true;
+                STOP_REQUESTED.store(true, Ordering::Relaxed);
                 if let Err(error) = ctrl.kill_dev() {
                     tracing::error!(?error, "cannot stop the device");
                 }

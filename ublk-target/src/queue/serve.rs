@@ -10,7 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,9 @@ const ENGINE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Bumped (by SIGUSR1) to ask every queue to log its counters at its next tick.
 pub static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Set when the daemon is asked to stop (SIGTERM): held requests fail instead of waiting
+/// for a session that may never come back.
+pub static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// What every queue of a device serves: the same LU, over its own session.
 #[derive(Debug)]
@@ -947,22 +950,37 @@ impl QueueLoop {
         }
         if let Some(since) = self.outage_since {
             if !self.fail_fast && now.duration_since(since) >= link::REPLACEMENT_TIMEOUT {
-                self.fail_fast = true;
-                let mut failed = 0;
-                while let Some((tag, _)) = self.tags.next_held() {
-                    self.stats.failed += 1;
-                    failed += 1;
-                    self.commit(queue, tag, ENOLINK);
-                }
-                tracing::error!(
-                    queue = self.qid,
-                    failed,
-                    timeout = ?link::REPLACEMENT_TIMEOUT,
-                    last_error = self.last_error.as_deref().unwrap_or("unknown"),
-                    "the session stayed down past the replacement timeout; failing I/O until it is back"
+                self.fail_held(
+                    queue,
+                    "the session stayed down past the replacement timeout",
                 );
             }
         }
+        if !self.fail_fast && !self.link.is_up() && STOP_REQUESTED.load(Ordering::Relaxed) {
+            // Stopping waits for every request; with the target gone they would wait for the
+            // replacement timeout.
+            self.fail_held(
+                queue,
+                "the device is being stopped while the session is down",
+            );
+        }
+    }
+
+    /// Fails every held request with ENOLINK, and new ones too until the session is back.
+    fn fail_held(&mut self, queue: &UblkQueue, why: &str) {
+        self.fail_fast = true;
+        let mut failed = 0;
+        while let Some((tag, _)) = self.tags.next_held() {
+            self.stats.failed += 1;
+            failed += 1;
+            self.commit(queue, tag, ENOLINK);
+        }
+        tracing::error!(
+            queue = self.qid,
+            failed,
+            last_error = self.last_error.as_deref().unwrap_or("unknown"),
+            "{why}: failing I/O until the session is back"
+        );
     }
 }
 
