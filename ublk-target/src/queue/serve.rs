@@ -96,8 +96,6 @@ pub(super) struct QueueLoop {
     next_atid: u32,
     cqes: Vec<(u64, i32, u32)>,
     tick: Tick,
-    /// The kernel is tearing the queue down (ABORT results seen).
-    stopping: bool,
     /// No reconnects: the loop is shutting down.
     shutting_down: bool,
     /// While the session is down past the replacement timeout, requests fail at once.
@@ -181,7 +179,6 @@ impl QueueLoop {
             next_atid: 1,
             cqes: Vec::with_capacity(usize::from(depth) * 2),
             tick: Tick::new(TICK),
-            stopping: false,
             shutting_down: false,
             fail_fast: false,
             outage_since: None,
@@ -247,7 +244,7 @@ impl QueueLoop {
         tracing::debug!(queue = self.qid, "queue is down");
     }
 
-    /// Logs out, lets the engine finish, and fails whatever is still held.
+    /// Logs out (or drops a connection that is not up) and lets the engine finish.
     pub fn shut_down(&mut self, queue: &UblkQueue) {
         self.shutting_down = true;
         let now = Instant::now();
@@ -433,7 +430,7 @@ impl QueueLoop {
         if result == sys::UBLK_IO_RES_OK as i32 {
             self.on_request(queue, tag);
         } else if result == sys::UBLK_IO_RES_ABORT {
-            self.stopping = true;
+            // The queue is going down; libublk counts these and ends `serve`.
             self.tags.mark_idle(tag);
         } else {
             tracing::warn!(
@@ -497,17 +494,25 @@ impl QueueLoop {
             return;
         };
         let plan = &pending.plan;
-        match conn.submit(
+        let submitted = conn.submit(
             &mut self.engine,
             task,
             self.target.lun,
             &plan.cdb,
             plan.direction,
             plan.data_len,
-        ) {
+        );
+        match submitted {
             Ok(()) => self.tags.set_in_flight(tag, pending),
-            // The connection is going away; its failure event follows and recovery resends.
-            Err(ConnError::NotLoggedIn | ConnError::Post(_)) => self.tags.hold(tag, pending),
+            Err(ConnError::NotLoggedIn) => self.tags.hold(tag, pending),
+            // The session took the command but its PDUs could not be queued on the
+            // connection: the command is the session's now, so the connection is dropped and
+            // recovery reissues it with the others.
+            Err(error @ (ConnError::Post(_) | ConnError::Pdu(_) | ConnError::WorkRequest(_))) => {
+                self.tags.set_in_flight(tag, pending);
+                self.declare_dead(queue, format!("cannot queue a PDU: {error}"));
+            }
+            // Refused before the session took it (no ITT, or the session said no).
             Err(error) => {
                 tracing::error!(queue = self.qid, tag, %error, "cannot submit");
                 self.stats.failed += 1;
@@ -676,7 +681,11 @@ impl QueueLoop {
         }
         self.reconnect_attempts = 0;
         self.fail_fast = false;
-        while let Some((tag, pending)) = self.tags.next_held() {
+        // Each held request once: one that cannot go now is held again for the next time.
+        for _ in 0..self.tags.held_count() {
+            let Some((tag, pending)) = self.tags.next_held() else {
+                break;
+            };
             self.submit(queue, tag, pending);
             if !self.link.is_up() {
                 break;
