@@ -197,6 +197,47 @@ del_leaves_nothing() {
 check "ublk del removes the device, the daemon, its record and its sessions" del_leaves_nothing
 dev_id=""
 
+features_listed() {
+	"$ublk" features | grep -q "^ublk_drv features: 0x" &&
+		"$ublk" features | grep -q "AUTO_ZC"
+}
+check "ublk features lists ublk_drv's features" features_listed
+
+# ublksrv's front end runs targets with stdin, stdout and stderr closed and reads dev_id + 1
+# (native-endian u64) from the --eventfd pipe: do the same by hand.
+external_protocol() {
+	local reader value
+	mkfifo "$work_dir/verdict.fifo" || return 1
+	od -An -tu8 -N8 <"$work_dir/verdict.fifo" >"$work_dir/verdict" &
+	reader=$!
+	# The target serves in this process; it never forks when given --eventfd.
+	(
+		exec 0<&- 1>&- 2>&-
+		exec "$work_dir/bin/ublk.cxgb3i" add -t cxgb3i -n 3 "$url" --eventfd 3
+	) 3>"$work_dir/verdict.fifo" &
+	wait "$reader" || return 1
+	value=$(tr -d ' \n' <"$work_dir/verdict")
+	[[ $value == 4 ]] || {
+		echo "#   read '$value' from the pipe"
+		return 1
+	}
+	dev_id=3
+	"$ublk" list -n 3 | grep -q "state LIVE" &&
+		dd if=/dev/ublkb3 of=/dev/null bs=1M count=4 iflag=direct status=none &&
+		"$ublk" del -n 3 && dev_id="" && [[ ! -e /dev/ublkb3 ]]
+}
+check "ublksrv's protocol: stdio closed, --eventfd gets dev_id + 1" external_protocol
+
+# Without the front end and without --foreground, the target forks its daemon off itself.
+target_alone() {
+	local output
+	output=$("$work_dir/bin/ublk.cxgb3i" add -t cxgb3i -n 4 "$url") || return 1
+	[[ $output == "dev id 4: /dev/ublkb4" ]] && dev_id=4 &&
+		"$work_dir/bin/ublk.cxgb3i" list -n 4 | grep -q "state LIVE" &&
+		"$work_dir/bin/ublk.cxgb3i" del -n 4 && dev_id="" && [[ ! -e /dev/ublkb4 ]]
+}
+check "ublk.cxgb3i add returns once its daemon has the device live; its del removes it" target_alone
+
 if ((failures > 0)); then
 	echo "# tgtd log:"
 	sed 's/^/#   /' "$work_dir/tgtd.log"

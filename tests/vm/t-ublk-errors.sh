@@ -128,6 +128,16 @@ check "missing LUN" refused "no LUN 7" "iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.
 check "wrong CHAP secret" refused "auth" "iscsi://$CHAP_USER%wrongsecret12345@127.0.0.1:$PORT/$IQN/1"
 check "no CHAP credentials" refused "auth" "iscsi://127.0.0.1:$PORT/$IQN/1"
 
+target_alone_refuses() {
+	local status=0
+	timeout 60 "$work_dir/bin/ublk.cxgb3i" add -t cxgb3i \
+		"iscsi://$CHAP_USER%wrongsecret12345@127.0.0.1:$PORT/$IQN/1" 2>"$work_dir/err" || status=$?
+	echo "#   exit $status: $(cat "$work_dir/err")"
+	((status == 1)) && [[ $(grep -c . "$work_dir/err") -eq 1 ]] &&
+		grep -q "authentication failed" "$work_dir/err" && [[ $(devices) -eq 0 ]]
+}
+check "ublk.cxgb3i add on its own reports the failure of its daemon" target_alone_refuses
+
 add_kept() {
 	local output
 	output=$("$ublk" add -t cxgb3i -n 5 "$good" 2>"$work_dir/err") || {

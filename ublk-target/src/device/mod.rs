@@ -31,11 +31,16 @@ use serde_json::json;
 use crate::daemon;
 use crate::params::{self, DeviceParams};
 use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
-use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS};
+use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED};
 use probe::Probed;
 
 /// The ublksrv target name: `ublk add -t cxgb3i` execs `ublk.cxgb3i`.
 pub const TARGET_NAME: &str = "cxgb3i";
+/// The device flags a recovering daemon passes on (libublk refuses flags it does not know).
+const RECOVERABLE_FLAGS: u32 = sys::UBLK_F_SUPPORT_ZERO_COPY
+    | sys::UBLK_F_AUTO_BUF_REG
+    | sys::UBLK_F_USER_RECOVERY
+    | sys::UBLK_F_USER_RECOVERY_REISSUE;
 /// How often the control thread looks at its queues while waiting for a signal.
 const CONTROL_POLL: Duration = Duration::from_millis(200);
 
@@ -85,6 +90,9 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
             ctrl_flags |= u64::from(sys::UBLK_F_USER_RECOVERY_REISSUE);
         }
     }
+    // From device creation on, termination signals wait for the control loop, which removes
+    // the device; queue threads inherit the mask.
+    daemon::block_control_signals();
     let ctrl = UblkCtrlBuilder::default()
         .name(TARGET_NAME)
         .id(spec.dev_id)
@@ -134,13 +142,21 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     let url = IscsiUrl::parse_with_env(&record.url, |name| std::env::var(name).ok())
         .map_err(|error| DeviceError::RecordUrl(error.to_string()))?;
     let probed = probe::probe(&url, &record.initiator_name)?;
+    let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
+    // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
+    let info = UblkCtrl::new_simple(id)
+        .map_err(|error| DeviceError::control("open the device", error))?
+        .dev_info();
     let ctrl = UblkCtrlBuilder::default()
         .name(TARGET_NAME)
-        .id(dev_id as i32)
+        .id(id)
+        .nr_queues(info.nr_hw_queues)
+        .depth(info.queue_depth)
+        .io_buf_bytes(info.max_io_buf_bytes)
+        .ctrl_flags(info.flags & u64::from(RECOVERABLE_FLAGS))
         .dev_flags(UblkFlags::UBLK_DEV_F_RECOVER_DEV)
         .build()
         .map_err(|error| DeviceError::control("open the device", error))?;
-    let info = ctrl.dev_info();
     if info.flags & u64::from(sys::UBLK_F_USER_RECOVERY) == 0 {
         return Err(DeviceError::NotRecoverable(dev_id));
     }
@@ -160,6 +176,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     if zero_copy && probed.session.data_digest {
         return Err(DeviceError::ZeroCopyWithDigest);
     }
+    daemon::block_control_signals();
     ctrl.start_user_recover()
         .map_err(|error| DeviceError::control("start user recovery", error))?;
     let target = Arc::new(QueueTarget {
@@ -231,7 +248,6 @@ fn run(
     let nr_queues = dev.dev_info.nr_hw_queues;
     let gate = StartGate::new();
     let (reports_tx, reports) = mpsc::channel();
-    daemon::block_control_signals();
     let mut threads = Vec::new();
     for qid in 0..nr_queues {
         let (dev, target, queue_gate, reports_tx) = (
@@ -336,6 +352,7 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
             Some(daemon::ControlSignal::Stop) if !stopping => {
                 tracing::info!("stopping the device: draining in-flight I/O");
                 stopping = true;
+                STOP_REQUESTED.store(true, Ordering::Relaxed);
                 if let Err(error) = ctrl.kill_dev() {
                     tracing::error!(?error, "cannot stop the device");
                 }

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,9 @@ const ENGINE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Bumped (by SIGUSR1) to ask every queue to log its counters at its next tick.
 pub static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Set when the daemon is asked to stop (SIGTERM): held requests fail instead of waiting
+/// for a session that may never come back.
+pub static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// What every queue of a device serves: the same LU, over its own session.
 #[derive(Debug)]
@@ -93,8 +96,6 @@ pub(super) struct QueueLoop {
     next_atid: u32,
     cqes: Vec<(u64, i32, u32)>,
     tick: Tick,
-    /// The kernel is tearing the queue down (ABORT results seen).
-    stopping: bool,
     /// No reconnects: the loop is shutting down.
     shutting_down: bool,
     /// While the session is down past the replacement timeout, requests fail at once.
@@ -178,7 +179,6 @@ impl QueueLoop {
             next_atid: 1,
             cqes: Vec::with_capacity(usize::from(depth) * 2),
             tick: Tick::new(TICK),
-            stopping: false,
             shutting_down: false,
             fail_fast: false,
             outage_since: None,
@@ -244,7 +244,7 @@ impl QueueLoop {
         tracing::debug!(queue = self.qid, "queue is down");
     }
 
-    /// Logs out, lets the engine finish, and fails whatever is still held.
+    /// Logs out (or drops a connection that is not up) and lets the engine finish.
     pub fn shut_down(&mut self, queue: &UblkQueue) {
         self.shutting_down = true;
         let now = Instant::now();
@@ -430,7 +430,7 @@ impl QueueLoop {
         if result == sys::UBLK_IO_RES_OK as i32 {
             self.on_request(queue, tag);
         } else if result == sys::UBLK_IO_RES_ABORT {
-            self.stopping = true;
+            // The queue is going down; libublk counts these and ends `serve`.
             self.tags.mark_idle(tag);
         } else {
             tracing::warn!(
@@ -494,17 +494,25 @@ impl QueueLoop {
             return;
         };
         let plan = &pending.plan;
-        match conn.submit(
+        let submitted = conn.submit(
             &mut self.engine,
             task,
             self.target.lun,
             &plan.cdb,
             plan.direction,
             plan.data_len,
-        ) {
+        );
+        match submitted {
             Ok(()) => self.tags.set_in_flight(tag, pending),
-            // The connection is going away; its failure event follows and recovery resends.
-            Err(ConnError::NotLoggedIn | ConnError::Post(_)) => self.tags.hold(tag, pending),
+            Err(ConnError::NotLoggedIn) => self.tags.hold(tag, pending),
+            // The session took the command but its PDUs could not be queued on the
+            // connection: the command is the session's now, so the connection is dropped and
+            // recovery reissues it with the others.
+            Err(error @ (ConnError::Post(_) | ConnError::Pdu(_) | ConnError::WorkRequest(_))) => {
+                self.tags.set_in_flight(tag, pending);
+                self.declare_dead(queue, format!("cannot queue a PDU: {error}"));
+            }
+            // Refused before the session took it (no ITT, or the session said no).
             Err(error) => {
                 tracing::error!(queue = self.qid, tag, %error, "cannot submit");
                 self.stats.failed += 1;
@@ -557,12 +565,14 @@ impl QueueLoop {
             self.reap_orphan(&completion);
             return;
         }
+        // Only a PDU from the target proves it alive (our own sends complete too).
+        let received = matches!(completion, Completion::IscsiHdr(_));
         conn.handle(&mut self.engine, completion, &mut self.rng);
         let mut events = Vec::new();
         while let Some(event) = conn.poll_event() {
             events.push(event);
         }
-        if let Link::Up { last_rx, .. } = &mut self.link {
+        if let (true, Link::Up { last_rx, .. }) = (received, &mut self.link) {
             *last_rx = Instant::now();
         }
         for event in events {
@@ -671,7 +681,11 @@ impl QueueLoop {
         }
         self.reconnect_attempts = 0;
         self.fail_fast = false;
-        while let Some((tag, pending)) = self.tags.next_held() {
+        // Each held request once: one that cannot go now is held again for the next time.
+        for _ in 0..self.tags.held_count() {
+            let Some((tag, pending)) = self.tags.next_held() else {
+                break;
+            };
             self.submit(queue, tag, pending);
             if !self.link.is_up() {
                 break;
@@ -945,22 +959,37 @@ impl QueueLoop {
         }
         if let Some(since) = self.outage_since {
             if !self.fail_fast && now.duration_since(since) >= link::REPLACEMENT_TIMEOUT {
-                self.fail_fast = true;
-                let mut failed = 0;
-                while let Some((tag, _)) = self.tags.next_held() {
-                    self.stats.failed += 1;
-                    failed += 1;
-                    self.commit(queue, tag, ENOLINK);
-                }
-                tracing::error!(
-                    queue = self.qid,
-                    failed,
-                    timeout = ?link::REPLACEMENT_TIMEOUT,
-                    last_error = self.last_error.as_deref().unwrap_or("unknown"),
-                    "the session stayed down past the replacement timeout; failing I/O until it is back"
+                self.fail_held(
+                    queue,
+                    "the session stayed down past the replacement timeout",
                 );
             }
         }
+        if !self.fail_fast && !self.link.is_up() && STOP_REQUESTED.load(Ordering::Relaxed) {
+            // Stopping waits for every request; with the target gone they would wait for the
+            // replacement timeout.
+            self.fail_held(
+                queue,
+                "the device is being stopped while the session is down",
+            );
+        }
+    }
+
+    /// Fails every held request with ENOLINK, and new ones too until the session is back.
+    fn fail_held(&mut self, queue: &UblkQueue, why: &str) {
+        self.fail_fast = true;
+        let mut failed = 0;
+        while let Some((tag, _)) = self.tags.next_held() {
+            self.stats.failed += 1;
+            failed += 1;
+            self.commit(queue, tag, ENOLINK);
+        }
+        tracing::error!(
+            queue = self.qid,
+            failed,
+            last_error = self.last_error.as_deref().unwrap_or("unknown"),
+            "{why}: failing I/O until the session is back"
+        );
     }
 }
 
