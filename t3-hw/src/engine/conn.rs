@@ -22,7 +22,7 @@ use io_uring::{cqueue, opcode};
 use super::counters::ConnCounters;
 use super::ddp_rx::PlaceEnv;
 use super::error::{AbortReason, PostError};
-use super::rx::{Rx, RxEnv, RxEvent};
+use super::rx::{Rx, RxEnv, RxOutcome};
 use super::socket::{self, ConnectAddr};
 use super::submit::{SqFull, Submitter};
 use super::task_buffer::TaskBuffers;
@@ -98,6 +98,8 @@ pub(crate) struct ConnEnv<'a> {
     pub tasks: &'a TaskBuffers,
     pub max_data_segment_len: u32,
     pub tx_batch_bytes: u64,
+    /// Staging bytes of a connection's receive side (read-ahead room).
+    pub rx_staging_bytes: usize,
 }
 
 pub(crate) struct Conn {
@@ -338,11 +340,13 @@ impl Conn {
             self.push(sub, OpKind::Shutdown, sqe)?;
             self.phase = Phase::Closing(Shutdown::Pushed);
         }
+        let rx_env = self.rx_env(env);
         if let Some(rx) = &mut self.rx {
             if rx.wants_push() {
                 rx.push_chain(
                     fd,
                     self.key.token(OpKind::Rx),
+                    &rx_env,
                     sub,
                     &mut self.counters,
                     &mut self.ops_in_flight,
@@ -350,6 +354,23 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// What the receive side needs to know about the engine and this connection.
+    fn rx_env<'a>(&self, env: &ConnEnv<'a>) -> RxEnv<'a> {
+        RxEnv {
+            place: PlaceEnv {
+                ppm: env.ppm,
+                tasks: env.tasks,
+                tid: self.key.tid(),
+                page_size: self.page_size,
+                data_digest: self.submode.data_digest,
+            },
+            digests: self.submode,
+            max_data_segment_len: env.max_data_segment_len,
+            // Bytes staged ahead of their header can only be copied into mapped memory.
+            read_ahead: env.rx_staging_bytes > 0 && !env.tasks.has_fixed(),
+        }
     }
 
     fn emit_tx(
@@ -399,7 +420,7 @@ impl Conn {
         }
         let tearing_down = matches!(self.phase, Phase::TearingDown { .. });
         match op {
-            OpKind::Connect if !tearing_down => self.on_connect(result, out),
+            OpKind::Connect if !tearing_down => self.on_connect(result, env, out),
             OpKind::Tx if !tearing_down => self.on_tx(result, flags, out),
             OpKind::Rx if !tearing_down => self.on_rx(result, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
@@ -408,13 +429,13 @@ impl Conn {
         }
     }
 
-    fn on_connect(&mut self, result: i32, out: &mut VecDeque<Completion>) {
+    fn on_connect(&mut self, result: i32, env: &ConnEnv<'_>, out: &mut VecDeque<Completion>) {
         if result < 0 {
             self.phase = Phase::OpenFailed(CplStatus::from_connect_errno(-result));
             return;
         }
         self.phase = Phase::Established;
-        self.rx = Some(Rx::new(self.tid(), self.submode));
+        self.rx = Some(Rx::new(self.tid(), env.rx_staging_bytes));
         // The host stack does not expose its ISNs; nothing in the initiator needs them.
         out.push_back(Completion::ActEstablish {
             atid: self.atid,
@@ -451,25 +472,14 @@ impl Conn {
     }
 
     fn on_rx(&mut self, result: i32, env: &ConnEnv<'_>, out: &mut VecDeque<Completion>) {
+        let rx_env = self.rx_env(env);
         let Some(rx) = &mut self.rx else {
             return self.fail(AbortReason::LinkOrderBroken, out);
         };
-        let rx_env = RxEnv {
-            place: PlaceEnv {
-                ppm: env.ppm,
-                tasks: env.tasks,
-                tid: self.key.tid(),
-                page_size: self.page_size,
-                data_digest: self.submode.data_digest,
-            },
-            digests: self.submode,
-            max_data_segment_len: env.max_data_segment_len,
-        };
-        match rx.on_cqe(result, &rx_env, &mut self.counters) {
-            RxEvent::Nothing => {}
-            RxEvent::Pdu(header) => out.push_back(Completion::IscsiHdr(header)),
-            RxEvent::PeerClosed => out.push_back(Completion::PeerClose { tid: self.tid() }),
-            RxEvent::Abort(reason) => self.fail(reason, out),
+        match rx.on_cqe(result, &rx_env, &mut self.counters, out) {
+            RxOutcome::Continue => {}
+            RxOutcome::PeerClosed => out.push_back(Completion::PeerClose { tid: self.tid() }),
+            RxOutcome::Abort(reason) => self.fail(reason, out),
         }
     }
 

@@ -81,6 +81,9 @@ use token::{decode_token, ConnKey, MAX_CONNECTIONS};
 
 /// Default byte cap of one send batch.
 pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
+/// Default staging buffer of a connection's receive side: how far a receive may read ahead
+/// after a PDU that was not placed.
+pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +95,11 @@ pub struct EngineConfig {
     pub max_recv_data_segment_len: u32,
     /// Byte cap of one send batch (one chain of sends); a single larger PDU still goes alone.
     pub tx_batch_bytes: u32,
+    /// Staging bytes per connection: after a PDU that was not placed, one receive may take
+    /// this many bytes of the PDUs behind it (read-ahead; see the `rx` module). 0 reads
+    /// exactly to the next header every time. Read-ahead is off while fixed buffers are
+    /// registered.
+    pub rx_staging_bytes: u32,
 }
 
 impl EngineConfig {
@@ -101,6 +109,7 @@ impl EngineConfig {
             ppm,
             max_recv_data_segment_len,
             tx_batch_bytes: DEFAULT_TX_BATCH_BYTES,
+            rx_staging_bytes: DEFAULT_RX_STAGING_BYTES,
         }
     }
 }
@@ -127,7 +136,7 @@ enum SlotState {
     Live(Box<Conn>),
     /// A finished connection's last statistics, kept until the slot is reused.
     Closed {
-        counters: ConnCounters,
+        counters: Box<ConnCounters>,
         abort_reason: Option<AbortReason>,
     },
 }
@@ -333,6 +342,7 @@ impl Engine {
             tasks: &self.tasks,
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
+            rx_staging_bytes: self.config.rx_staging_bytes as usize,
         };
         let mut served = 0;
         while let Some(&slot) = self.ready.front() {
@@ -360,6 +370,7 @@ impl Engine {
             tasks: &self.tasks,
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
+            rx_staging_bytes: self.config.rx_staging_bytes as usize,
         };
         let Some(Slot {
             generation,
@@ -398,7 +409,7 @@ impl Engine {
     pub fn conn_counters(&self, tid: Tid) -> Option<ConnCounters> {
         match &self.slot_of(tid)?.state {
             SlotState::Live(conn) => Some(conn.counters()),
-            SlotState::Closed { counters, .. } => Some(*counters),
+            SlotState::Closed { counters, .. } => Some(**counters),
             SlotState::Free => None,
         }
     }
@@ -483,7 +494,7 @@ impl Engine {
     fn release_slot(&mut self, slot: u16, conn: Option<&Conn>) {
         self.slots[usize::from(slot)].state = match conn {
             Some(conn) => SlotState::Closed {
-                counters: conn.counters(),
+                counters: Box::new(conn.counters()),
                 abort_reason: conn.abort_reason(),
             },
             None => SlotState::Free,

@@ -207,15 +207,32 @@ pub enum TaskBufferError {
 #[derive(Debug, Default)]
 pub(crate) struct TaskBuffers {
     buffers: HashMap<u32, TaskBuffer>,
+    /// How many of them are fixed buffers.
+    fixed: usize,
 }
 
 impl TaskBuffers {
     pub fn insert(&mut self, task: u32, buffer: TaskBuffer) -> Option<TaskBuffer> {
-        self.buffers.insert(task, buffer)
+        self.fixed += usize::from(matches!(buffer, TaskBuffer::Fixed { .. }));
+        let old = self.buffers.insert(task, buffer);
+        self.forget(old)
     }
 
     pub fn remove(&mut self, task: u32) -> Option<TaskBuffer> {
-        self.buffers.remove(&task)
+        let old = self.buffers.remove(&task);
+        self.forget(old)
+    }
+
+    fn forget(&mut self, old: Option<TaskBuffer>) -> Option<TaskBuffer> {
+        if let Some(TaskBuffer::Fixed { .. }) = old {
+            self.fixed -= 1;
+        }
+        old
+    }
+
+    /// Whether any registered buffer is a fixed buffer (userspace cannot copy into those).
+    pub fn has_fixed(&self) -> bool {
+        self.fixed > 0
     }
 
     pub fn get(&self, task: u32) -> Result<TaskBuffer, TaskBufferError> {
