@@ -29,7 +29,7 @@ use super::task_buffer::TaskBuffers;
 use super::token::{ConnKey, OpKind};
 use super::tx::{NoBatch, TxBatch, TxPdu, TxProgress};
 use crate::cpl::{Completion, CplStatus};
-use crate::credits::WrCredits;
+use crate::credits::{WrCredits, WR_MAX_CREDITS};
 use crate::ppm::Ppm;
 use crate::ppod::PageSize;
 use crate::tid::Tid;
@@ -113,7 +113,8 @@ pub(crate) struct Conn {
     page_size: PageSize,
     credits: WrCredits,
     tx_queue: VecDeque<TxPdu>,
-    tx_batch: Option<TxBatch>,
+    /// The send batch; empty when nothing is in flight.
+    tx: TxBatch,
     rx: Option<Rx>,
     /// Pushed SQEs whose completion CQE has not arrived (SEND_ZC notifications not included:
     /// they reference no engine memory).
@@ -135,7 +136,7 @@ impl Conn {
             page_size: PageSize::Size4K,
             credits: WrCredits::default(),
             tx_queue: VecDeque::new(),
-            tx_batch: None,
+            tx: TxBatch::new(),
             rx: None,
             ops_in_flight: 0,
             counters: ConnCounters::default(),
@@ -334,7 +335,7 @@ impl Conn {
         self.emit_tx(fd, sub, env)?;
         if self.phase == Phase::Closing(Shutdown::Waiting)
             && self.tx_queue.is_empty()
-            && self.tx_batch.is_none()
+            && self.tx.is_empty()
         {
             let sqe = opcode::Shutdown::new(fd, libc::SHUT_WR).build();
             self.push(sub, OpKind::Shutdown, sqe)?;
@@ -379,31 +380,46 @@ impl Conn {
         sub: &mut dyn Submitter,
         env: &ConnEnv<'_>,
     ) -> Result<(), SqFull> {
-        if self.tx_batch.is_none() {
-            match TxBatch::build(&mut self.tx_queue, &mut self.credits, env.tx_batch_bytes) {
-                Ok((batch, stalled)) => {
+        if self.tx.is_empty() {
+            if self.tx_deferred() {
+                self.counters.tx_deferred += 1;
+                return Ok(());
+            }
+            match self
+                .tx
+                .fill(&mut self.tx_queue, &mut self.credits, env.tx_batch_bytes)
+            {
+                Ok(stalled) => {
                     if stalled {
                         self.counters.credit_stalls += 1;
                     }
-                    self.tx_batch = Some(batch);
                 }
                 Err(NoBatch::CreditStall) => self.counters.credit_stalls += 1,
                 Err(NoBatch::Empty) => {}
             }
         }
-        let Some(batch) = &mut self.tx_batch else {
-            return Ok(());
-        };
-        if !batch.wants_push() {
+        if !self.tx.wants_push() {
             return Ok(());
         }
-        batch.push_chain(
+        self.tx.push_chain(
             fd,
             self.key.token(OpKind::Tx),
             sub,
             &mut self.counters,
             &mut self.ops_in_flight,
         )
+    }
+
+    /// Whether queued PDUs should wait for the next flush: the last receive found the socket
+    /// still holding bytes, so the receive pushed now completes at once, and the PDUs it
+    /// delivers usually queue more requests; then they all leave in one send. Never more than
+    /// one batch's worth waits.
+    fn tx_deferred(&self) -> bool {
+        self.tx_queue.len() < usize::from(WR_MAX_CREDITS)
+            && self
+                .rx
+                .as_ref()
+                .is_some_and(|rx| rx.socket_has_more() && rx.wants_push())
     }
 
     /// Applies one CQE of this connection.
@@ -422,7 +438,7 @@ impl Conn {
         match op {
             OpKind::Connect if !tearing_down => self.on_connect(result, env, out),
             OpKind::Tx if !tearing_down => self.on_tx(result, flags, out),
-            OpKind::Rx if !tearing_down => self.on_rx(result, env, out),
+            OpKind::Rx if !tearing_down => self.on_rx(result, flags, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
             // Results during teardown (mostly cancellations) only count as arrived.
             OpKind::Connect | OpKind::Tx | OpKind::Rx | OpKind::Shutdown | OpKind::Cancel => {}
@@ -446,17 +462,17 @@ impl Conn {
     }
 
     fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
-        let Some(batch) = &mut self.tx_batch else {
+        if self.tx.is_empty() {
             return self.fail(AbortReason::LinkOrderBroken, out);
-        };
-        match batch.on_cqe(result, flags, &mut self.counters) {
+        }
+        match self.tx.on_cqe(result, flags, &mut self.counters) {
             TxProgress::Pending | TxProgress::Resume => {}
             TxProgress::Done {
                 credits,
                 pdus,
                 bytes,
             } => {
-                self.tx_batch = None;
+                self.tx.clear();
                 self.counters.pdus_tx += pdus;
                 self.counters.bytes_tx += bytes;
                 if self.credits.on_ack(credits).is_err() {
@@ -471,12 +487,18 @@ impl Conn {
         }
     }
 
-    fn on_rx(&mut self, result: i32, env: &ConnEnv<'_>, out: &mut VecDeque<Completion>) {
+    fn on_rx(
+        &mut self,
+        result: i32,
+        flags: u32,
+        env: &ConnEnv<'_>,
+        out: &mut VecDeque<Completion>,
+    ) {
         let rx_env = self.rx_env(env);
         let Some(rx) = &mut self.rx else {
             return self.fail(AbortReason::LinkOrderBroken, out);
         };
-        match rx.on_cqe(result, &rx_env, &mut self.counters, out) {
+        match rx.on_cqe(result, flags, &rx_env, &mut self.counters, out) {
             RxOutcome::Continue => {}
             RxOutcome::PeerClosed => out.push_back(Completion::PeerClose { tid: self.tid() }),
             RxOutcome::Abort(reason) => self.fail(reason, out),

@@ -82,6 +82,9 @@ pub struct ConnCounters {
     pub ddp_errors: DdpErrorCounts,
     /// Times transmission stopped for lack of work-request credits.
     pub credit_stalls: u64,
+    /// Flushes that held queued PDUs back because a receive was about to complete at once
+    /// (see `Conn::tx_deferred`); they leave with the PDUs that receive causes.
+    pub tx_deferred: u64,
     /// IORING_OP_SENDMSG submitted.
     pub sendmsg_calls: u64,
     /// IORING_OP_SEND_ZC submitted (fixed-buffer payload).

@@ -28,7 +28,7 @@
 use std::collections::VecDeque;
 
 use io_uring::squeue::{Entry, Flags};
-use io_uring::{opcode, types};
+use io_uring::{cqueue, opcode, types};
 
 use iscsi_proto::digest::{crc32c, crc32c_append, from_wire};
 use iscsi_proto::pdu::{padded, BhsLengths, MAX_AHS_LEN};
@@ -137,6 +137,9 @@ pub(crate) struct Rx {
     chain: Chain,
     msg: Box<RecvMsg>,
     sqes: Vec<Entry>,
+    /// Whether the socket held more bytes when the last receive returned
+    /// (IORING_CQE_F_SOCK_NONEMPTY).
+    socket_has_more: bool,
     halted: bool,
 }
 
@@ -163,6 +166,7 @@ impl Rx {
             chain: Chain::default(),
             msg: Box::new(msg),
             sqes: Vec::new(),
+            socket_has_more: false,
             halted: false,
         }
     }
@@ -175,6 +179,12 @@ impl Rx {
     /// Whether a receive should be pushed now.
     pub fn wants_push(&self) -> bool {
         !self.halted && !self.chain.is_active()
+    }
+
+    /// Whether the socket held more bytes than the last receive took: the next receive will
+    /// complete as soon as it is pushed.
+    pub fn socket_has_more(&self) -> bool {
+        self.socket_has_more
     }
 
     /// Staging room for the next receive; makes the room contiguous first.
@@ -347,10 +357,11 @@ impl Rx {
             .build()
     }
 
-    /// Applies one receive CQE; PDUs it completed are appended to `out`.
+    /// Applies one receive CQE (`flags` are the CQE's); PDUs it completed are appended to `out`.
     pub fn on_cqe(
         &mut self,
         result: i32,
+        flags: u32,
         env: &RxEnv<'_>,
         counters: &mut ConnCounters,
         out: &mut VecDeque<Completion>,
@@ -362,6 +373,7 @@ impl Rx {
         self.cqe_at += 1;
         let outcome = classify(result, op.total(), self.chain.is_broken());
         let chain_done = self.chain.on_cqe();
+        self.socket_has_more = result > 0 && cqueue::sock_nonempty(flags);
         match outcome {
             OpResult::Complete => self.absorb(op, op.total()),
             OpResult::Short(moved) => {
@@ -817,7 +829,7 @@ mod tests {
             let mut outcomes = Vec::new();
             while rx.cqe_at < rx.asked.len() {
                 if rx.chain.is_broken() {
-                    outcomes.push(rx.on_cqe(-libc::ECANCELED, &env, &mut self.counters, out));
+                    outcomes.push(rx.on_cqe(-libc::ECANCELED, 0, &env, &mut self.counters, out));
                     continue;
                 }
                 let asked = rx.asked[rx.cqe_at].total() as usize;
@@ -827,7 +839,7 @@ mod tests {
                 }
                 rx.land(rx.cqe_at, &stream[..take]);
                 *stream = &stream[take..];
-                outcomes.push(rx.on_cqe(take as i32, &env, &mut self.counters, out));
+                outcomes.push(rx.on_cqe(take as i32, 0, &env, &mut self.counters, out));
             }
             outcomes
         }
@@ -1106,11 +1118,11 @@ mod tests {
         rx.asked = vec![op, op];
         rx.chain.submitted(2);
         assert_eq!(
-            rx.on_cqe(10, &env, &mut counters, &mut out),
+            rx.on_cqe(10, 0, &env, &mut counters, &mut out),
             RxOutcome::Continue
         );
         assert_eq!(
-            rx.on_cqe(48, &env, &mut counters, &mut out),
+            rx.on_cqe(48, 0, &env, &mut counters, &mut out),
             RxOutcome::Abort(AbortReason::LinkOrderBroken)
         );
     }
@@ -1133,18 +1145,18 @@ mod tests {
         };
         let mut rx = pushed();
         assert_eq!(
-            rx.on_cqe(0, &env, &mut counters, &mut out),
+            rx.on_cqe(0, 0, &env, &mut counters, &mut out),
             RxOutcome::PeerClosed
         );
         assert!(!rx.wants_push(), "halted after FIN");
         assert_eq!(
-            pushed().on_cqe(-libc::ECONNRESET, &env, &mut counters, &mut out),
+            pushed().on_cqe(-libc::ECONNRESET, 0, &env, &mut counters, &mut out),
             RxOutcome::Abort(AbortReason::Socket {
                 errno: libc::ECONNRESET
             })
         );
         assert_eq!(
-            pushed().on_cqe(-libc::ECANCELED, &env, &mut counters, &mut out),
+            pushed().on_cqe(-libc::ECANCELED, 0, &env, &mut counters, &mut out),
             RxOutcome::Abort(AbortReason::UnexpectedCancel)
         );
         assert!(out.is_empty());
