@@ -68,13 +68,19 @@ pub(crate) fn choose_data_path(
         return DataPath::Inline(DdpStatus::NONE);
     }
     let offset = be32(bhs, BUFFER_OFFSET_AT);
-    let placement = match check_placement(env.ppm, itt, offset, data_len) {
-        Ok(placement) => placement,
-        Err(status) => return DataPath::Inline(status),
-    };
+    // One lookup when the tag is good; check_placement names the reason when it is not.
     let Ok(binding) = env.ppm.lookup(itt) else {
-        // check_placement just found it; a refusal here would be a ppm inconsistency.
-        return DataPath::Inline(DdpStatus::INVALID_PPOD);
+        return DataPath::Inline(match check_placement(env.ppm, itt, offset, data_len) {
+            Err(status) => status,
+            // The lookup just refused it; agreeing here would be a ppm inconsistency.
+            Ok(_) => DdpStatus::INVALID_PPOD,
+        });
+    };
+    let Some(end) = offset
+        .checked_add(data_len)
+        .filter(|&end| end <= binding.xfer_len)
+    else {
+        return DataPath::Inline(DdpStatus::OFFSET_ERR);
     };
     if binding.tid != env.tid {
         return DataPath::Inline(DdpStatus::TID_MISMATCH);
@@ -82,9 +88,9 @@ pub(crate) fn choose_data_path(
     if binding.page_size != env.page_size {
         return DataPath::Inline(DdpStatus::PPOD_MISMATCH);
     }
-    let range = placement.range();
     let before = runs.len();
-    if runs_through_pods(env, binding, range.start as u64, range.len() as u64, runs).is_some() {
+    let len = u64::from(end - offset);
+    if runs_through_pods(env, binding, u64::from(offset), len, runs).is_some() {
         DataPath::Place
     } else {
         runs.truncate(before);
@@ -354,7 +360,10 @@ mod tests {
                 len: 8192,
             },
         );
-        let sgl = fx.tasks.sgl(TASK, 8192, PageSize::Size4K).unwrap();
+        let mut sgl = Vec::new();
+        fx.tasks
+            .sgl_into(TASK, 8192, PageSize::Size4K, &mut sgl)
+            .unwrap();
         let itt = fx.reserve(&sgl, 8192);
         assert_eq!(
             choose(&fx.env(), &data_in(itt, 4096), 4096),

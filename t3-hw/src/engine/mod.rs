@@ -50,6 +50,7 @@ pub mod counters;
 mod ddp_rx;
 pub mod driver;
 pub mod error;
+pub(crate) mod fast_hash;
 mod link;
 mod rx;
 mod socket;
@@ -58,13 +59,13 @@ pub mod task_buffer;
 pub mod token;
 mod tx;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use thiserror::Error;
 
 use crate::cpl::Completion;
-use crate::ppm::{BufferId, DdpRequest, IttReservation, Ppm, PpmConfig, PpmConfigError};
+use crate::ppm::{BufferId, DdpRequest, IttReservation, Ppm, PpmConfig, PpmConfigError, SgEntry};
 use crate::ppod::PageSize;
 use crate::tag::TagError;
 use crate::tid::Tid;
@@ -73,6 +74,7 @@ use crate::wr::WorkRequest;
 use conn::{Conn, ConnEnv, ConnFate};
 pub use counters::{ConnCounters, DdpErrorCounts};
 pub use error::{AbortReason, PostError};
+use fast_hash::IdMap;
 pub use submit::{SqFull, Submitter};
 pub use task_buffer::{DmaAddr, DmaAddrError, TaskBuffer, TaskBufferError};
 use task_buffer::{IoTarget, TaskBuffers};
@@ -157,11 +159,13 @@ pub struct Engine {
     /// Slots to reuse, oldest first so closed statistics live as long as possible.
     free_slots: VecDeque<u16>,
     /// Open attempts in progress, by active-open id.
-    opening: HashMap<u32, u16>,
+    opening: IdMap<u32, u16>,
     /// Connections that may have SQEs to push.
     ready: VecDeque<u16>,
     completions: VecDeque<Completion>,
     stale_cqes: u64,
+    /// The scatter list of the reservation being made (kept for its memory).
+    sgl_scratch: Vec<SgEntry>,
 }
 
 // SAFETY: the engine holds raw pointers only into memory it owns or into task buffers whose
@@ -178,10 +182,11 @@ impl Engine {
             tasks: TaskBuffers::default(),
             slots: Vec::new(),
             free_slots: VecDeque::new(),
-            opening: HashMap::new(),
+            opening: IdMap::default(),
             ready: VecDeque::new(),
             completions: VecDeque::new(),
             stale_cqes: 0,
+            sgl_scratch: Vec::new(),
         })
     }
 
@@ -275,12 +280,13 @@ impl Engine {
             }
         }
         let page_size = self.ppm.ddp_page_size().unwrap_or(PageSize::Size4K);
-        let sgl = self.tasks.sgl(task, xfer_len, page_size)?;
+        self.tasks
+            .sgl_into(task, xfer_len, page_size, &mut self.sgl_scratch)?;
         let request = DdpRequest {
             buffer: BufferId(task),
             tid,
             xfer_len,
-            sgl: &sgl,
+            sgl: &self.sgl_scratch,
         };
         Ok(self.ppm.reserve_itt(sw_tag, Some(&request))?)
     }
@@ -515,7 +521,7 @@ impl Engine {
         let (tid, atid, connecting) = (conn.tid(), conn.atid(), conn.is_connecting());
         match conn.fate() {
             ConnFate::Live => {
-                if !connecting {
+                if !connecting && !self.opening.is_empty() {
                     self.opening.remove(&atid);
                 }
                 self.mark_ready(slot);
