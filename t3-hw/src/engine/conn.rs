@@ -100,6 +100,10 @@ pub(crate) struct ConnEnv<'a> {
     pub tx_batch_bytes: u64,
     /// Staging bytes of a connection's receive side (read-ahead room).
     pub rx_staging_bytes: usize,
+    /// Placed payloads this long make the next receive exact.
+    pub rx_exact_placement_bytes: u32,
+    /// Whether the ring owner settles silent sends (see `Engine::set_silent_sends`).
+    pub silent_sends: bool,
 }
 
 pub(crate) struct Conn {
@@ -371,6 +375,7 @@ impl Conn {
             max_data_segment_len: env.max_data_segment_len,
             // Bytes staged ahead of their header can only be copied into mapped memory.
             read_ahead: env.rx_staging_bytes > 0 && !env.tasks.has_fixed(),
+            exact_placement_from: env.rx_exact_placement_bytes,
         }
     }
 
@@ -401,9 +406,15 @@ impl Conn {
         if !self.tx.wants_push() {
             return Ok(());
         }
+        // A silent send is settled only after the enter that submits it has waited; nothing
+        // else of this connection may depend on it meanwhile: no PDUs queued behind it, no
+        // FIN waiting for it.
+        let silent_ok =
+            env.silent_sends && self.tx_queue.is_empty() && self.phase == Phase::Established;
         self.tx.push_chain(
             fd,
             self.key.token(OpKind::Tx),
+            silent_ok,
             sub,
             &mut self.counters,
             &mut self.ops_in_flight,
@@ -461,11 +472,33 @@ impl Conn {
         });
     }
 
+    /// Whether a silent send of this connection waits to be settled.
+    pub fn has_silent_send(&self) -> bool {
+        self.tx.has_silent_send()
+    }
+
+    /// The enter that submitted this connection's silent send has returned and no CQE said
+    /// it failed: it is done.
+    pub fn settle_silent_send(&mut self, out: &mut VecDeque<Completion>) {
+        let Some(progress) = self.tx.settle_silent() else {
+            return;
+        };
+        self.ops_in_flight = self.ops_in_flight.saturating_sub(1);
+        if !matches!(self.phase, Phase::TearingDown { .. }) {
+            self.on_tx_progress(progress, out);
+        }
+    }
+
     fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
         if self.tx.is_empty() {
             return self.fail(AbortReason::LinkOrderBroken, out);
         }
-        match self.tx.on_cqe(result, flags, &mut self.counters) {
+        let progress = self.tx.on_cqe(result, flags, &mut self.counters);
+        self.on_tx_progress(progress, out);
+    }
+
+    fn on_tx_progress(&mut self, progress: TxProgress, out: &mut VecDeque<Completion>) {
+        match progress {
             TxProgress::Pending | TxProgress::Resume => {}
             TxProgress::Done {
                 credits,

@@ -87,6 +87,8 @@ pub struct ConnCounters {
     pub tx_deferred: u64,
     /// IORING_OP_SENDMSG submitted.
     pub sendmsg_calls: u64,
+    /// Of `sendmsg_calls`, those submitted silent (no CQE unless they fall short).
+    pub silent_sends: u64,
     /// IORING_OP_SEND_ZC submitted (fixed-buffer payload).
     pub send_zc_calls: u64,
     /// IORING_OP_RECV and IORING_OP_RECVMSG submitted.

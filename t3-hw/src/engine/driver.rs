@@ -124,7 +124,8 @@ impl OwnedRing {
         ))
     }
 
-    /// Routes every available CQE to the engine; returns how many.
+    /// Routes every available CQE to the engine, then settles the silent sends the last enter
+    /// submitted; returns how many CQEs were routed.
     fn dispatch(&mut self) -> usize {
         self.cqes.clear();
         self.cqes.extend(
@@ -134,6 +135,11 @@ impl OwnedRing {
         );
         for &(token, result, flags) in &self.cqes {
             self.engine.on_cqe(token, result, flags);
+        }
+        // Every SQE pushed so far went in with the last enter (nothing pushes between an
+        // enter and this call), so its silent sends have finished.
+        if self.ring.submission().is_empty() {
+            self.engine.settle_silent_sends();
         }
         self.cqes.len()
     }
@@ -154,6 +160,30 @@ impl OwnedRing {
 
     /// Drives the engine until `done` holds (checked before every wait), or `timeout` passes.
     pub fn run_until(
+        &mut self,
+        done: impl FnMut(&mut Engine) -> bool,
+        timeout: Duration,
+    ) -> Result<(), DriverError> {
+        self.engine.set_silent_sends(false);
+        self.drive(done, timeout)
+    }
+
+    /// [`run_until`](Self::run_until) for a `done` that only received data can make true
+    /// (PDUs, connection events), never a send's completion by itself. Sends may then go out
+    /// silent ([`Engine::set_silent_sends`]): a send and the wait for its reply cost one
+    /// io_uring_enter instead of two.
+    pub fn run_until_received(
+        &mut self,
+        done: impl FnMut(&mut Engine) -> bool,
+        timeout: Duration,
+    ) -> Result<(), DriverError> {
+        self.engine.set_silent_sends(true);
+        let result = self.drive(done, timeout);
+        self.engine.set_silent_sends(false);
+        result
+    }
+
+    fn drive(
         &mut self,
         mut done: impl FnMut(&mut Engine) -> bool,
         timeout: Duration,

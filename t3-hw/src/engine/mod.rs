@@ -83,9 +83,11 @@ use token::{decode_token, ConnKey, MAX_CONNECTIONS};
 
 /// Default byte cap of one send batch.
 pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
-/// Default staging buffer of a connection's receive side: how far a receive may read ahead
-/// after a PDU that was not placed.
+/// Default staging buffer of a connection's receive side: how far one receive may read ahead.
 pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
+/// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
+/// threshold (see the README's benchmark section for the measured crossover).
+pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 16 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,11 +99,17 @@ pub struct EngineConfig {
     pub max_recv_data_segment_len: u32,
     /// Byte cap of one send batch (one chain of sends); a single larger PDU still goes alone.
     pub tx_batch_bytes: u32,
-    /// Staging bytes per connection: after a PDU that was not placed, one receive may take
-    /// this many bytes of the PDUs behind it (read-ahead; see the `rx` module). 0 reads
-    /// exactly to the next header every time. Read-ahead is off while fixed buffers are
-    /// registered.
+    /// Staging bytes per connection: one receive may take this many bytes of the PDUs
+    /// behind the one it completes (read-ahead; see the `rx` module). 0 reads exactly to the
+    /// next header every time. Read-ahead is off while fixed buffers are registered.
     pub rx_staging_bytes: u32,
+    /// The software DDP threshold: after a placed Data-In of at least this many bytes, the
+    /// next receive stops at the next header, so a large transfer goes from the socket
+    /// straight into its task buffer (the T3's DDP). Placed payloads below it are read ahead
+    /// with their headers and copied from staging into the task buffer by the engine
+    /// (`staged_bytes`), which saves receives when transfers are small. 0 places everything
+    /// exactly.
+    pub rx_exact_placement_bytes: u32,
 }
 
 impl EngineConfig {
@@ -112,6 +120,7 @@ impl EngineConfig {
             max_recv_data_segment_len,
             tx_batch_bytes: DEFAULT_TX_BATCH_BYTES,
             rx_staging_bytes: DEFAULT_RX_STAGING_BYTES,
+            rx_exact_placement_bytes: DEFAULT_RX_EXACT_PLACEMENT_BYTES,
         }
     }
 }
@@ -166,6 +175,10 @@ pub struct Engine {
     stale_cqes: u64,
     /// The scatter list of the reservation being made (kept for its memory).
     sgl_scratch: Vec<SgEntry>,
+    /// Whether sends may go out silent (see [`Engine::set_silent_sends`]).
+    silent_sends: bool,
+    /// Connections with a silent send waiting for [`Engine::settle_silent_sends`].
+    silent_slots: Vec<u16>,
 }
 
 // SAFETY: the engine holds raw pointers only into memory it owns or into task buffers whose
@@ -187,6 +200,8 @@ impl Engine {
             completions: VecDeque::new(),
             stale_cqes: 0,
             sgl_scratch: Vec::new(),
+            silent_sends: false,
+            silent_slots: Vec::new(),
         })
     }
 
@@ -349,12 +364,19 @@ impl Engine {
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
             rx_staging_bytes: self.config.rx_staging_bytes as usize,
+            rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            silent_sends: self.silent_sends,
         };
         let mut served = 0;
         while let Some(&slot) = self.ready.front() {
             if let Some(entry) = self.slots.get_mut(usize::from(slot)) {
                 if let SlotState::Live(conn) = &mut entry.state {
-                    conn.emit(sub, &env)?;
+                    let had_silent = conn.has_silent_send();
+                    let emitted = conn.emit(sub, &env);
+                    if !had_silent && conn.has_silent_send() {
+                        self.silent_slots.push(slot);
+                    }
+                    emitted?;
                     served += 1;
                 }
                 entry.ready = false;
@@ -362,6 +384,35 @@ impl Engine {
             self.ready.pop_front();
         }
         Ok(served)
+    }
+
+    /// Lets sends go out *silent*: a connection whose whole send batch is one SENDMSG pushes
+    /// it with MSG_DONTWAIT and IOSQE_CQE_SKIP_SUCCESS, so it is finished when the
+    /// io_uring_enter that submits it returns and posts a CQE only if it fell short. A send's
+    /// CQE would otherwise end the owner's wait at once and cost a second enter to wait for
+    /// the reply.
+    ///
+    /// The ring owner that turns this on must call
+    /// [`settle_silent_sends`](Self::settle_silent_sends) after every io_uring_enter that
+    /// submitted the engine's SQEs, once it has routed the CQEs that enter left (a submit
+    /// always runs a DONTWAIT send to its end). Off by default.
+    pub fn set_silent_sends(&mut self, on: bool) {
+        self.silent_sends = on;
+    }
+
+    /// Completes the silent sends submitted so far whose CQE did not come: they sent
+    /// everything. See [`set_silent_sends`](Self::set_silent_sends).
+    pub fn settle_silent_sends(&mut self) {
+        while let Some(slot) = self.silent_slots.pop() {
+            if let Some(Slot {
+                state: SlotState::Live(conn),
+                ..
+            }) = self.slots.get_mut(usize::from(slot))
+            {
+                conn.settle_silent_send(&mut self.completions);
+                self.after_event(slot);
+            }
+        }
     }
 
     /// Routes back one CQE of an SQE the engine pushed. Tokens the engine did not issue, or of
@@ -377,6 +428,8 @@ impl Engine {
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
             rx_staging_bytes: self.config.rx_staging_bytes as usize,
+            rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            silent_sends: self.silent_sends,
         };
         let Some(Slot {
             generation,

@@ -108,8 +108,12 @@ pub(crate) struct RxEnv<'a> {
     pub place: PlaceEnv<'a>,
     pub digests: UlpSubmode,
     pub max_data_segment_len: u32,
-    /// Whether a receive after a PDU that was not placed may fill the whole staging buffer.
+    /// Whether a receive may fill the whole staging buffer (read-ahead) at all.
     pub read_ahead: bool,
+    /// Placed payloads of at least this many bytes make the next receive exact, so a large
+    /// transfer goes from the socket straight to its buffer; smaller ones are read ahead and
+    /// copied out of staging.
+    pub exact_placement_from: u32,
 }
 
 /// The receive state of one connection.
@@ -129,8 +133,9 @@ pub(crate) struct Rx {
     span_at: usize,
     span_filled: u32,
     pdu: Option<RxPdu>,
-    /// Whether the last parsed PDU was placed: the next receive is then exact.
-    last_placed: bool,
+    /// Whether the last parsed PDU was a placed one of at least `exact_placement_from`
+    /// bytes: the next receive is then exact.
+    next_exact: bool,
     asked: Vec<AskedOp>,
     /// Index in `asked` of the op the next CQE answers.
     cqe_at: usize,
@@ -160,7 +165,7 @@ impl Rx {
             span_at: 0,
             span_filled: 0,
             pdu: None,
-            last_placed: false,
+            next_exact: false,
             asked: Vec::new(),
             cqe_at: 0,
             chain: Chain::default(),
@@ -189,7 +194,7 @@ impl Rx {
 
     /// Staging room for the next receive; makes the room contiguous first.
     fn staging_room(&mut self, env: &RxEnv<'_>) -> usize {
-        let read_ahead = env.read_ahead && !self.last_placed;
+        let read_ahead = env.read_ahead && !self.next_exact;
         let want = if read_ahead {
             self.staging.len()
         } else {
@@ -508,7 +513,7 @@ impl Rx {
         self.span_at = 0;
         self.span_filled = 0;
         self.placed_runs = 0;
-        self.last_placed = false;
+        self.next_exact = false;
         if data_len == 0 {
             self.pdu = Some(pdu);
             self.finish_pdu(counters, out);
@@ -518,7 +523,7 @@ impl Rx {
         match choose_data_path(&env.place, &bhs, data_len, &mut self.spans) {
             DataPath::Place => {
                 self.placed_runs = self.spans.len();
-                self.last_placed = true;
+                self.next_exact = data_len >= env.exact_placement_from;
                 pdu.status = DdpStatus::DDP_PDU;
                 if trailer_len > 0 {
                     self.spans.push(PlacedRun {
@@ -736,6 +741,7 @@ mod tests {
         ops_in_flight: usize,
         digests: UlpSubmode,
         read_ahead: bool,
+        exact_placement_from: u32,
     }
 
     impl Harness {
@@ -748,6 +754,7 @@ mod tests {
                 ops_in_flight: 0,
                 digests,
                 read_ahead,
+                exact_placement_from: 4096,
             }
         }
 
@@ -789,6 +796,7 @@ mod tests {
                 digests: self.digests,
                 max_data_segment_len: 65536,
                 read_ahead: self.read_ahead,
+                exact_placement_from: self.exact_placement_from,
             }
         }
 
@@ -813,6 +821,7 @@ mod tests {
                 digests: self.digests,
                 max_data_segment_len: 65536,
                 read_ahead: self.read_ahead,
+                exact_placement_from: self.exact_placement_from,
             };
             // (Spelled out: `env` must not borrow the counters the calls below change.)
             if rx.wants_push() {
@@ -988,6 +997,30 @@ mod tests {
         assert_eq!(harness.bound(), data.as_slice());
         assert_eq!(harness.counters.rx_chains, 5);
         assert_eq!(harness.counters.staged_bytes, 0, "nothing copied");
+    }
+
+    #[test]
+    fn placed_payloads_below_the_exact_limit_are_read_ahead() {
+        let mut harness = Harness::new(NONE, true);
+        let itt = harness.bind();
+        let data = pattern(16384, 4);
+        let wire: Vec<u8> = (0..8u32)
+            .flat_map(|i| data_in(itt, i * 2048, &data[i as usize * 2048..][..2048], NONE))
+            .collect();
+        let mut rx = Rx::new(Tid::ZERO, STAGING);
+        let (pdus, _) = harness.run_all(&mut rx, &wire, None);
+        assert_eq!(pdus.len(), 8);
+        assert!(pdus.iter().all(IscsiHdr::data_placed));
+        assert_eq!(harness.bound(), data.as_slice());
+        // 2 KiB payloads are below the 4 KiB limit: receives fill the 4 KiB staging buffer
+        // (16.4 KB of stream), and payload cut off at its end is received in place.
+        assert!(harness.counters.rx_chains <= 6, "{:?}", harness.counters);
+        assert!(
+            harness.counters.staged_bytes > 12288,
+            "{:?}",
+            harness.counters
+        );
+        assert_eq!(harness.counters.ddp_bytes, 16384);
     }
 
     #[test]

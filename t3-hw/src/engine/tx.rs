@@ -245,6 +245,10 @@ pub(crate) struct TxBatch {
     zc_notifications_due: usize,
     credits: u16,
     bytes: u64,
+    /// The chain in flight is one silent SENDMSG (see [`TxBatch::push_chain`]).
+    silent: bool,
+    /// A push of this batch has happened: a retry is never silent.
+    pushed_before: bool,
 }
 
 /// Why no batch could be built.
@@ -270,6 +274,8 @@ impl TxBatch {
             zc_notifications_due: 0,
             credits: 0,
             bytes: 0,
+            silent: false,
+            pushed_before: false,
         }
     }
 
@@ -290,6 +296,8 @@ impl TxBatch {
         self.zc_notifications_due = 0;
         self.credits = 0;
         self.bytes = 0;
+        self.silent = false;
+        self.pushed_before = false;
     }
 
     /// Fills this empty batch with PDUs from the front of `queue` while credits last, up to
@@ -405,10 +413,18 @@ impl TxBatch {
     }
 
     /// Pushes the next chain of ops, counting each SQE in `ops_in_flight`.
+    ///
+    /// With `silent_ok`, a batch that is one SENDMSG goes out *silent* on its first push:
+    /// MSG_DONTWAIT, so it finishes (all sent, part sent, or EAGAIN) while the io_uring_enter
+    /// that submits it runs, and IOSQE_CQE_SKIP_SUCCESS, so only a failure or short send
+    /// posts a CQE. The ring owner then reports the enter with
+    /// [`settle_silent`](Self::settle_silent). This saves the CQE that would otherwise end the
+    /// owner's wait at once and cost a second enter to wait for the reply.
     pub fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
+        silent_ok: bool,
         sub: &mut dyn Submitter,
         counters: &mut ConnCounters,
         ops_in_flight: &mut usize,
@@ -419,6 +435,11 @@ impl TxBatch {
             return Err(SqFull);
         }
         let first = self.next_op;
+        let silent = silent_ok
+            && !self.pushed_before
+            && self.ops.len() == 1
+            && matches!(self.ops[0].kind, TxOpKind::SendMsg { .. });
+        self.pushed_before = true;
         for index in first..first + count {
             let op = self.ops[index];
             let sqe = match op.kind {
@@ -431,9 +452,18 @@ impl TxBatch {
                     header.msg_iov = self.iovecs[iov_start..].as_mut_ptr();
                     header.msg_iovlen = iov_end - iov_start;
                     counters.sendmsg_calls += 1;
-                    opcode::SendMsg::new(fd, header as *const libc::msghdr)
-                        .flags((libc::MSG_NOSIGNAL | libc::MSG_WAITALL) as u32)
-                        .build()
+                    let mut flags = libc::MSG_NOSIGNAL | libc::MSG_WAITALL;
+                    if silent {
+                        flags |= libc::MSG_DONTWAIT;
+                    }
+                    let sqe = opcode::SendMsg::new(fd, header as *const libc::msghdr)
+                        .flags(flags as u32)
+                        .build();
+                    if silent {
+                        sqe.flags(Flags::SKIP_SUCCESS)
+                    } else {
+                        sqe
+                    }
                 }
                 TxOpKind::SendZc { buf_index, addr } => {
                     counters.send_zc_calls += 1;
@@ -457,15 +487,46 @@ impl TxBatch {
             *ops_in_flight += 1;
         }
         counters.tx_chains += 1;
+        if silent {
+            counters.silent_sends += 1;
+        }
+        self.silent = silent;
         self.chain.submitted(count);
         self.cqe_op = first;
         Ok(())
+    }
+
+    /// Whether a silent send is waiting for [`settle_silent`](Self::settle_silent).
+    pub fn has_silent_send(&self) -> bool {
+        self.silent
+    }
+
+    /// The enter that submitted the silent send has returned and its CQEs were applied, and
+    /// none was the send's: it sent everything.
+    pub fn settle_silent(&mut self) -> Option<TxProgress> {
+        if !std::mem::take(&mut self.silent) {
+            return None;
+        }
+        if let Some(op) = self.ops.get_mut(self.cqe_op) {
+            op.remaining = 0;
+        }
+        self.cqe_op += 1;
+        self.chain.on_cqe();
+        self.next_op = self.ops.len();
+        Some(self.progress())
     }
 
     /// Applies one CQE of the send chain.
     pub fn on_cqe(&mut self, result: i32, flags: u32, counters: &mut ConnCounters) -> TxProgress {
         if cqueue::notif(flags) {
             self.zc_notifications_due = self.zc_notifications_due.saturating_sub(1);
+            return self.progress();
+        }
+        if std::mem::take(&mut self.silent) && result == -libc::EAGAIN {
+            // The socket had no room: nothing was sent; the retry waits for room.
+            counters.short_transfers += 1;
+            self.cqe_op += 1;
+            self.chain.on_cqe();
             return self.progress();
         }
         let index = self.cqe_op;
@@ -837,5 +898,118 @@ mod tests {
             batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
             TxProgress::Failed(AbortReason::UnexpectedCancel)
         );
+    }
+
+    /// Takes every SQE.
+    struct Sink(usize);
+
+    impl Submitter for Sink {
+        fn sq_space(&mut self) -> usize {
+            64
+        }
+
+        fn push(&mut self, _token: u64, _sqe: Entry) -> Result<(), SqFull> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    fn one_sendmsg_batch() -> TxBatch {
+        let tasks = TaskBuffers::default();
+        let pdu = TxPdu::new(tx(Payload::Inline(vec![7; 10]), both()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
+        batch
+    }
+
+    fn push(batch: &mut TxBatch, silent_ok: bool, counters: &mut ConnCounters) {
+        batch
+            .push_chain(types::Fd(-1), 0, silent_ok, &mut Sink(0), counters, &mut 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_silent_send_completes_when_settled() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, true, &mut counters);
+        assert!(batch.has_silent_send());
+        assert_eq!(counters.silent_sends, 1);
+        assert_eq!(
+            batch.settle_silent(),
+            Some(TxProgress::Done {
+                credits: 1,
+                pdus: 1,
+                bytes: batch.bytes
+            })
+        );
+        assert_eq!(batch.settle_silent(), None, "settled once");
+    }
+
+    #[test]
+    fn a_silent_send_that_found_no_room_is_retried_loud() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, true, &mut counters);
+        assert_eq!(
+            batch.on_cqe(-libc::EAGAIN, 0, &mut counters),
+            TxProgress::Resume
+        );
+        assert!(!batch.has_silent_send());
+        push(&mut batch, true, &mut counters);
+        assert!(
+            !batch.has_silent_send(),
+            "a retry waits for room and has a CQE"
+        );
+        assert_eq!(counters.silent_sends, 1);
+        let total = batch.ops[0].remaining as i32;
+        assert!(matches!(
+            batch.on_cqe(total, 0, &mut counters),
+            TxProgress::Done { pdus: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_short_silent_send_resumes_where_it_stopped() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        let full = batch.wire_image();
+        push(&mut batch, true, &mut counters);
+        assert_eq!(batch.on_cqe(20, 0, &mut counters), TxProgress::Resume);
+        assert_eq!(batch.wire_image(), full[20..].to_vec());
+        assert_eq!(batch.settle_silent(), None, "its CQE came");
+    }
+
+    #[test]
+    fn only_single_sendmsg_batches_go_silent() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, false, &mut counters);
+        assert!(!batch.has_silent_send(), "not allowed");
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Fixed {
+                buf_index: 0,
+                base: 0,
+                len: 4096,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 0,
+            len: 100,
+        };
+        let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
+        push(&mut batch, true, &mut counters);
+        assert!(!batch.has_silent_send(), "SENDMSG, SEND_ZC, SENDMSG");
     }
 }

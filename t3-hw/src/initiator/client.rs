@@ -243,7 +243,8 @@ impl Client {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return Err(ClientError::TimedOut(Duration::ZERO, what));
         };
-        let result = ring.run_until(
+        // Only completions of received data produce connection events.
+        let result = ring.run_until_received(
             |engine| dispatch(engine, conns, tasks, events, rng) > 0,
             left,
         );
