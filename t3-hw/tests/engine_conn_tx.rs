@@ -411,3 +411,44 @@ fn peer_reset_is_abort_with_conn_reset() {
         .unwrap();
     assert_eq!(next_completion(&mut ring), Completion::AbortRpl { tid });
 }
+
+#[test]
+fn a_send_waiting_only_for_its_reply_goes_out_silent() {
+    let peer = Peer::start();
+    let mut ring = ring();
+    let tid = open(&mut ring, 0x10000, peer.addr);
+    let (request, wire) = tx(tid, &nop_out(7), Payload::None, &[], Digests::NONE);
+    ring.engine_mut().post(request).unwrap();
+    // The peer answers once it has read the request.
+    let reply = std::thread::spawn({
+        let len = wire.len();
+        move || {
+            let got = peer.read(len);
+            peer.write(nop_in(7, b"", Digests::NONE));
+            (got, peer)
+        }
+    });
+    let mut seen = Vec::new();
+    ring.run_until_received(
+        |engine| {
+            while let Some(completion) = engine.poll_completion() {
+                seen.push(completion);
+            }
+            seen.iter()
+                .any(|completion| matches!(completion, Completion::IscsiHdr(_)))
+        },
+        TIMEOUT,
+    )
+    .unwrap();
+    let (got, _peer) = reply.join().unwrap();
+    match got {
+        Reply::Bytes(bytes) => assert_eq!(bytes, wire),
+        other => panic!("peer read failed: {other:?}"),
+    }
+    assert!(
+        seen.contains(&Completion::TxDmaAck { tid, credits: 1 }),
+        "the send completed without a CQE of its own: {seen:?}"
+    );
+    let counters = ring.engine().conn_counters(tid).unwrap();
+    assert_eq!((counters.silent_sends, counters.pdus_tx), (1, 1));
+}

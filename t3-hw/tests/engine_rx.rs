@@ -7,8 +7,8 @@ use common::*;
 use iscsi_proto::digest::{crc32c, to_wire, Digests};
 use iscsi_proto::pdu::BHS_LEN;
 use t3_hw::{
-    AbortReason, Completion, CplStatus, DdpStatus, OwnedRing, SetTcbField, Tid, UlpSubmode,
-    WorkRequest,
+    AbortReason, Completion, CplStatus, DdpStatus, Engine, EngineConfig, OwnedRing, PpmConfig,
+    SetTcbField, Tid, UlpSubmode, WorkRequest,
 };
 
 const TASK: u32 = 1;
@@ -245,12 +245,11 @@ fn pdus_split_into_single_bytes_are_reassembled() {
     assert!(buffer.guards_intact());
 }
 
-#[test]
-fn many_pdus_in_one_write_cost_one_receive_chain_each() {
+/// Forty inline NOP-Ins each followed by a placed Data-In, all in one write.
+fn many_pdus_in_one_write(ring: &mut OwnedRing) -> t3_hw::ConnCounters {
     let peer = Peer::start();
-    let mut ring = ring();
     let mut buffer = Guarded::new(40 * 4096);
-    let (tid, itt) = bound(&mut ring, &peer, &mut buffer, 40 * 4096);
+    let (tid, itt) = bound(ring, &peer, &mut buffer, 40 * 4096);
     let data = pattern(40 * 4096, 5);
     let mut wire = Vec::new();
     for index in 0..40u32 {
@@ -265,21 +264,51 @@ fn many_pdus_in_one_write_cost_one_receive_chain_each() {
     }
     peer.write(wire);
     for index in 0..40u32 {
-        let nop = pdu(next_completion(&mut ring));
+        let nop = pdu(next_completion(ring));
         assert_eq!(itt_of(&nop), 0x100 + index);
         let at = (index * 4096) as usize;
         assert_eq!(nop.data, &data[at..at + 13]);
-        assert_eq!(
-            pdu(next_completion(&mut ring)).ddp_status,
-            DdpStatus::DDP_PDU
-        );
+        let placed = pdu(next_completion(ring));
+        assert_eq!(placed.ddp_status, DdpStatus::DDP_PDU);
+        assert!(placed.data_placed());
     }
     assert_eq!(buffer.body(), data.as_slice());
+    assert!(buffer.guards_intact());
     let counters = ring.engine().conn_counters(tid).unwrap();
     assert_eq!(counters.pdus_rx, 80);
-    // The first header read, then one chain per PDU (rest of the PDU + next header).
+    assert_eq!(counters.ddp_bytes, 40 * 4096);
+    counters
+}
+
+#[test]
+fn exact_receives_cost_one_op_per_pdu() {
+    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
+    config.rx_staging_bytes = 0;
+    let mut ring = OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap();
+    let counters = many_pdus_in_one_write(&mut ring);
+    // The first header read, then one receive per PDU: the rest of it and the next header.
     assert_eq!(counters.rx_chains, counters.pdus_rx + 1);
+    assert_eq!(counters.recv_calls, counters.rx_chains);
+    assert_eq!(
+        counters.staged_bytes, 0,
+        "every payload went straight to its buffer"
+    );
     assert_eq!(counters.short_transfers, 0);
+}
+
+#[test]
+fn read_ahead_takes_many_pdus_per_receive() {
+    let counters = many_pdus_in_one_write(&mut ring());
+    // After each inline NOP-In a receive reads ahead; payload caught that way is copied into
+    // its task buffer by the engine, the rest is received in place.
+    assert!(
+        counters.rx_chains * 4 < counters.pdus_rx,
+        "{} receives for {} PDUs",
+        counters.rx_chains,
+        counters.pdus_rx
+    );
+    assert!(counters.staged_bytes > 0);
+    assert!(counters.staged_bytes <= counters.ddp_bytes);
 }
 
 #[test]

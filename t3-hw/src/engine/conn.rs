@@ -22,14 +22,14 @@ use io_uring::{cqueue, opcode};
 use super::counters::ConnCounters;
 use super::ddp_rx::PlaceEnv;
 use super::error::{AbortReason, PostError};
-use super::rx::{Rx, RxEnv, RxEvent};
+use super::rx::{Rx, RxEnv, RxOutcome};
 use super::socket::{self, ConnectAddr};
 use super::submit::{SqFull, Submitter};
 use super::task_buffer::TaskBuffers;
 use super::token::{ConnKey, OpKind};
 use super::tx::{NoBatch, TxBatch, TxPdu, TxProgress};
 use crate::cpl::{Completion, CplStatus};
-use crate::credits::WrCredits;
+use crate::credits::{WrCredits, WR_MAX_CREDITS};
 use crate::ppm::Ppm;
 use crate::ppod::PageSize;
 use crate::tid::Tid;
@@ -98,6 +98,12 @@ pub(crate) struct ConnEnv<'a> {
     pub tasks: &'a TaskBuffers,
     pub max_data_segment_len: u32,
     pub tx_batch_bytes: u64,
+    /// Staging bytes of a connection's receive side (read-ahead room).
+    pub rx_staging_bytes: usize,
+    /// Placed payloads this long make the next receive exact.
+    pub rx_exact_placement_bytes: u32,
+    /// Whether the ring owner settles silent sends (see `Engine::set_silent_sends`).
+    pub silent_sends: bool,
 }
 
 pub(crate) struct Conn {
@@ -111,7 +117,8 @@ pub(crate) struct Conn {
     page_size: PageSize,
     credits: WrCredits,
     tx_queue: VecDeque<TxPdu>,
-    tx_batch: Option<TxBatch>,
+    /// The send batch; empty when nothing is in flight.
+    tx: TxBatch,
     rx: Option<Rx>,
     /// Pushed SQEs whose completion CQE has not arrived (SEND_ZC notifications not included:
     /// they reference no engine memory).
@@ -133,7 +140,7 @@ impl Conn {
             page_size: PageSize::Size4K,
             credits: WrCredits::default(),
             tx_queue: VecDeque::new(),
-            tx_batch: None,
+            tx: TxBatch::new(),
             rx: None,
             ops_in_flight: 0,
             counters: ConnCounters::default(),
@@ -332,17 +339,19 @@ impl Conn {
         self.emit_tx(fd, sub, env)?;
         if self.phase == Phase::Closing(Shutdown::Waiting)
             && self.tx_queue.is_empty()
-            && self.tx_batch.is_none()
+            && self.tx.is_empty()
         {
             let sqe = opcode::Shutdown::new(fd, libc::SHUT_WR).build();
             self.push(sub, OpKind::Shutdown, sqe)?;
             self.phase = Phase::Closing(Shutdown::Pushed);
         }
+        let rx_env = self.rx_env(env);
         if let Some(rx) = &mut self.rx {
             if rx.wants_push() {
                 rx.push_chain(
                     fd,
                     self.key.token(OpKind::Rx),
+                    &rx_env,
                     sub,
                     &mut self.counters,
                     &mut self.ops_in_flight,
@@ -352,37 +361,76 @@ impl Conn {
         Ok(())
     }
 
+    /// What the receive side needs to know about the engine and this connection.
+    fn rx_env<'a>(&self, env: &ConnEnv<'a>) -> RxEnv<'a> {
+        RxEnv {
+            place: PlaceEnv {
+                ppm: env.ppm,
+                tasks: env.tasks,
+                tid: self.key.tid(),
+                page_size: self.page_size,
+                data_digest: self.submode.data_digest,
+            },
+            digests: self.submode,
+            max_data_segment_len: env.max_data_segment_len,
+            // Bytes staged ahead of their header can only be copied into mapped memory.
+            read_ahead: env.rx_staging_bytes > 0 && !env.tasks.has_fixed(),
+            exact_placement_from: env.rx_exact_placement_bytes,
+        }
+    }
+
     fn emit_tx(
         &mut self,
         fd: Fd,
         sub: &mut dyn Submitter,
         env: &ConnEnv<'_>,
     ) -> Result<(), SqFull> {
-        if self.tx_batch.is_none() {
-            match TxBatch::build(&mut self.tx_queue, &mut self.credits, env.tx_batch_bytes) {
-                Ok((batch, stalled)) => {
+        if self.tx.is_empty() {
+            if self.tx_deferred() {
+                self.counters.tx_deferred += 1;
+                return Ok(());
+            }
+            match self
+                .tx
+                .fill(&mut self.tx_queue, &mut self.credits, env.tx_batch_bytes)
+            {
+                Ok(stalled) => {
                     if stalled {
                         self.counters.credit_stalls += 1;
                     }
-                    self.tx_batch = Some(batch);
                 }
                 Err(NoBatch::CreditStall) => self.counters.credit_stalls += 1,
                 Err(NoBatch::Empty) => {}
             }
         }
-        let Some(batch) = &mut self.tx_batch else {
-            return Ok(());
-        };
-        if !batch.wants_push() {
+        if !self.tx.wants_push() {
             return Ok(());
         }
-        batch.push_chain(
+        // A silent send is settled only after the enter that submits it has waited; nothing
+        // else of this connection may depend on it meanwhile: no PDUs queued behind it, no
+        // FIN waiting for it.
+        let silent_ok =
+            env.silent_sends && self.tx_queue.is_empty() && self.phase == Phase::Established;
+        self.tx.push_chain(
             fd,
             self.key.token(OpKind::Tx),
+            silent_ok,
             sub,
             &mut self.counters,
             &mut self.ops_in_flight,
         )
+    }
+
+    /// Whether queued PDUs should wait for the next flush: the last receive found the socket
+    /// still holding bytes, so the receive pushed now completes at once, and the PDUs it
+    /// delivers usually queue more requests; then they all leave in one send. Never more than
+    /// one batch's worth waits.
+    fn tx_deferred(&self) -> bool {
+        self.tx_queue.len() < usize::from(WR_MAX_CREDITS)
+            && self
+                .rx
+                .as_ref()
+                .is_some_and(|rx| rx.socket_has_more() && rx.wants_push())
     }
 
     /// Applies one CQE of this connection.
@@ -399,22 +447,22 @@ impl Conn {
         }
         let tearing_down = matches!(self.phase, Phase::TearingDown { .. });
         match op {
-            OpKind::Connect if !tearing_down => self.on_connect(result, out),
+            OpKind::Connect if !tearing_down => self.on_connect(result, env, out),
             OpKind::Tx if !tearing_down => self.on_tx(result, flags, out),
-            OpKind::Rx if !tearing_down => self.on_rx(result, env, out),
+            OpKind::Rx if !tearing_down => self.on_rx(result, flags, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
             // Results during teardown (mostly cancellations) only count as arrived.
             OpKind::Connect | OpKind::Tx | OpKind::Rx | OpKind::Shutdown | OpKind::Cancel => {}
         }
     }
 
-    fn on_connect(&mut self, result: i32, out: &mut VecDeque<Completion>) {
+    fn on_connect(&mut self, result: i32, env: &ConnEnv<'_>, out: &mut VecDeque<Completion>) {
         if result < 0 {
             self.phase = Phase::OpenFailed(CplStatus::from_connect_errno(-result));
             return;
         }
         self.phase = Phase::Established;
-        self.rx = Some(Rx::new(self.tid(), self.submode));
+        self.rx = Some(Rx::new(self.tid(), env.rx_staging_bytes));
         // The host stack does not expose its ISNs; nothing in the initiator needs them.
         out.push_back(Completion::ActEstablish {
             atid: self.atid,
@@ -424,18 +472,40 @@ impl Conn {
         });
     }
 
-    fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
-        let Some(batch) = &mut self.tx_batch else {
-            return self.fail(AbortReason::LinkOrderBroken, out);
+    /// Whether a silent send of this connection waits to be settled.
+    pub fn has_silent_send(&self) -> bool {
+        self.tx.has_silent_send()
+    }
+
+    /// The enter that submitted this connection's silent send has returned and no CQE said
+    /// it failed: it is done.
+    pub fn settle_silent_send(&mut self, out: &mut VecDeque<Completion>) {
+        let Some(progress) = self.tx.settle_silent() else {
+            return;
         };
-        match batch.on_cqe(result, flags, &mut self.counters) {
+        self.ops_in_flight = self.ops_in_flight.saturating_sub(1);
+        if !matches!(self.phase, Phase::TearingDown { .. }) {
+            self.on_tx_progress(progress, out);
+        }
+    }
+
+    fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
+        if self.tx.is_empty() {
+            return self.fail(AbortReason::LinkOrderBroken, out);
+        }
+        let progress = self.tx.on_cqe(result, flags, &mut self.counters);
+        self.on_tx_progress(progress, out);
+    }
+
+    fn on_tx_progress(&mut self, progress: TxProgress, out: &mut VecDeque<Completion>) {
+        match progress {
             TxProgress::Pending | TxProgress::Resume => {}
             TxProgress::Done {
                 credits,
                 pdus,
                 bytes,
             } => {
-                self.tx_batch = None;
+                self.tx.clear();
                 self.counters.pdus_tx += pdus;
                 self.counters.bytes_tx += bytes;
                 if self.credits.on_ack(credits).is_err() {
@@ -450,26 +520,21 @@ impl Conn {
         }
     }
 
-    fn on_rx(&mut self, result: i32, env: &ConnEnv<'_>, out: &mut VecDeque<Completion>) {
+    fn on_rx(
+        &mut self,
+        result: i32,
+        flags: u32,
+        env: &ConnEnv<'_>,
+        out: &mut VecDeque<Completion>,
+    ) {
+        let rx_env = self.rx_env(env);
         let Some(rx) = &mut self.rx else {
             return self.fail(AbortReason::LinkOrderBroken, out);
         };
-        let rx_env = RxEnv {
-            place: PlaceEnv {
-                ppm: env.ppm,
-                tasks: env.tasks,
-                tid: self.key.tid(),
-                page_size: self.page_size,
-                data_digest: self.submode.data_digest,
-            },
-            digests: self.submode,
-            max_data_segment_len: env.max_data_segment_len,
-        };
-        match rx.on_cqe(result, &rx_env, &mut self.counters) {
-            RxEvent::Nothing => {}
-            RxEvent::Pdu(header) => out.push_back(Completion::IscsiHdr(header)),
-            RxEvent::PeerClosed => out.push_back(Completion::PeerClose { tid: self.tid() }),
-            RxEvent::Abort(reason) => self.fail(reason, out),
+        match rx.on_cqe(result, flags, &rx_env, &mut self.counters, out) {
+            RxOutcome::Continue => {}
+            RxOutcome::PeerClosed => out.push_back(Completion::PeerClose { tid: self.tid() }),
+            RxOutcome::Abort(reason) => self.fail(reason, out),
         }
     }
 

@@ -69,6 +69,9 @@ pub struct ConnCounters {
     pub ddp_bytes: u64,
     /// Payload bytes delivered inline (the initiator copies them).
     pub copied_bytes: u64,
+    /// Placed payload bytes that arrived in the staging buffer with a header (read-ahead) and
+    /// that the engine copied into the task buffer; included in `ddp_bytes`.
+    pub staged_bytes: u64,
     /// Received PDUs whose header digest did not match.
     pub hdr_digest_errors: u64,
     /// Received PDUs whose data digest did not match.
@@ -79,11 +82,16 @@ pub struct ConnCounters {
     pub ddp_errors: DdpErrorCounts,
     /// Times transmission stopped for lack of work-request credits.
     pub credit_stalls: u64,
+    /// Flushes that held queued PDUs back because a receive was about to complete at once
+    /// (see `Conn::tx_deferred`); they leave with the PDUs that receive causes.
+    pub tx_deferred: u64,
     /// IORING_OP_SENDMSG submitted.
     pub sendmsg_calls: u64,
+    /// Of `sendmsg_calls`, those submitted silent (no CQE unless they fall short).
+    pub silent_sends: u64,
     /// IORING_OP_SEND_ZC submitted (fixed-buffer payload).
     pub send_zc_calls: u64,
-    /// IORING_OP_RECV submitted.
+    /// IORING_OP_RECV and IORING_OP_RECVMSG submitted.
     pub recv_calls: u64,
     /// IORING_OP_READ_FIXED submitted (fixed-buffer placement).
     pub read_fixed_calls: u64,

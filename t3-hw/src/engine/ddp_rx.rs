@@ -29,10 +29,10 @@ pub(crate) struct PlacedRun {
 }
 
 /// How to receive one data segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DataPath {
-    /// Into the task buffer, in these runs (in stream order).
-    Place(Vec<PlacedRun>),
+    /// Into the task buffer, in the runs appended to the caller's list (in stream order).
+    Place,
     /// Into an engine buffer, reported with these status bits (refusal reasons, or none).
     Inline(DdpStatus),
 }
@@ -55,20 +55,32 @@ fn be32(bhs: &[u8; BHS_LEN], at: usize) -> u32 {
     u32::from_be_bytes(word)
 }
 
-/// Chooses the path for a data segment of `data_len` (> 0) bytes following `bhs`.
-pub(crate) fn choose_data_path(env: &PlaceEnv<'_>, bhs: &[u8; BHS_LEN], data_len: u32) -> DataPath {
+/// Chooses the path for a data segment of `data_len` (> 0) bytes following `bhs`; for
+/// [`DataPath::Place`] the runs are appended to `runs` (which is left as it was otherwise).
+pub(crate) fn choose_data_path(
+    env: &PlaceEnv<'_>,
+    bhs: &[u8; BHS_LEN],
+    data_len: u32,
+    runs: &mut Vec<PlacedRun>,
+) -> DataPath {
     let itt = be32(bhs, ITT_AT);
     if bhs[0] & OPCODE_MASK != OPCODE_DATA_IN || !env.ppm.tag_format().is_ddp_tag(itt) {
         return DataPath::Inline(DdpStatus::NONE);
     }
     let offset = be32(bhs, BUFFER_OFFSET_AT);
-    let placement = match check_placement(env.ppm, itt, offset, data_len) {
-        Ok(placement) => placement,
-        Err(status) => return DataPath::Inline(status),
-    };
+    // One lookup when the tag is good; check_placement names the reason when it is not.
     let Ok(binding) = env.ppm.lookup(itt) else {
-        // check_placement just found it; a refusal here would be a ppm inconsistency.
-        return DataPath::Inline(DdpStatus::INVALID_PPOD);
+        return DataPath::Inline(match check_placement(env.ppm, itt, offset, data_len) {
+            Err(status) => status,
+            // The lookup just refused it; agreeing here would be a ppm inconsistency.
+            Ok(_) => DdpStatus::INVALID_PPOD,
+        });
+    };
+    let Some(end) = offset
+        .checked_add(data_len)
+        .filter(|&end| end <= binding.xfer_len)
+    else {
+        return DataPath::Inline(DdpStatus::OFFSET_ERR);
     };
     if binding.tid != env.tid {
         return DataPath::Inline(DdpStatus::TID_MISMATCH);
@@ -76,25 +88,40 @@ pub(crate) fn choose_data_path(env: &PlaceEnv<'_>, bhs: &[u8; BHS_LEN], data_len
     if binding.page_size != env.page_size {
         return DataPath::Inline(DdpStatus::PPOD_MISMATCH);
     }
-    let range = placement.range();
-    match runs_through_pods(env, binding, range.start as u64, range.len() as u64) {
-        Some(runs) => DataPath::Place(runs),
-        None => DataPath::Inline(DdpStatus::LLIMIT_ERR),
+    let before = runs.len();
+    let len = u64::from(end - offset);
+    if runs_through_pods(env, binding, u64::from(offset), len, runs).is_some() {
+        DataPath::Place
+    } else {
+        runs.truncate(before);
+        DataPath::Inline(DdpStatus::LLIMIT_ERR)
     }
 }
 
 /// Walks the pods' page list for `len` bytes at transfer offset `offset`, merging pages that
-/// are contiguous, and checks every run against the task's registered buffer.
+/// are contiguous, checks every run against the task's registered buffer and appends it to
+/// `runs`. `None` when a page or run is unusable (the caller drops what was appended).
 fn runs_through_pods(
     env: &PlaceEnv<'_>,
     binding: &Binding,
     offset: u64,
     len: u64,
-) -> Option<Vec<PlacedRun>> {
+    runs: &mut Vec<PlacedRun>,
+) -> Option<()> {
     let page_bytes = u64::from(binding.page_size.bytes());
     let task = binding.buffer.0;
-    // (DMA address, length) of each merged run.
-    let mut spans: Vec<(u64, u64)> = Vec::new();
+    let resolve = |addr: u64, run_len: u64| {
+        let target = env.tasks.resolve_dma(task, addr, run_len)?;
+        if env.data_digest && matches!(target, IoTarget::Fixed { .. }) {
+            return None;
+        }
+        Some(PlacedRun {
+            target,
+            len: u32::try_from(run_len).ok()?,
+        })
+    };
+    // The run being merged: (DMA address, length).
+    let mut current: Option<(u64, u64)> = None;
     let mut position = u64::from(binding.page_offset) + offset;
     let mut left = len;
     while left > 0 {
@@ -102,28 +129,23 @@ fn runs_through_pods(
         let in_page = position % page_bytes;
         let chunk = (page_bytes - in_page).min(left);
         let addr = binding.pages.get(page)?.checked_add(in_page)?;
-        match spans.last_mut() {
-            Some((start, run_len)) if start.checked_add(*run_len) == Some(addr) => {
-                *run_len += chunk;
+        current = match current {
+            Some((start, run_len)) if start.checked_add(run_len) == Some(addr) => {
+                Some((start, run_len + chunk))
             }
-            _ => spans.push((addr, chunk)),
-        }
+            Some((start, run_len)) => {
+                runs.push(resolve(start, run_len)?);
+                Some((addr, chunk))
+            }
+            None => Some((addr, chunk)),
+        };
         position += chunk;
         left -= chunk;
     }
-    spans
-        .into_iter()
-        .map(|(addr, run_len)| {
-            let target = env.tasks.resolve_dma(task, addr, run_len)?;
-            if env.data_digest && matches!(target, IoTarget::Fixed { .. }) {
-                return None;
-            }
-            Some(PlacedRun {
-                target,
-                len: u32::try_from(run_len).ok()?,
-            })
-        })
-        .collect()
+    if let Some((start, run_len)) = current {
+        runs.push(resolve(start, run_len)?);
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -133,6 +155,27 @@ mod tests {
     use crate::ppm::{sgl_for_contiguous, BufferId, DdpRequest, PpmConfig, SgEntry};
 
     const TASK: u32 = 5;
+
+    /// The choice with its runs, for comparing in one assertion.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Chosen {
+        Place(Vec<PlacedRun>),
+        Inline(DdpStatus),
+    }
+
+    fn choose(env: &PlaceEnv<'_>, bhs: &[u8; BHS_LEN], data_len: u32) -> Chosen {
+        let mut runs = vec![PlacedRun {
+            target: IoTarget::Mapped(std::ptr::null_mut()),
+            len: 1,
+        }];
+        match choose_data_path(env, bhs, data_len, &mut runs) {
+            DataPath::Place => Chosen::Place(runs.split_off(1)),
+            DataPath::Inline(status) => {
+                assert_eq!(runs.len(), 1, "a refusal leaves the list as it was");
+                Chosen::Inline(status)
+            }
+        }
+    }
 
     struct Fixture {
         ppm: Ppm,
@@ -202,11 +245,11 @@ mod tests {
         let start = fx.base() + skip;
         let sgl = sgl_for_contiguous(start, 16384, PageSize::Size4K).unwrap();
         let itt = fx.reserve(&sgl, 16384);
-        let path = choose_data_path(&fx.env(), &data_in(itt, 4096), 8192);
+        let path = choose(&fx.env(), &data_in(itt, 4096), 8192);
         let expected = fx.memory.as_mut_ptr().wrapping_add(skip as usize + 4096);
         assert_eq!(
             path,
-            DataPath::Place(vec![PlacedRun {
+            Chosen::Place(vec![PlacedRun {
                 target: IoTarget::Mapped(expected),
                 len: 8192
             }])
@@ -231,13 +274,13 @@ mod tests {
             },
         ];
         let itt = fx.reserve(&sgl, 8192);
-        let path = choose_data_path(&fx.env(), &data_in(itt, 2048), 4096);
+        let path = choose(&fx.env(), &data_in(itt, 2048), 4096);
         let at = |addr: u64| {
             IoTarget::Mapped(fx.memory.as_ptr().wrapping_add((addr - fx.base()) as usize) as *mut u8)
         };
         assert_eq!(
             path,
-            DataPath::Place(vec![
+            Chosen::Place(vec![
                 PlacedRun {
                     target: at(first_page + 4096 + 2048),
                     len: 2048
@@ -257,33 +300,30 @@ mod tests {
         let sgl = sgl_for_contiguous(start, 8192, PageSize::Size4K).unwrap();
         let itt = fx.reserve(&sgl, 8192);
         let env = fx.env();
-        let inline = |status| DataPath::Inline(status);
+        let inline = Chosen::Inline;
         assert_eq!(
-            choose_data_path(&env, &data_in(itt, 8000), 512),
+            choose(&env, &data_in(itt, 8000), 512),
             inline(DdpStatus::OFFSET_ERR)
         );
         assert_eq!(
-            choose_data_path(&env, &data_in(itt ^ 1, 0), 512),
+            choose(&env, &data_in(itt ^ 1, 0), 512),
             inline(DdpStatus::COLOR_ERR)
         );
         let non_ddp = fx.ppm.tag_format().make_non_ddp_tag(3).unwrap();
         assert_eq!(
-            choose_data_path(&env, &data_in(non_ddp, 0), 512),
+            choose(&env, &data_in(non_ddp, 0), 512),
             inline(DdpStatus::NONE)
         );
         let mut response = data_in(itt, 0);
         response[0] = 0x21; // SCSI Response with the same ITT: never placed.
-        assert_eq!(
-            choose_data_path(&env, &response, 512),
-            inline(DdpStatus::NONE)
-        );
+        assert_eq!(choose(&env, &response, 512), inline(DdpStatus::NONE));
 
         let other_conn = PlaceEnv {
             tid: Tid::new(10).unwrap(),
             ..fx.env()
         };
         assert_eq!(
-            choose_data_path(&other_conn, &data_in(itt, 0), 512),
+            choose(&other_conn, &data_in(itt, 0), 512),
             inline(DdpStatus::TID_MISMATCH)
         );
         let other_page_size = PlaceEnv {
@@ -291,7 +331,7 @@ mod tests {
             ..fx.env()
         };
         assert_eq!(
-            choose_data_path(&other_page_size, &data_in(itt, 0), 512),
+            choose(&other_page_size, &data_in(itt, 0), 512),
             inline(DdpStatus::PPOD_MISMATCH)
         );
     }
@@ -304,8 +344,8 @@ mod tests {
         let sgl = sgl_for_contiguous(outside, 4096, PageSize::Size4K).unwrap();
         let itt = fx.reserve(&sgl, 4096);
         assert_eq!(
-            choose_data_path(&fx.env(), &data_in(itt, 0), 4096),
-            DataPath::Inline(DdpStatus::LLIMIT_ERR)
+            choose(&fx.env(), &data_in(itt, 0), 4096),
+            Chosen::Inline(DdpStatus::LLIMIT_ERR)
         );
     }
 
@@ -320,11 +360,14 @@ mod tests {
                 len: 8192,
             },
         );
-        let sgl = fx.tasks.sgl(TASK, 8192, PageSize::Size4K).unwrap();
+        let mut sgl = Vec::new();
+        fx.tasks
+            .sgl_into(TASK, 8192, PageSize::Size4K, &mut sgl)
+            .unwrap();
         let itt = fx.reserve(&sgl, 8192);
         assert_eq!(
-            choose_data_path(&fx.env(), &data_in(itt, 4096), 4096),
-            DataPath::Place(vec![PlacedRun {
+            choose(&fx.env(), &data_in(itt, 4096), 4096),
+            Chosen::Place(vec![PlacedRun {
                 target: IoTarget::Fixed {
                     buf_index: 2,
                     addr: 4096
@@ -337,8 +380,8 @@ mod tests {
             ..fx.env()
         };
         assert_eq!(
-            choose_data_path(&digest, &data_in(itt, 4096), 4096),
-            DataPath::Inline(DdpStatus::LLIMIT_ERR)
+            choose(&digest, &data_in(itt, 4096), 4096),
+            Chosen::Inline(DdpStatus::LLIMIT_ERR)
         );
     }
 }

@@ -1,11 +1,14 @@
 //! A ring of its own for the engine: what the CLI tools (discover, probe, perf) and the tests
 //! run it on. On a ublk queue the engine shares the queue's ring instead.
+//!
+//! A wait's deadline is absolute where the kernel allows (IORING_ENTER_ABS_TIMER, 6.12+), so
+//! the clock is read once per `run_until`, not once per wait.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use io_uring::types::{SubmitArgs, Timespec};
-use io_uring::IoUring;
+use io_uring::{EnterFlags, IoUring};
 use thiserror::Error;
 
 use super::submit::SqFull;
@@ -27,25 +30,59 @@ pub enum DriverError {
     TimedOut(Duration),
 }
 
+/// When a wait must end: a point on CLOCK_MONOTONIC (the clock io_uring timeouts use) for
+/// kernels that take absolute timeouts, an `Instant` for the others.
+#[derive(Clone, Copy)]
+enum Deadline {
+    Absolute(Timespec),
+    Relative(Instant),
+}
+
+impl Deadline {
+    fn after(timeout: Duration, absolute: bool) -> io::Result<Deadline> {
+        if !absolute {
+            return Ok(Deadline::Relative(Instant::now() + timeout));
+        }
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid timespec to write into.
+        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let at = Duration::new(now.tv_sec as u64, now.tv_nsec as u32).saturating_add(timeout);
+        Ok(Deadline::Absolute(
+            Timespec::new().sec(at.as_secs()).nsec(at.subsec_nanos()),
+        ))
+    }
+}
+
 /// An engine together with an io_uring only it uses.
 pub struct OwnedRing {
     ring: IoUring,
     engine: Engine,
     cqes: Vec<(u64, i32, u32)>,
+    /// Whether the kernel takes absolute timeouts (6.12+, when minimum waits came too).
+    abs_timer: bool,
 }
 
 impl OwnedRing {
     /// A ring of `entries` submission entries driving `engine`.
     pub fn new(engine: Engine, entries: u32) -> io::Result<OwnedRing> {
         // Cooperative task running avoids IPIs to this thread; fall back where unsupported.
+        // (Single-issuer rings with deferred task work measured no better here, and would tie
+        // the ring to the thread that created it.)
         let ring = IoUring::builder()
             .setup_coop_taskrun()
             .build(entries)
             .or_else(|_| IoUring::new(entries))?;
+        let abs_timer = ring.params().is_feature_min_timeout();
         Ok(OwnedRing {
             ring,
             engine,
             cqes: Vec::new(),
+            abs_timer,
         })
     }
 
@@ -87,7 +124,8 @@ impl OwnedRing {
         ))
     }
 
-    /// Routes every available CQE to the engine; returns how many.
+    /// Routes every available CQE to the engine, then settles the silent sends the last enter
+    /// submitted; returns how many CQEs were routed.
     fn dispatch(&mut self) -> usize {
         self.cqes.clear();
         self.cqes.extend(
@@ -97,6 +135,11 @@ impl OwnedRing {
         );
         for &(token, result, flags) in &self.cqes {
             self.engine.on_cqe(token, result, flags);
+        }
+        // Every SQE pushed so far went in with the last enter (nothing pushes between an
+        // enter and this call), so its silent sends have finished.
+        if self.ring.submission().is_empty() {
+            self.engine.settle_silent_sends();
         }
         self.cqes.len()
     }
@@ -118,31 +161,69 @@ impl OwnedRing {
     /// Drives the engine until `done` holds (checked before every wait), or `timeout` passes.
     pub fn run_until(
         &mut self,
+        done: impl FnMut(&mut Engine) -> bool,
+        timeout: Duration,
+    ) -> Result<(), DriverError> {
+        self.engine.set_silent_sends(false);
+        self.drive(done, timeout)
+    }
+
+    /// [`run_until`](Self::run_until) for a `done` that only received data can make true
+    /// (PDUs, connection events), never a send's completion by itself. Sends may then go out
+    /// silent ([`Engine::set_silent_sends`]): a send and the wait for its reply cost one
+    /// io_uring_enter instead of two.
+    pub fn run_until_received(
+        &mut self,
+        done: impl FnMut(&mut Engine) -> bool,
+        timeout: Duration,
+    ) -> Result<(), DriverError> {
+        self.engine.set_silent_sends(true);
+        let result = self.drive(done, timeout);
+        self.engine.set_silent_sends(false);
+        result
+    }
+
+    fn drive(
+        &mut self,
         mut done: impl FnMut(&mut Engine) -> bool,
         timeout: Duration,
     ) -> Result<(), DriverError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout, self.abs_timer)?;
         loop {
             if done(&mut self.engine) {
                 return Ok(());
             }
             self.flush()?;
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            let timed_out = self.submit_and_wait_until(deadline)?;
+            let routed = self.dispatch();
+            if timed_out && routed == 0 && !done(&mut self.engine) {
                 return Err(DriverError::TimedOut(timeout));
-            };
-            self.submit_and_wait_for(left)?;
-            self.dispatch();
+            }
         }
     }
 
-    fn submit_and_wait_for(&mut self, limit: Duration) -> io::Result<()> {
-        let timespec = Timespec::new()
-            .sec(limit.as_secs())
-            .nsec(limit.subsec_nanos());
-        let args = SubmitArgs::new().timespec(&timespec);
-        match self.ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => Ok(()),
-            Err(error) if matches!(error.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
+    /// Submits and waits for a CQE until `deadline`; returns whether the deadline passed.
+    fn submit_and_wait_until(&mut self, deadline: Deadline) -> io::Result<bool> {
+        let result = match deadline {
+            Deadline::Absolute(at) => {
+                let args = SubmitArgs::new().timespec(&at);
+                self.ring
+                    .submitter()
+                    .submit_with_args_and_flags(1, &args, EnterFlags::ABS_TIMER)
+            }
+            Deadline::Relative(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                let timespec = Timespec::new()
+                    .sec(left.as_secs())
+                    .nsec(left.subsec_nanos());
+                let args = SubmitArgs::new().timespec(&timespec);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        };
+        match result {
+            Ok(_) => Ok(false),
+            Err(error) if error.raw_os_error() == Some(libc::ETIME) => Ok(true),
+            Err(error) if error.raw_os_error() == Some(libc::EINTR) => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -151,15 +232,15 @@ impl OwnedRing {
 impl Drop for OwnedRing {
     fn drop(&mut self) {
         self.engine.shut_down();
-        let deadline = Instant::now() + DRAIN_ON_DROP;
-        while self.engine.ops_in_flight() > 0 {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            if self.flush().is_err() || self.submit_and_wait_for(left).is_err() {
+        let Ok(deadline) = Deadline::after(DRAIN_ON_DROP, self.abs_timer) else {
+            return;
+        };
+        while self.engine.ops_in_flight() > 0 && self.flush().is_ok() {
+            let timed_out = self.submit_and_wait_until(deadline);
+            self.dispatch();
+            if !matches!(timed_out, Ok(false)) {
                 break;
             }
-            self.dispatch();
         }
         // Anything still in flight is leaked by the engine's own drop.
     }

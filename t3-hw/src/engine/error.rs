@@ -71,8 +71,9 @@ pub enum AbortReason {
         /// The configured maximum.
         max: u32,
     },
-    /// The header digest was switched off while a header read sized for it was in flight, so
-    /// the framing of the stream is lost.
+    /// Payload bound for an io_uring fixed buffer arrived in the staging buffer (the header
+    /// digest was switched off while a header read sized for it was in flight, or a fixed
+    /// buffer was registered while a read-ahead was), and userspace cannot copy it there.
     SubmodeChangedMidHeader,
     /// The kernel moved data for an op linked behind a short one, so the stream order is lost.
     LinkOrderBroken,

@@ -23,8 +23,11 @@
 //! - `ActOpen`: a host TCP socket (IPv4 or IPv6, TCP_NODELAY), IORING_OP_CONNECT →
 //!   `ActEstablish` with an engine-assigned TID, or `ActOpenRpl` with the errno mapped by
 //!   [`CplStatus::from_connect_errno`](crate::cpl::CplStatus::from_connect_errno).
-//! - `TxData`: queued; sent in batches (see [`tx`]); credits come back as `TxDmaAck` when the
-//!   socket has taken the bytes (for SEND_ZC, when the kernel released the buffer).
+//! - `TxData`: queued; sent in batches (see [`tx`]), held back while the socket still holds
+//!   received PDUs the next receive takes at once (the requests they trigger then leave in the
+//!   same send); credits come back as `TxDmaAck` when the socket has taken the bytes (for
+//!   SEND_ZC, when the kernel released the buffer). With [`Engine::set_silent_sends`] a
+//!   one-SENDMSG batch posts no CQE unless it falls short.
 //! - `SetTcbField` (word 31): DDP page size and ULP submode; the submode switches header/data
 //!   digest checking on receive (transmit digests follow each TX_DATA's own submode).
 //! - `RxDataAck`: accepted and ignored — the host TCP stack opens the window itself as the
@@ -33,8 +36,10 @@
 //!   `CloseConRpl`. Bytes still arriving are dropped.
 //! - `AbortReq`: queued data dropped, SO_LINGER 0, close (RST) → `AbortRpl`.
 //!
-//! Unprompted: received PDUs (`IscsiHdr`, see [`rx`]), `PeerClose` on FIN, and `Abort` on a
-//! socket error or a protocol violation ([`Engine::abort_reason`] says which).
+//! Unprompted: received PDUs (`IscsiHdr`, see [`rx`]: one receive op per PDU, payload placed
+//! by the page pods; small PDUs read ahead many per receive, see
+//! [`EngineConfig::rx_exact_placement_bytes`]), `PeerClose` on FIN, and `Abort` on a socket
+//! error or a protocol violation ([`Engine::abort_reason`] says which).
 //!
 //! # Memory
 //!
@@ -50,6 +55,7 @@ pub mod counters;
 mod ddp_rx;
 pub mod driver;
 pub mod error;
+pub(crate) mod fast_hash;
 mod link;
 mod rx;
 mod socket;
@@ -58,13 +64,13 @@ pub mod task_buffer;
 pub mod token;
 mod tx;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use thiserror::Error;
 
 use crate::cpl::Completion;
-use crate::ppm::{BufferId, DdpRequest, IttReservation, Ppm, PpmConfig, PpmConfigError};
+use crate::ppm::{BufferId, DdpRequest, IttReservation, Ppm, PpmConfig, PpmConfigError, SgEntry};
 use crate::ppod::PageSize;
 use crate::tag::TagError;
 use crate::tid::Tid;
@@ -73,6 +79,7 @@ use crate::wr::WorkRequest;
 use conn::{Conn, ConnEnv, ConnFate};
 pub use counters::{ConnCounters, DdpErrorCounts};
 pub use error::{AbortReason, PostError};
+use fast_hash::IdMap;
 pub use submit::{SqFull, Submitter};
 pub use task_buffer::{DmaAddr, DmaAddrError, TaskBuffer, TaskBufferError};
 use task_buffer::{IoTarget, TaskBuffers};
@@ -81,6 +88,11 @@ use token::{decode_token, ConnKey, MAX_CONNECTIONS};
 
 /// Default byte cap of one send batch.
 pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
+/// Default staging buffer of a connection's receive side: how far one receive may read ahead.
+pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
+/// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
+/// threshold (see the README's benchmark section for the measured crossover).
+pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 16 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +104,17 @@ pub struct EngineConfig {
     pub max_recv_data_segment_len: u32,
     /// Byte cap of one send batch (one chain of sends); a single larger PDU still goes alone.
     pub tx_batch_bytes: u32,
+    /// Staging bytes per connection: one receive may take this many bytes of the PDUs
+    /// behind the one it completes (read-ahead; see the `rx` module). 0 reads exactly to the
+    /// next header every time. Read-ahead is off while fixed buffers are registered.
+    pub rx_staging_bytes: u32,
+    /// The software DDP threshold: after a placed Data-In of at least this many bytes, the
+    /// next receive stops at the next header, so a large transfer goes from the socket
+    /// straight into its task buffer (the T3's DDP). Placed payloads below it are read ahead
+    /// with their headers and copied from staging into the task buffer by the engine
+    /// (`staged_bytes`), which saves receives when transfers are small. 0 places everything
+    /// exactly.
+    pub rx_exact_placement_bytes: u32,
 }
 
 impl EngineConfig {
@@ -101,6 +124,8 @@ impl EngineConfig {
             ppm,
             max_recv_data_segment_len,
             tx_batch_bytes: DEFAULT_TX_BATCH_BYTES,
+            rx_staging_bytes: DEFAULT_RX_STAGING_BYTES,
+            rx_exact_placement_bytes: DEFAULT_RX_EXACT_PLACEMENT_BYTES,
         }
     }
 }
@@ -127,7 +152,7 @@ enum SlotState {
     Live(Box<Conn>),
     /// A finished connection's last statistics, kept until the slot is reused.
     Closed {
-        counters: ConnCounters,
+        counters: Box<ConnCounters>,
         abort_reason: Option<AbortReason>,
     },
 }
@@ -148,11 +173,17 @@ pub struct Engine {
     /// Slots to reuse, oldest first so closed statistics live as long as possible.
     free_slots: VecDeque<u16>,
     /// Open attempts in progress, by active-open id.
-    opening: HashMap<u32, u16>,
+    opening: IdMap<u32, u16>,
     /// Connections that may have SQEs to push.
     ready: VecDeque<u16>,
     completions: VecDeque<Completion>,
     stale_cqes: u64,
+    /// The scatter list of the reservation being made (kept for its memory).
+    sgl_scratch: Vec<SgEntry>,
+    /// Whether sends may go out silent (see [`Engine::set_silent_sends`]).
+    silent_sends: bool,
+    /// Connections with a silent send waiting for [`Engine::settle_silent_sends`].
+    silent_slots: Vec<u16>,
 }
 
 // SAFETY: the engine holds raw pointers only into memory it owns or into task buffers whose
@@ -169,10 +200,13 @@ impl Engine {
             tasks: TaskBuffers::default(),
             slots: Vec::new(),
             free_slots: VecDeque::new(),
-            opening: HashMap::new(),
+            opening: IdMap::default(),
             ready: VecDeque::new(),
             completions: VecDeque::new(),
             stale_cqes: 0,
+            sgl_scratch: Vec::new(),
+            silent_sends: false,
+            silent_slots: Vec::new(),
         })
     }
 
@@ -266,12 +300,13 @@ impl Engine {
             }
         }
         let page_size = self.ppm.ddp_page_size().unwrap_or(PageSize::Size4K);
-        let sgl = self.tasks.sgl(task, xfer_len, page_size)?;
+        self.tasks
+            .sgl_into(task, xfer_len, page_size, &mut self.sgl_scratch)?;
         let request = DdpRequest {
             buffer: BufferId(task),
             tid,
             xfer_len,
-            sgl: &sgl,
+            sgl: &self.sgl_scratch,
         };
         Ok(self.ppm.reserve_itt(sw_tag, Some(&request))?)
     }
@@ -333,12 +368,20 @@ impl Engine {
             tasks: &self.tasks,
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
+            rx_staging_bytes: self.config.rx_staging_bytes as usize,
+            rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            silent_sends: self.silent_sends,
         };
         let mut served = 0;
         while let Some(&slot) = self.ready.front() {
             if let Some(entry) = self.slots.get_mut(usize::from(slot)) {
                 if let SlotState::Live(conn) = &mut entry.state {
-                    conn.emit(sub, &env)?;
+                    let had_silent = conn.has_silent_send();
+                    let emitted = conn.emit(sub, &env);
+                    if !had_silent && conn.has_silent_send() {
+                        self.silent_slots.push(slot);
+                    }
+                    emitted?;
                     served += 1;
                 }
                 entry.ready = false;
@@ -346,6 +389,35 @@ impl Engine {
             self.ready.pop_front();
         }
         Ok(served)
+    }
+
+    /// Lets sends go out *silent*: a connection whose whole send batch is one SENDMSG pushes
+    /// it with MSG_DONTWAIT and IOSQE_CQE_SKIP_SUCCESS, so it is finished when the
+    /// io_uring_enter that submits it returns and posts a CQE only if it fell short. A send's
+    /// CQE would otherwise end the owner's wait at once and cost a second enter to wait for
+    /// the reply.
+    ///
+    /// The ring owner that turns this on must call
+    /// [`settle_silent_sends`](Self::settle_silent_sends) after every io_uring_enter that
+    /// submitted the engine's SQEs, once it has routed the CQEs that enter left (a submit
+    /// always runs a DONTWAIT send to its end). Off by default.
+    pub fn set_silent_sends(&mut self, on: bool) {
+        self.silent_sends = on;
+    }
+
+    /// Completes the silent sends submitted so far whose CQE did not come: they sent
+    /// everything. See [`set_silent_sends`](Self::set_silent_sends).
+    pub fn settle_silent_sends(&mut self) {
+        while let Some(slot) = self.silent_slots.pop() {
+            if let Some(Slot {
+                state: SlotState::Live(conn),
+                ..
+            }) = self.slots.get_mut(usize::from(slot))
+            {
+                conn.settle_silent_send(&mut self.completions);
+                self.after_event(slot);
+            }
+        }
     }
 
     /// Routes back one CQE of an SQE the engine pushed. Tokens the engine did not issue, or of
@@ -360,6 +432,9 @@ impl Engine {
             tasks: &self.tasks,
             max_data_segment_len: self.config.max_recv_data_segment_len,
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
+            rx_staging_bytes: self.config.rx_staging_bytes as usize,
+            rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            silent_sends: self.silent_sends,
         };
         let Some(Slot {
             generation,
@@ -398,7 +473,7 @@ impl Engine {
     pub fn conn_counters(&self, tid: Tid) -> Option<ConnCounters> {
         match &self.slot_of(tid)?.state {
             SlotState::Live(conn) => Some(conn.counters()),
-            SlotState::Closed { counters, .. } => Some(*counters),
+            SlotState::Closed { counters, .. } => Some(**counters),
             SlotState::Free => None,
         }
     }
@@ -483,7 +558,7 @@ impl Engine {
     fn release_slot(&mut self, slot: u16, conn: Option<&Conn>) {
         self.slots[usize::from(slot)].state = match conn {
             Some(conn) => SlotState::Closed {
-                counters: conn.counters(),
+                counters: Box::new(conn.counters()),
                 abort_reason: conn.abort_reason(),
             },
             None => SlotState::Free,
@@ -504,7 +579,7 @@ impl Engine {
         let (tid, atid, connecting) = (conn.tid(), conn.atid(), conn.is_connecting());
         match conn.fate() {
             ConnFate::Live => {
-                if !connecting {
+                if !connecting && !self.opening.is_empty() {
                     self.opening.remove(&atid);
                 }
                 self.mark_ready(slot);

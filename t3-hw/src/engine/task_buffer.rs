@@ -24,11 +24,10 @@
 //! User-space virtual addresses never have bit 63 set, so the two never collide. Before any
 //! placement the engine checks that the pod's pages lie inside the task's registered buffer.
 
-use std::collections::HashMap;
-
 use thiserror::Error;
 
-use crate::ppm::{sgl_for_contiguous, SgEntry};
+use super::fast_hash::IdMap;
+use crate::ppm::SgEntry;
 use crate::ppod::PageSize;
 
 /// Bit 63 marks a fixed-buffer DMA address.
@@ -206,16 +205,33 @@ pub enum TaskBufferError {
 /// The registration table, keyed by task number (the ublk tag; also the ppm `BufferId`).
 #[derive(Debug, Default)]
 pub(crate) struct TaskBuffers {
-    buffers: HashMap<u32, TaskBuffer>,
+    buffers: IdMap<u32, TaskBuffer>,
+    /// How many of them are fixed buffers.
+    fixed: usize,
 }
 
 impl TaskBuffers {
     pub fn insert(&mut self, task: u32, buffer: TaskBuffer) -> Option<TaskBuffer> {
-        self.buffers.insert(task, buffer)
+        self.fixed += usize::from(matches!(buffer, TaskBuffer::Fixed { .. }));
+        let old = self.buffers.insert(task, buffer);
+        self.forget(old)
     }
 
     pub fn remove(&mut self, task: u32) -> Option<TaskBuffer> {
-        self.buffers.remove(&task)
+        let old = self.buffers.remove(&task);
+        self.forget(old)
+    }
+
+    fn forget(&mut self, old: Option<TaskBuffer>) -> Option<TaskBuffer> {
+        if let Some(TaskBuffer::Fixed { .. }) = old {
+            self.fixed -= 1;
+        }
+        old
+    }
+
+    /// Whether any registered buffer is a fixed buffer (userspace cannot copy into those).
+    pub fn has_fixed(&self) -> bool {
+        self.fixed > 0
     }
 
     pub fn get(&self, task: u32) -> Result<TaskBuffer, TaskBufferError> {
@@ -268,13 +284,16 @@ impl TaskBuffers {
     }
 
     /// The scatter list a DDP reservation of `xfer_len` bytes of `task`'s buffer uses: the
-    /// buffer's pages by DMA address.
-    pub fn sgl(
+    /// buffer's pages by DMA address, written into `out` (cleared first; reused across
+    /// reservations so a reservation allocates nothing).
+    pub fn sgl_into(
         &self,
         task: u32,
         xfer_len: u32,
         page_size: PageSize,
-    ) -> Result<Vec<SgEntry>, TaskBufferError> {
+        out: &mut Vec<SgEntry>,
+    ) -> Result<(), TaskBufferError> {
+        out.clear();
         let buffer = self.get(task)?;
         if u64::from(xfer_len) > buffer.len() as u64 {
             return Err(TaskBufferError::OutOfRange {
@@ -302,11 +321,32 @@ impl TaskBuffers {
             .encode()
             .map_err(unencodable)?;
         }
-        sgl_for_contiguous(base, xfer_len, page_size).ok_or(TaskBufferError::Unencodable {
+        push_pages(base, xfer_len, page_size, out).ok_or(TaskBufferError::Unencodable {
             task,
             source: DmaAddrError::MappedHighBit { addr: base },
         })
     }
+}
+
+/// Appends one entry per page of the contiguous range `addr..addr + len`: what
+/// [`sgl_for_contiguous`](crate::ppm::sgl_for_contiguous) returns, without allocating. `None`
+/// if the range wraps the address space.
+fn push_pages(addr: u64, len: u32, page_size: PageSize, out: &mut Vec<SgEntry>) -> Option<()> {
+    let page_bytes = u64::from(page_size.bytes());
+    let end = addr.checked_add(u64::from(len))?;
+    let mut cursor = addr;
+    while cursor < end {
+        let page_addr = cursor - cursor % page_bytes;
+        let chunk_end = page_addr.checked_add(page_bytes)?.min(end);
+        out.push(SgEntry {
+            page_addr,
+            // Both differences are below one page, which is at most 64 KiB.
+            offset: (cursor - page_addr) as u32,
+            len: (chunk_end - cursor) as u32,
+        });
+        cursor = chunk_end;
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -430,13 +470,46 @@ mod tests {
                 len: 16384,
             },
         );
-        let sgl = table.sgl(2, 12288, PageSize::Size4K).unwrap();
-        assert_eq!(sgl.len(), 3);
+        let mut sgl = vec![SgEntry {
+            page_addr: 1,
+            offset: 0,
+            len: 1,
+        }];
+        table
+            .sgl_into(2, 12288, PageSize::Size4K, &mut sgl)
+            .unwrap();
+        assert_eq!(sgl.len(), 3, "the list is cleared first");
         assert_eq!(sgl[0].page_addr, FIXED_DMA_FLAG | (3 << 40));
         assert_eq!(sgl[2].page_addr, FIXED_DMA_FLAG | (3 << 40) | 8192);
         assert!(matches!(
-            table.sgl(2, 16385, PageSize::Size4K),
+            table.sgl_into(2, 16385, PageSize::Size4K, &mut sgl),
             Err(TaskBufferError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn pages_match_the_ppm_description_of_a_contiguous_buffer() {
+        for (addr, len) in [
+            (0x1000, 4096),
+            (0x1234, 4096),
+            (0x7fff_0000_0ffc, 1 << 20),
+            (0x2000, 1),
+            (0x2fff, 2),
+            (0x5000, 0),
+        ] {
+            for page_size in [PageSize::Size4K, PageSize::Size64K] {
+                let mut pages = Vec::new();
+                push_pages(addr, len, page_size, &mut pages).unwrap();
+                assert_eq!(
+                    Some(pages),
+                    crate::ppm::sgl_for_contiguous(addr, len, page_size),
+                    "{addr:#x} + {len}"
+                );
+            }
+        }
+        assert_eq!(
+            push_pages(u64::MAX - 10, 100, PageSize::Size4K, &mut Vec::new()),
+            None
+        );
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! All memory an op points at (iovecs, msghdrs, header bytes, digests) belongs to the
 //! [`TxBatch`], which is neither moved nor changed while ops are in flight; payload memory
-//! belongs to the work request (inline) or to the task buffer (registration contract).
+//! belongs to the work request (inline) or to the task buffer (registration contract). A
+//! connection keeps one batch for its whole life and refills it, so its lists are allocated
+//! once.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
@@ -33,6 +35,8 @@ static ZERO_PAD: [u8; 3] = [0; 3];
 const IOV_MAX: usize = 1024;
 /// Ops pushed as one linked chain; longer batches go out in several chains.
 const MAX_CHAIN_OPS: usize = 16;
+/// Pieces of one PDU at most: header, header digest, payload, padding, data digest.
+const MAX_PIECES: usize = 5;
 
 /// One piece of a PDU on the wire.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +50,26 @@ pub(crate) struct TxPdu {
     wr: TxData,
     task_payload: Option<IoTarget>,
     credits: NonZeroU16,
-    /// Header digest at 0..4, data digest at 4..8; filled when the batch is built.
-    digests: Box<[u8; 8]>,
+    /// Header digest at 0..4, data digest at 4..8; filled when the batch is built (the batch's
+    /// PDU list does not change while its ops are in flight, so the bytes stay put).
+    digests: [u8; 8],
+}
+
+/// A PDU's pieces in wire order.
+struct Pieces {
+    list: [Piece; MAX_PIECES],
+    len: usize,
+}
+
+impl Pieces {
+    fn push(&mut self, piece: Piece) {
+        self.list[self.len] = piece;
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[Piece] {
+        &self.list[..self.len]
+    }
 }
 
 impl TxPdu {
@@ -69,9 +91,9 @@ impl TxPdu {
             wr,
             task_payload,
             credits: NonZeroU16::MIN,
-            digests: Box::new([0; 8]),
+            digests: [0; 8],
         };
-        let fragments = pdu.pieces().len() as u32;
+        let fragments = pdu.pieces().len as u32;
         let len = u32::try_from(pdu.wr.wr_len()).unwrap_or(u32::MAX);
         pdu.credits = tx_data_credits(fragments, len)?;
         Ok(pdu)
@@ -106,13 +128,20 @@ impl TxPdu {
     }
 
     /// The PDU's pieces in wire order.
-    fn pieces(&self) -> Vec<Piece> {
+    fn pieces(&self) -> Pieces {
         let submode = self.wr.ulp_submode();
         let header = self.wr.pdu().header();
-        let mut pieces = vec![Piece::Mapped {
+        let mut pieces = Pieces {
+            list: [Piece::Mapped {
+                ptr: std::ptr::null(),
+                len: 0,
+            }; MAX_PIECES],
+            len: 0,
+        };
+        pieces.push(Piece::Mapped {
             ptr: header.as_ptr(),
             len: header.len(),
-        }];
+        });
         if submode.header_digest {
             pieces.push(Piece::Mapped {
                 ptr: self.digests.as_ptr(),
@@ -216,6 +245,10 @@ pub(crate) struct TxBatch {
     zc_notifications_due: usize,
     credits: u16,
     bytes: u64,
+    /// The chain in flight is one silent SENDMSG (see [`TxBatch::push_chain`]).
+    silent: bool,
+    /// A push of this batch has happened: a retry is never silent.
+    pushed_before: bool,
 }
 
 /// Why no batch could be built.
@@ -228,15 +261,56 @@ pub(crate) enum NoBatch {
 }
 
 impl TxBatch {
-    /// Takes PDUs from the front of `queue` while credits last, up to `max_bytes` (at least one
-    /// PDU), and lays out their gather lists.
+    /// An empty batch.
+    pub fn new() -> TxBatch {
+        TxBatch {
+            pdus: Vec::new(),
+            iovecs: Vec::new(),
+            msghdrs: Vec::new(),
+            ops: Vec::new(),
+            next_op: 0,
+            cqe_op: 0,
+            chain: Chain::default(),
+            zc_notifications_due: 0,
+            credits: 0,
+            bytes: 0,
+            silent: false,
+            pushed_before: false,
+        }
+    }
+
+    /// Whether the batch holds no PDUs (nothing in flight, ready to be refilled).
+    pub fn is_empty(&self) -> bool {
+        self.pdus.is_empty()
+    }
+
+    /// Drops the sent PDUs, keeping the lists' memory for the next batch.
+    pub fn clear(&mut self) {
+        self.pdus.clear();
+        self.iovecs.clear();
+        self.msghdrs.clear();
+        self.ops.clear();
+        self.next_op = 0;
+        self.cqe_op = 0;
+        self.chain = Chain::default();
+        self.zc_notifications_due = 0;
+        self.credits = 0;
+        self.bytes = 0;
+        self.silent = false;
+        self.pushed_before = false;
+    }
+
+    /// Fills this empty batch with PDUs from the front of `queue` while credits last, up to
+    /// `max_bytes` (at least one PDU), and lays out their gather lists.
     /// The flag says whether credits ran out with PDUs still queued.
-    pub fn build(
+    pub fn fill(
+        &mut self,
         queue: &mut VecDeque<TxPdu>,
         credits: &mut WrCredits,
         max_bytes: u64,
-    ) -> Result<(TxBatch, bool), NoBatch> {
-        let mut pdus = Vec::new();
+    ) -> Result<bool, NoBatch> {
+        debug_assert!(self.is_empty(), "a batch is refilled only once it is done");
+        let pdus = &mut self.pdus;
         let mut bytes = 0u64;
         let mut taken_credits = 0u16;
         let mut stalled = false;
@@ -266,75 +340,71 @@ impl TxBatch {
                 NoBatch::Empty
             });
         }
-        Ok((TxBatch::lay_out(pdus, taken_credits, bytes), stalled))
+        self.credits = taken_credits;
+        self.bytes = bytes;
+        self.lay_out();
+        Ok(stalled)
     }
 
-    fn lay_out(pdus: Vec<TxPdu>, credits: u16, bytes: u64) -> TxBatch {
-        let mut iovecs = Vec::new();
-        let mut ops: Vec<TxOp> = Vec::new();
+    /// Builds the gather lists and ops of the batch's PDUs.
+    fn lay_out(&mut self) {
+        let iovecs = &mut self.iovecs;
+        let ops = &mut self.ops;
         let mut sendmsgs = 0;
-        for piece in pdus.iter().flat_map(TxPdu::pieces) {
-            match piece {
-                Piece::Mapped { ptr, len } => {
-                    let len32 = len as u32;
-                    let extend = match ops.last_mut() {
-                        Some(TxOp {
-                            kind:
-                                TxOpKind::SendMsg {
-                                    iov_start, iov_end, ..
+        for pdu in &self.pdus {
+            let pieces = pdu.pieces();
+            for &piece in pieces.as_slice() {
+                match piece {
+                    Piece::Mapped { ptr, len } => {
+                        let len32 = len as u32;
+                        let extend = match ops.last_mut() {
+                            Some(TxOp {
+                                kind:
+                                    TxOpKind::SendMsg {
+                                        iov_start, iov_end, ..
+                                    },
+                                remaining,
+                            }) if *iov_end - *iov_start < IOV_MAX
+                                && remaining
+                                    .checked_add(len32)
+                                    .is_some_and(|sum| sum <= i32::MAX as u32) =>
+                            {
+                                *iov_end += 1;
+                                *remaining += len32;
+                                true
+                            }
+                            _ => false,
+                        };
+                        if !extend {
+                            ops.push(TxOp {
+                                kind: TxOpKind::SendMsg {
+                                    iov_start: iovecs.len(),
+                                    iov_end: iovecs.len() + 1,
+                                    msg: sendmsgs,
                                 },
-                            remaining,
-                        }) if *iov_end - *iov_start < IOV_MAX
-                            && remaining
-                                .checked_add(len32)
-                                .is_some_and(|sum| sum <= i32::MAX as u32) =>
-                        {
-                            *iov_end += 1;
-                            *remaining += len32;
-                            true
+                                remaining: len32,
+                            });
+                            sendmsgs += 1;
                         }
-                        _ => false,
-                    };
-                    if !extend {
-                        ops.push(TxOp {
-                            kind: TxOpKind::SendMsg {
-                                iov_start: iovecs.len(),
-                                iov_end: iovecs.len() + 1,
-                                msg: sendmsgs,
-                            },
-                            remaining: len32,
+                        iovecs.push(libc::iovec {
+                            iov_base: ptr as *mut libc::c_void,
+                            iov_len: len,
                         });
-                        sendmsgs += 1;
                     }
-                    iovecs.push(libc::iovec {
-                        iov_base: ptr as *mut libc::c_void,
-                        iov_len: len,
-                    });
+                    Piece::Fixed {
+                        buf_index,
+                        addr,
+                        len,
+                    } => ops.push(TxOp {
+                        kind: TxOpKind::SendZc { buf_index, addr },
+                        remaining: len,
+                    }),
                 }
-                Piece::Fixed {
-                    buf_index,
-                    addr,
-                    len,
-                } => ops.push(TxOp {
-                    kind: TxOpKind::SendZc { buf_index, addr },
-                    remaining: len,
-                }),
             }
         }
         // SAFETY: msghdr is a plain C struct for which all-zero is a valid empty header.
         let empty: libc::msghdr = unsafe { std::mem::zeroed() };
-        TxBatch {
-            pdus,
-            iovecs,
-            msghdrs: vec![empty; sendmsgs],
-            ops,
-            next_op: 0,
-            cqe_op: 0,
-            chain: Chain::default(),
-            zc_notifications_due: 0,
-            credits,
-            bytes,
-        }
+        self.msghdrs.resize(sendmsgs, empty);
     }
 
     /// Whether the remaining ops should be pushed now.
@@ -343,10 +413,18 @@ impl TxBatch {
     }
 
     /// Pushes the next chain of ops, counting each SQE in `ops_in_flight`.
+    ///
+    /// With `silent_ok`, a batch that is one SENDMSG goes out *silent* on its first push:
+    /// MSG_DONTWAIT, so it finishes (all sent, part sent, or EAGAIN) while the io_uring_enter
+    /// that submits it runs, and IOSQE_CQE_SKIP_SUCCESS, so only a failure or short send
+    /// posts a CQE. The ring owner then reports the enter with
+    /// [`settle_silent`](Self::settle_silent). This saves the CQE that would otherwise end the
+    /// owner's wait at once and cost a second enter to wait for the reply.
     pub fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
+        silent_ok: bool,
         sub: &mut dyn Submitter,
         counters: &mut ConnCounters,
         ops_in_flight: &mut usize,
@@ -357,6 +435,11 @@ impl TxBatch {
             return Err(SqFull);
         }
         let first = self.next_op;
+        let silent = silent_ok
+            && !self.pushed_before
+            && self.ops.len() == 1
+            && matches!(self.ops[0].kind, TxOpKind::SendMsg { .. });
+        self.pushed_before = true;
         for index in first..first + count {
             let op = self.ops[index];
             let sqe = match op.kind {
@@ -369,9 +452,18 @@ impl TxBatch {
                     header.msg_iov = self.iovecs[iov_start..].as_mut_ptr();
                     header.msg_iovlen = iov_end - iov_start;
                     counters.sendmsg_calls += 1;
-                    opcode::SendMsg::new(fd, header as *const libc::msghdr)
-                        .flags((libc::MSG_NOSIGNAL | libc::MSG_WAITALL) as u32)
-                        .build()
+                    let mut flags = libc::MSG_NOSIGNAL | libc::MSG_WAITALL;
+                    if silent {
+                        flags |= libc::MSG_DONTWAIT;
+                    }
+                    let sqe = opcode::SendMsg::new(fd, header as *const libc::msghdr)
+                        .flags(flags as u32)
+                        .build();
+                    if silent {
+                        sqe.flags(Flags::SKIP_SUCCESS)
+                    } else {
+                        sqe
+                    }
                 }
                 TxOpKind::SendZc { buf_index, addr } => {
                     counters.send_zc_calls += 1;
@@ -395,15 +487,46 @@ impl TxBatch {
             *ops_in_flight += 1;
         }
         counters.tx_chains += 1;
+        if silent {
+            counters.silent_sends += 1;
+        }
+        self.silent = silent;
         self.chain.submitted(count);
         self.cqe_op = first;
         Ok(())
+    }
+
+    /// Whether a silent send is waiting for [`settle_silent`](Self::settle_silent).
+    pub fn has_silent_send(&self) -> bool {
+        self.silent
+    }
+
+    /// The enter that submitted the silent send has returned and its CQEs were applied, and
+    /// none was the send's: it sent everything.
+    pub fn settle_silent(&mut self) -> Option<TxProgress> {
+        if !std::mem::take(&mut self.silent) {
+            return None;
+        }
+        if let Some(op) = self.ops.get_mut(self.cqe_op) {
+            op.remaining = 0;
+        }
+        self.cqe_op += 1;
+        self.chain.on_cqe();
+        self.next_op = self.ops.len();
+        Some(self.progress())
     }
 
     /// Applies one CQE of the send chain.
     pub fn on_cqe(&mut self, result: i32, flags: u32, counters: &mut ConnCounters) -> TxProgress {
         if cqueue::notif(flags) {
             self.zc_notifications_due = self.zc_notifications_due.saturating_sub(1);
+            return self.progress();
+        }
+        if std::mem::take(&mut self.silent) && result == -libc::EAGAIN {
+            // The socket had no room: nothing was sent; the retry waits for room.
+            counters.short_transfers += 1;
+            self.cqe_op += 1;
+            self.chain.on_cqe();
             return self.progress();
         }
         let index = self.cqe_op;
@@ -576,7 +699,8 @@ mod tests {
         let bare = TxPdu::new(tx(Payload::None, both()), &tasks).unwrap();
         let mut queue: VecDeque<TxPdu> = [task, inline, bare].into_iter().collect();
         let mut credits = WrCredits::default();
-        let (batch, stalled) = TxBatch::build(&mut queue, &mut credits, 1 << 20).unwrap();
+        let mut batch = TxBatch::new();
+        let stalled = batch.fill(&mut queue, &mut credits, 1 << 20).unwrap();
         assert!(!stalled);
         assert_eq!(batch.pdus.len(), 3);
         assert_eq!(batch.ops.len(), 1, "all mapped: one SENDMSG");
@@ -623,7 +747,10 @@ mod tests {
         };
         let pdu = TxPdu::new(tx(payload.clone(), header_only), &tasks).unwrap();
         let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-        let (batch, _) = TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20).unwrap();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
         let kinds: Vec<String> = batch
             .ops
             .iter()
@@ -685,12 +812,13 @@ mod tests {
             .map(|_| TxPdu::new(tx(Payload::None, UlpSubmode::default()), &tasks).unwrap())
             .collect();
         let mut credits = WrCredits::default();
-        let (batch, stalled) = TxBatch::build(&mut queue, &mut credits, 1 << 20).unwrap();
+        let mut batch = TxBatch::new();
+        let stalled = batch.fill(&mut queue, &mut credits, 1 << 20).unwrap();
         assert!(stalled);
         assert_eq!(batch.pdus.len(), usize::from(WR_MAX_CREDITS));
         assert_eq!(queue.len(), 5);
         assert_eq!(
-            TxBatch::build(&mut queue, &mut credits, 1 << 20).err(),
+            TxBatch::new().fill(&mut queue, &mut credits, 1 << 20).err(),
             Some(NoBatch::CreditStall)
         );
         assert_eq!(queue.len(), 5);
@@ -708,8 +836,10 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let (mut batch, _) =
-            TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20).unwrap();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
         let full = batch.wire_image();
         let mut counters = ConnCounters::default();
         batch.pretend_pushed(1);
@@ -748,9 +878,11 @@ mod tests {
         let make = || {
             let pdu = TxPdu::new(tx(payload.clone(), UlpSubmode::default()), &tasks).unwrap();
             let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-            TxBatch::build(&mut queue, &mut WrCredits::default(), 1 << 20)
-                .unwrap()
-                .0
+            let mut batch = TxBatch::new();
+            batch
+                .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+                .unwrap();
+            batch
         };
         let mut counters = ConnCounters::default();
         let mut batch = make();
@@ -766,5 +898,118 @@ mod tests {
             batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
             TxProgress::Failed(AbortReason::UnexpectedCancel)
         );
+    }
+
+    /// Takes every SQE.
+    struct Sink(usize);
+
+    impl Submitter for Sink {
+        fn sq_space(&mut self) -> usize {
+            64
+        }
+
+        fn push(&mut self, _token: u64, _sqe: Entry) -> Result<(), SqFull> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    fn one_sendmsg_batch() -> TxBatch {
+        let tasks = TaskBuffers::default();
+        let pdu = TxPdu::new(tx(Payload::Inline(vec![7; 10]), both()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
+        batch
+    }
+
+    fn push(batch: &mut TxBatch, silent_ok: bool, counters: &mut ConnCounters) {
+        batch
+            .push_chain(types::Fd(-1), 0, silent_ok, &mut Sink(0), counters, &mut 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_silent_send_completes_when_settled() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, true, &mut counters);
+        assert!(batch.has_silent_send());
+        assert_eq!(counters.silent_sends, 1);
+        assert_eq!(
+            batch.settle_silent(),
+            Some(TxProgress::Done {
+                credits: 1,
+                pdus: 1,
+                bytes: batch.bytes
+            })
+        );
+        assert_eq!(batch.settle_silent(), None, "settled once");
+    }
+
+    #[test]
+    fn a_silent_send_that_found_no_room_is_retried_loud() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, true, &mut counters);
+        assert_eq!(
+            batch.on_cqe(-libc::EAGAIN, 0, &mut counters),
+            TxProgress::Resume
+        );
+        assert!(!batch.has_silent_send());
+        push(&mut batch, true, &mut counters);
+        assert!(
+            !batch.has_silent_send(),
+            "a retry waits for room and has a CQE"
+        );
+        assert_eq!(counters.silent_sends, 1);
+        let total = batch.ops[0].remaining as i32;
+        assert!(matches!(
+            batch.on_cqe(total, 0, &mut counters),
+            TxProgress::Done { pdus: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_short_silent_send_resumes_where_it_stopped() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        let full = batch.wire_image();
+        push(&mut batch, true, &mut counters);
+        assert_eq!(batch.on_cqe(20, 0, &mut counters), TxProgress::Resume);
+        assert_eq!(batch.wire_image(), full[20..].to_vec());
+        assert_eq!(batch.settle_silent(), None, "its CQE came");
+    }
+
+    #[test]
+    fn only_single_sendmsg_batches_go_silent() {
+        let mut counters = ConnCounters::default();
+        let mut batch = one_sendmsg_batch();
+        push(&mut batch, false, &mut counters);
+        assert!(!batch.has_silent_send(), "not allowed");
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Fixed {
+                buf_index: 0,
+                base: 0,
+                len: 4096,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 0,
+            len: 100,
+        };
+        let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
+        push(&mut batch, true, &mut counters);
+        assert!(!batch.has_silent_send(), "SENDMSG, SEND_ZC, SENDMSG");
     }
 }

@@ -225,56 +225,36 @@ impl Client {
             })
     }
 
+    /// Drives the ring until a completion produces a connection event, or `deadline` passes.
+    /// Completions are handled as their CQEs are routed, so whatever they make the
+    /// connections send (and the commands the caller submitted before) leaves in the flush
+    /// before the next wait.
     fn poll_until(&mut self, deadline: Instant, what: &'static str) -> Result<(), ClientError> {
-        if self.dispatch() > 0 {
+        let Client {
+            ring,
+            conns,
+            tasks,
+            events,
+            rng,
+        } = self;
+        if dispatch(ring.engine_mut(), conns, tasks, events, rng) > 0 {
             return Ok(());
         }
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return Err(ClientError::TimedOut(Duration::ZERO, what));
         };
-        let mut any = false;
-        let result = self.ring.run_until(
-            |engine| {
-                any = engine.has_completions();
-                any
-            },
+        // Only completions of received data produce connection events.
+        let result = ring.run_until_received(
+            |engine| dispatch(engine, conns, tasks, events, rng) > 0,
             left,
         );
         match result {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             Err(crate::engine::driver::DriverError::TimedOut(d)) => {
-                return Err(ClientError::TimedOut(d, what))
+                Err(ClientError::TimedOut(d, what))
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => Err(other.into()),
         }
-        self.dispatch();
-        Ok(())
-    }
-
-    /// Routes every pending completion to its connection; returns how many events resulted.
-    fn dispatch(&mut self) -> usize {
-        let mut produced = 0;
-        while let Some(completion) = self.ring.engine_mut().poll_completion() {
-            let Some(index) = self.conns.iter().position(|c| c.owns(&completion)) else {
-                tracing::debug!(?completion, "completion for no connection");
-                continue;
-            };
-            let engine = self.ring.engine_mut();
-            self.conns[index].handle(engine, completion, &mut self.rng);
-            while let Some(event) = self.conns[index].poll_event() {
-                if let ConnEvent::TaskDone { task, .. } = &event {
-                    slot_idle(&mut self.tasks, *task);
-                }
-                if matches!(event, ConnEvent::Failed(_)) {
-                    for task in self.conns[index].take_outstanding(self.ring.engine_mut()) {
-                        slot_idle(&mut self.tasks, task);
-                    }
-                }
-                self.events.push_back((index, event));
-                produced += 1;
-            }
-        }
-        produced
     }
 
     /// The next connection event, if one is pending.
@@ -284,6 +264,10 @@ impl Client {
 
     /// Waits for the next connection event.
     pub fn wait_event(&mut self, timeout: Duration) -> Result<(usize, ConnEvent), ClientError> {
+        if let Some(event) = self.events.pop_front() {
+            // The common case under load: no clock read.
+            return Ok(event);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(event) = self.events.pop_front() {
@@ -350,6 +334,38 @@ impl Client {
     pub fn engine_mut(&mut self) -> &mut Engine {
         self.ring.engine_mut()
     }
+}
+
+/// Routes every pending completion to its connection; returns how many events resulted.
+fn dispatch(
+    engine: &mut Engine,
+    conns: &mut [IscsiConn],
+    tasks: &mut [Task],
+    events: &mut VecDeque<(usize, ConnEvent)>,
+    rng: &mut StdRng,
+) -> usize {
+    let mut produced = 0;
+    while let Some(completion) = engine.poll_completion() {
+        let Some(index) = conns.iter().position(|c| c.owns(&completion)) else {
+            tracing::debug!(?completion, "completion for no connection");
+            continue;
+        };
+        let conn = &mut conns[index];
+        conn.handle(engine, completion, rng);
+        while let Some(event) = conn.poll_event() {
+            if let ConnEvent::TaskDone { task, .. } = &event {
+                slot_idle(tasks, *task);
+            }
+            if matches!(event, ConnEvent::Failed(_)) {
+                for task in conn.take_outstanding(engine) {
+                    slot_idle(tasks, task);
+                }
+            }
+            events.push_back((index, event));
+            produced += 1;
+        }
+    }
+    produced
 }
 
 fn slot_idle(tasks: &mut [Task], task: u32) {

@@ -16,7 +16,7 @@ pub use buffers::{AlignedBuf, TASK_BUFFER_ALIGN};
 pub use client::{Client, ClientError, CommandSpec};
 pub use error::ConnError;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use iscsi_proto::login::{Login, LoginConfig, LoginStep};
@@ -30,6 +30,7 @@ use rand::RngCore;
 
 use crate::cpl::{Completion, IscsiHdr};
 use crate::ddp_status::DdpStatus;
+use crate::engine::fast_hash::IdMap;
 use crate::engine::Engine;
 use crate::tag::DdpTag;
 use crate::tid::Tid;
@@ -95,7 +96,7 @@ pub struct IscsiConn {
     login_config: Option<LoginConfig>,
     state: State,
     submode: UlpSubmode,
-    in_flight: HashMap<u32, InFlight>,
+    in_flight: IdMap<u32, InFlight>,
     next_housekeeping: u32,
     events: VecDeque<ConnEvent>,
     stats: InitiatorStats,
@@ -122,7 +123,7 @@ impl IscsiConn {
             login_config: Some(login),
             state: State::Connecting,
             submode: UlpSubmode::default(),
-            in_flight: HashMap::new(),
+            in_flight: IdMap::default(),
             next_housekeeping: 0,
             events: VecDeque::new(),
             stats: InitiatorStats::default(),
