@@ -3,8 +3,9 @@
 # BENCH_RAW (results, on the host-writable dir) and BENCH_WORK (scratch in /dev/shm) are
 # set by guest-bench before any of these run.
 
+# Log lines carry the seconds since guest-bench started (bash's SECONDS).
 bench_log() {
-	printf 'bench: %s\n' "$*" >&2
+	printf 'bench [%4ss]: %s\n' "$SECONDS" "$*" >&2
 }
 
 bench_die() {
