@@ -31,10 +31,10 @@ record_info() {
 	mv "$file.new" "$file"
 }
 
-# record_status CONFIG ROUND TEXT: "ok", or why the configuration could not be measured.
+# record_status CONFIG TEXT: the device it runs on, or why it could not be measured.
 record_status() {
-	printf 'round %s: %s\n' "$2" "$3" >>"$BENCH_RAW/$1.status"
-	bench_log "$1 (round $2): $3"
+	printf '%s\n' "$2" >>"$BENCH_RAW/$1.status"
+	bench_log "$1: $2"
 }
 
 # wait_for SECONDS COMMAND [ARG]...: polls COMMAND every 0.2 s until it succeeds.

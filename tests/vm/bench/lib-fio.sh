@@ -18,7 +18,8 @@ cpu_ticks() {
 	awk '/^cpu / { total = 0; for (i = 2; i <= 9; i++) total += $i; print total - $5 - $6, total }' /proc/stat
 }
 
-# fio_row CONFIG ROUND DEVICE NUMJOBS RUNTIME RAMP ROW: runs one row; fails with fio.
+# fio_row CONFIG ROUND DEVICE NUMJOBS RUNTIME RAMP ROW: runs one row (ROW: a BENCH_ROWS
+# entry); a failure is left in BENCH_RAW/CONFIG.rROUND.ID.failed, and the status is fio's.
 fio_row() {
 	local config=$1 round=$2 device=$3 numjobs=$4 runtime=$5 ramp=$6
 	local id rw block_size iodepth
@@ -46,15 +47,4 @@ fio_row() {
 		return 1
 	fi
 	[[ -s $base.err ]] || rm -f "$base.err"
-}
-
-# fio_rows CONFIG ROUND DEVICE NUMJOBS RUNTIME RAMP: every row, in order; a failed row
-# is recorded and the next one still runs.
-fio_rows() {
-	local row failed=0
-	for row in "${BENCH_ROWS[@]}"; do
-		bench_log "$1 (round $2): ${row%% *} on $3"
-		fio_row "$@" "$row" || failed=1
-	done
-	return "$failed"
 }

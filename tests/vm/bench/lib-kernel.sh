@@ -18,6 +18,8 @@ readonly KERNEL_SCAN_SECONDS=30
 KERNEL_ISCSID_PID=""
 KERNEL_ETC_MOUNTED=0
 KERNEL_LOGGED_IN=0
+# The LUN's disk once kernel_attach succeeded.
+KERNEL_DEVICE=""
 
 iscsid_listens() {
 	grep -q '@ISCSIADM_ABSTRACT_NAMESPACE' /proc/net/unix
@@ -106,35 +108,28 @@ kernel_record() {
 	record_info kernel "device.queue_depth" "$(cat "/sys/block/$disk/device/queue_depth" 2>/dev/null)"
 	record_info kernel "iscsid.conf" "$(grep -E '^node\.(session\.(cmds_max|queue_depth|nr_sessions)|conn\[0\]\.iscsi\.MaxRecvDataSegmentLength)' /etc/iscsi/iscsid.conf | tr -s ' ' | paste -sd ';')"
 	record_block_queue kernel "/dev/$disk"
-	tgtd_record_sessions kernel
 	iscsiadm -m session -P 3 >"$BENCH_RAW/kernel.session.txt" 2>&1
 }
 
-# bench_kernel ROUND NUMJOBS RUNTIME RAMP: log in, run the rows on the LUN's disk, log out.
-bench_kernel() {
-	local round=$1 numjobs=$2 runtime=$3 ramp=$4 session disk status=0
+# kernel_attach: logs in and prints the LUN's block device (/dev/sdX); on failure, why is
+# in BENCH_REASON. Run it in this shell (not in $(...)): it starts iscsid.
+kernel_attach() {
+	local session disk
 	BENCH_REASON=""
-	if ! kernel_setup || ! kernel_login; then
-		record_status kernel "$round" "not available (${BENCH_REASON:-setup failed})"
-		return 1
-	fi
+	kernel_setup && kernel_login || return 1
 	if ! session=$(wait_for "$KERNEL_SCAN_SECONDS" kernel_session) ||
 		! disk=$(wait_for "$KERNEL_SCAN_SECONDS" kernel_disk "$session") ||
 		! wait_for 10 test -b "/dev/$disk"; then
 		kernel_logout
-		record_status kernel "$round" "not available (logged in, but no disk appeared)"
+		BENCH_REASON="logged in, but no disk appeared"
 		return 1
 	fi
 	kernel_record "$session" "$disk"
-	bench_log "kernel (round $round): $session, /dev/$disk"
-	fio_rows kernel "$round" "/dev/$disk" "$numjobs" "$runtime" "$ramp" || status=1
+	KERNEL_DEVICE=/dev/$disk
+}
+
+kernel_detach() {
 	kernel_logout
-	if ((status)); then
-		record_status kernel "$round" "some rows failed"
-	else
-		record_status kernel "$round" ok
-	fi
-	return "$status"
 }
 
 kernel_cleanup() {

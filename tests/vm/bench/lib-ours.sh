@@ -10,7 +10,8 @@ readonly OURS_ADD_SECONDS=120
 readonly OURS_DEL_SECONDS=30
 OURS_UNAVAILABLE=""
 OURS_DEPTH=128
-OURS_DEV_ID=""
+# MODE -> /dev/ublkbN, for the devices added and not yet deleted.
+declare -A OURS_DEVICE=()
 
 # ours_prepare UBLK_PATH UBLK_CXGB3I_PATH DEPTH: installs the binaries, or records why not.
 ours_prepare() {
@@ -37,18 +38,25 @@ ours_device_gone() {
 	[[ ! -e /dev/ublkb$1 && ! -e /dev/ublkc$1 ]]
 }
 
+# ours_del ID: `ublk del -n ID`, then waits for the device nodes to go.
 ours_del() {
-	[[ -n $OURS_DEV_ID ]] || return 0
-	"$OURS_BIN_DIR/ublk" del -n "$OURS_DEV_ID" >"$BENCH_WORK/del.log" 2>&1 ||
-		bench_log "ublk del -n $OURS_DEV_ID failed: $(tail -2 "$BENCH_WORK/del.log" | tr '\n' ' ')"
-	wait_for "$OURS_DEL_SECONDS" ours_device_gone "$OURS_DEV_ID" ||
-		bench_log "/dev/ublkb$OURS_DEV_ID outlived ublk del"
-	OURS_DEV_ID=""
+	local id=$1
+	"$OURS_BIN_DIR/ublk" del -n "$id" >"$BENCH_WORK/del.log" 2>&1 ||
+		bench_log "ublk del -n $id failed: $(tail -2 "$BENCH_WORK/del.log" | tr '\n' ' ')"
+	wait_for "$OURS_DEL_SECONDS" ours_device_gone "$id" ||
+		bench_log "/dev/ublkb$id outlived ublk del"
 }
 
-# ours_add MODE QUEUES: sets OURS_DEV_ID; on failure, why is in BENCH_REASON.
-ours_add() {
-	local mode=$1 queues=$2 status=0
+# ours_attach MODE QUEUES: MODE copy or zerocopy; `ublk add -t cxgb3i -q QUEUES -d DEPTH
+# [-z] URL`, and waits for the block device it reports. Sets OURS_DEVICE[MODE]; on
+# failure, why is in BENCH_REASON.
+ours_attach() {
+	local mode=$1 queues=$2 status=0 id
+	BENCH_REASON=""
+	if [[ -n $OURS_UNAVAILABLE ]]; then
+		BENCH_REASON=$OURS_UNAVAILABLE
+		return 1
+	fi
 	local args=(add -t cxgb3i -q "$queues" -d "$OURS_DEPTH")
 	[[ $mode == zerocopy ]] && args+=(-z)
 	args+=("$TGTD_URL")
@@ -58,48 +66,34 @@ ours_add() {
 		BENCH_REASON="ublk ${args[*]} exited $status: $(tail -2 "$BENCH_WORK/add.err" | tr '\n' ' ')"
 		return 1
 	fi
-	OURS_DEV_ID=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$BENCH_WORK/add.out" | head -1)
-	if [[ -z $OURS_DEV_ID ]]; then
+	id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$BENCH_WORK/add.out" | head -1)
+	if [[ -z $id ]]; then
 		BENCH_REASON="ublk add printed no 'dev id N:' line"
 		return 1
 	fi
-	if ! wait_for 20 test -b "/dev/ublkb$OURS_DEV_ID"; then
-		BENCH_REASON="/dev/ublkb$OURS_DEV_ID did not appear"
-		ours_del
+	if ! wait_for 20 test -b "/dev/ublkb$id"; then
+		BENCH_REASON="/dev/ublkb$id did not appear"
+		ours_del "$id"
 		return 1
 	fi
+	OURS_DEVICE[$mode]=/dev/ublkb$id
+	record_info "$mode" "ublk.add" "ublk ${args[*]/#iscsi:\/\/*/URL}"
+	record_info "$mode" "ublk.list" "$("$OURS_BIN_DIR/ublk" list -n "$id" 2>&1)"
+	"$OURS_BIN_DIR/ublk" list -v -n "$id" >"$BENCH_RAW/$mode.list.txt" 2>&1
+	record_block_queue "$mode" "/dev/ublkb$id"
 }
 
-# bench_ours MODE ROUND QUEUES RUNTIME RAMP: MODE copy or zerocopy; adds the device, runs
-# the rows on it (numjobs = queues), deletes it.
-bench_ours() {
-	local mode=$1 round=$2 queues=$3 runtime=$4 ramp=$5 device status=0
-	if [[ -n $OURS_UNAVAILABLE ]]; then
-		record_status "$mode" "$round" "not available ($OURS_UNAVAILABLE)"
-		return 1
-	fi
-	BENCH_REASON=""
-	if ! ours_add "$mode" "$queues"; then
-		record_status "$mode" "$round" "not available ($BENCH_REASON)"
-		return 1
-	fi
-	device=/dev/ublkb$OURS_DEV_ID
-	bench_log "$mode (round $round): $device"
-	record_info "$mode" "ublk.add" "ublk add -t cxgb3i -q $queues -d $OURS_DEPTH$([[ $mode == zerocopy ]] && echo ' -z') URL"
-	record_info "$mode" "ublk.list" "$("$OURS_BIN_DIR/ublk" list -n "$OURS_DEV_ID" 2>&1)"
-	"$OURS_BIN_DIR/ublk" list -v -n "$OURS_DEV_ID" >"$BENCH_RAW/$mode.list.txt" 2>&1
-	record_block_queue "$mode" "$device"
-	tgtd_record_sessions "$mode"
-	fio_rows "$mode" "$round" "$device" "$queues" "$runtime" "$ramp" || status=1
-	ours_del
-	if ((status)); then
-		record_status "$mode" "$round" "some rows failed"
-	else
-		record_status "$mode" "$round" ok
-	fi
-	return "$status"
+# ours_detach MODE: deletes the device ours_attach MODE added.
+ours_detach() {
+	local device=${OURS_DEVICE[$1]:-}
+	[[ -n $device ]] || return 0
+	ours_del "${device#/dev/ublkb}"
+	unset "OURS_DEVICE[$1]"
 }
 
 ours_cleanup() {
-	ours_del
+	local mode
+	for mode in "${!OURS_DEVICE[@]}"; do
+		ours_detach "$mode"
+	done
 }

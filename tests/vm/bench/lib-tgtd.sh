@@ -45,14 +45,10 @@ tgtd_start() {
 	TGTD_URL=iscsi://$TGTD_PORTAL/$TGTD_IQN/1
 }
 
-# tgtd_record_sessions CONFIG: how many sessions (I_T nexuses) and connections tgtd has
-# now. (tgtadm 1.0.85 shows no negotiated parameters: `--mode session --op show` is an
-# invalid request.)
-tgtd_record_sessions() {
-	local listing
-	listing=$(tgtadm --lld iscsi --mode target --op show)
-	record_info "$1" "tgtd.sessions" "$(grep -c '^ *I_T nexus:' <<<"$listing")"
-	record_info "$1" "tgtd.connections" "$(grep -c '^ *Connection:' <<<"$listing")"
+# Prints how many sessions (I_T nexuses) tgtd has now. (tgtadm 1.0.85 shows no
+# negotiated parameters: `--mode session --op show` is an invalid request.)
+tgtd_session_count() {
+	tgtadm --lld iscsi --mode target --op show | grep -c '^ *I_T nexus:'
 }
 
 tgtd_stop() {
