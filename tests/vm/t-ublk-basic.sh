@@ -5,9 +5,8 @@
 # `ublk del` leaves nothing behind.
 #
 # Binaries come from the host build (build first, on the host):
-#   cargo build --bin ublk && cargo build -p ublk-target --example ublk-cxgb3i
-# ublk.cxgb3i is target/debug/examples/ublk-cxgb3i while src/main.rs does not carry the
-# subcommands yet, else target/debug/ublk-cxgb3i (release builds are used if present and no
+#   cargo build --bins   (scripts/test does it)
+# ublk.cxgb3i is target/debug/ublk-cxgb3i (release builds are used if present and no
 # debug one is); UBLK_BIN / UBLK_CXGB3I_BIN override. Both are copied to /dev/shm as `ublk`
 # and `ublk.cxgb3i`, which is how ublksrv's front end finds its targets.
 # Prints one "ok"/"not ok" line per check; exits 0 only if every check passed.
@@ -45,7 +44,6 @@ first_executable() {
 	return 1
 }
 target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i" \
 	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
 	{
 		echo "not ok - no ublk-cxgb3i build under $root/target"

@@ -37,7 +37,6 @@ first_executable() {
 	return 1
 }
 target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i" \
 	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
 	{
 		echo "not ok - no ublk-cxgb3i build under $root/target"
