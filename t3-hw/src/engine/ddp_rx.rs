@@ -120,32 +120,42 @@ fn runs_through_pods(
             len: u32::try_from(run_len).ok()?,
         })
     };
-    // The run being merged: (DMA address, length).
-    let mut current: Option<(u64, u64)> = None;
-    let mut position = u64::from(binding.page_offset) + offset;
-    let mut left = len;
-    while left > 0 {
-        let page = usize::try_from(position / page_bytes).ok()?;
-        let in_page = position % page_bytes;
-        let chunk = (page_bytes - in_page).min(left);
-        let addr = binding.pages.get(page)?.checked_add(in_page)?;
-        current = match current {
-            Some((start, run_len)) if start.checked_add(run_len) == Some(addr) => {
-                Some((start, run_len + chunk))
-            }
-            Some((start, run_len)) => {
-                runs.push(resolve(start, run_len)?);
-                Some((addr, chunk))
-            }
-            None => Some((addr, chunk)),
-        };
-        position += chunk;
-        left -= chunk;
+    let start = u64::from(binding.page_offset).checked_add(offset)?;
+    merge_pages(&binding.pages, page_bytes, start, len, |addr, run_len| {
+        runs.push(resolve(addr, run_len)?);
+        Some(())
+    })
+}
+
+/// Calls `emit(address, length)` for each run of contiguous pages holding `len` bytes at byte
+/// `start` of the page list, in order. `None` if the list is too short or an address overflows.
+fn merge_pages(
+    pages: &[u64],
+    page_bytes: u64,
+    start: u64,
+    len: u64,
+    mut emit: impl FnMut(u64, u64) -> Option<()>,
+) -> Option<()> {
+    if len == 0 {
+        return Some(());
     }
-    if let Some((start, run_len)) = current {
-        runs.push(resolve(start, run_len)?);
+    let end = start.checked_add(len)?;
+    let first = usize::try_from(start / page_bytes).ok()?;
+    let last = usize::try_from((end - 1) / page_bytes).ok()?;
+    let pages = pages.get(first..=last)?;
+    let mut run_start = pages[0].checked_add(start % page_bytes)?;
+    // Where the run's current page ends, and the bytes of the runs already emitted.
+    let mut page_end = pages[0].checked_add(page_bytes)?;
+    let mut emitted = 0u64;
+    for &page in &pages[1..] {
+        if page != page_end {
+            emit(run_start, page_end - run_start)?;
+            emitted += page_end - run_start;
+            run_start = page;
+        }
+        page_end = page.checked_add(page_bytes)?;
     }
-    Some(())
+    emit(run_start, len - emitted)
 }
 
 #[cfg(test)]
@@ -154,7 +164,61 @@ mod tests {
     use crate::engine::task_buffer::TaskBuffer;
     use crate::ppm::{sgl_for_contiguous, BufferId, DdpRequest, PpmConfig, SgEntry};
 
+    use proptest::prelude::*;
+
     const TASK: u32 = 5;
+
+    /// Page by page, merging as it goes: what `merge_pages` must agree with.
+    fn merge_page_by_page(
+        pages: &[u64],
+        page_bytes: u64,
+        start: u64,
+        len: u64,
+    ) -> Option<Vec<(u64, u64)>> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut position = start;
+        let mut left = len;
+        while left > 0 {
+            let in_page = position % page_bytes;
+            let chunk = (page_bytes - in_page).min(left);
+            let addr = pages.get(usize::try_from(position / page_bytes).ok()?)? + in_page;
+            match runs.last_mut() {
+                Some((run, run_len)) if *run + *run_len == addr => *run_len += chunk,
+                _ => runs.push((addr, chunk)),
+            }
+            position += chunk;
+            left -= chunk;
+        }
+        Some(runs)
+    }
+
+    proptest! {
+        #[test]
+        fn merged_runs_match_a_page_by_page_walk(
+            moves in proptest::collection::vec(0u8..3, 1..40),
+            start in 0u64..200_000,
+            len in 0u64..200_000,
+        ) {
+            // Each page follows the previous one, jumps ahead, or goes back.
+            let page_bytes = 4096u64;
+            let mut pages = vec![1 << 30];
+            for step in moves {
+                let previous = *pages.last().unwrap();
+                pages.push(match step {
+                    0 => previous + page_bytes,
+                    1 => previous + 3 * page_bytes,
+                    _ => previous - 7 * page_bytes,
+                });
+            }
+            let mut runs = Vec::new();
+            let merged = merge_pages(&pages, page_bytes, start, len, |addr, run_len| {
+                runs.push((addr, run_len));
+                Some(())
+            });
+            let oracle = merge_page_by_page(&pages, page_bytes, start, len);
+            prop_assert_eq!(merged.map(|()| runs), oracle);
+        }
+    }
 
     /// The choice with its runs, for comparing in one assertion.
     #[derive(Debug, PartialEq, Eq)]

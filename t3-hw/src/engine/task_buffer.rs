@@ -334,18 +334,34 @@ impl TaskBuffers {
 fn push_pages(addr: u64, len: u32, page_size: PageSize, out: &mut Vec<SgEntry>) -> Option<()> {
     let page_bytes = u64::from(page_size.bytes());
     let end = addr.checked_add(u64::from(len))?;
-    let mut cursor = addr;
-    while cursor < end {
-        let page_addr = cursor - cursor % page_bytes;
-        let chunk_end = page_addr.checked_add(page_bytes)?.min(end);
-        out.push(SgEntry {
-            page_addr,
-            // Both differences are below one page, which is at most 64 KiB.
-            offset: (cursor - page_addr) as u32,
-            len: (chunk_end - cursor) as u32,
-        });
-        cursor = chunk_end;
+    if len == 0 {
+        return Some(());
     }
+    let first_page = addr - addr % page_bytes;
+    // The page holding the last byte must have an end address too.
+    (end - 1)
+        .checked_sub((end - 1) % page_bytes)?
+        .checked_add(page_bytes)?;
+    let last_page = (end - 1) - (end - 1) % page_bytes;
+    let middle_pages = ((last_page - first_page) / page_bytes).saturating_sub(1);
+    out.reserve(usize::try_from(middle_pages + 2).ok()?);
+    // Both offsets and lengths are below one page, which is at most 64 KiB.
+    let entry = |page_addr: u64, from: u64, to: u64| SgEntry {
+        page_addr,
+        offset: (from - page_addr) as u32,
+        len: (to - from) as u32,
+    };
+    if first_page == last_page {
+        out.push(entry(first_page, addr, end));
+        return Some(());
+    }
+    out.push(entry(first_page, addr, first_page + page_bytes));
+    out.extend((1..=middle_pages).map(|index| SgEntry {
+        page_addr: first_page + index * page_bytes,
+        offset: 0,
+        len: page_bytes as u32,
+    }));
+    out.push(entry(last_page, last_page, end));
     Some(())
 }
 
@@ -487,6 +503,20 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn pages_match_the_ppm_description_of_any_range(
+            addr in proptest::prelude::any::<u64>(),
+            len in 0u32..(1 << 21),
+            big_pages: bool,
+        ) {
+            let page_size = if big_pages { PageSize::Size64K } else { PageSize::Size4K };
+            let mut pages = Vec::new();
+            let ours = push_pages(addr, len, page_size, &mut pages).map(|()| pages);
+            proptest::prop_assert_eq!(ours, crate::ppm::sgl_for_contiguous(addr, len, page_size));
+        }
+    }
+
     #[test]
     fn pages_match_the_ppm_description_of_a_contiguous_buffer() {
         for (addr, len) in [
@@ -507,9 +537,15 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            push_pages(u64::MAX - 10, 100, PageSize::Size4K, &mut Vec::new()),
-            None
-        );
+        for (addr, len) in [(u64::MAX - 10, 100), (u64::MAX - 4095, 100)] {
+            assert_eq!(
+                push_pages(addr, len, PageSize::Size4K, &mut Vec::new()),
+                None
+            );
+            assert_eq!(
+                crate::ppm::sgl_for_contiguous(addr, len, PageSize::Size4K),
+                None
+            );
+        }
     }
 }
