@@ -5,9 +5,10 @@
 # `ublk del` leaves nothing behind.
 #
 # Binaries come from the host build (build first, on the host):
-#   cargo build --bins   (scripts/test does it)
-# ublk.cxgb3i is target/debug/ublk-cxgb3i (release builds are used if present and no
-# debug one is); UBLK_BIN / UBLK_CXGB3I_BIN override. Both are copied to /dev/shm as `ublk`
+#   cargo build --bin ublk && cargo build -p ublk-target --example ublk-cxgb3i
+# ublk.cxgb3i is target/debug/ublk-cxgb3i once src/main.rs carries the subcommands, else the
+# stand-in target/debug/examples/ublk-cxgb3i (release builds are used when there is no debug
+# one); UBLK_BIN / UBLK_CXGB3I_BIN override. Both are copied to /dev/shm as `ublk`
 # and `ublk.cxgb3i`, which is how ublksrv's front end finds its targets.
 # Prints one "ok"/"not ok" line per check; exits 0 only if every check passed.
 set -uo pipefail
@@ -43,12 +44,24 @@ first_executable() {
 	done
 	return 1
 }
-target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
-	{
-		echo "not ok - no ublk-cxgb3i build under $root/target"
-		exit 1
-	}
+# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
+has_subcommands() {
+	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
+}
+target_bin=${UBLK_CXGB3I_BIN:-}
+if [[ -z $target_bin ]]; then
+	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
+		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
+		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
+			target_bin=$candidate
+			break
+		fi
+	done
+fi
+[[ -n $target_bin ]] || {
+	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
+	exit 1
+}
 front_bin=${UBLK_BIN:-$(first_executable "$root/target/debug/ublk" "$root/target/release/ublk")} ||
 	{
 		echo "not ok - no ublk build under $root/target"
@@ -132,7 +145,7 @@ check "the device has 512-byte sectors" test "$(blockdev --getss "$dev")" -eq 51
 list_shows_url() {
 	local listing
 	listing=$("$ublk" list -n "$dev_id") || return 1
-	echo "$listing" | sed 's/^/#   /'
+	printf '#   %s\n' "${listing//$'\n'/$'\n'#   }"
 	grep -qF "iscsi://$CHAP_USER%<redacted>@127.0.0.1:$PORT/$IQN/1" <<<"$listing" &&
 		! grep -qF "$CHAP_SECRET" <<<"$listing" &&
 		grep -q "queue $((QUEUES - 1)): tid [1-9]" <<<"$listing"

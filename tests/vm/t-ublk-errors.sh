@@ -39,12 +39,24 @@ first_executable() {
 	done
 	return 1
 }
-target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
-	{
-		echo "not ok - no ublk-cxgb3i build under $root/target"
-		exit 1
-	}
+# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
+has_subcommands() {
+	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
+}
+target_bin=${UBLK_CXGB3I_BIN:-}
+if [[ -z $target_bin ]]; then
+	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
+		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
+		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
+			target_bin=$candidate
+			break
+		fi
+	done
+fi
+[[ -n $target_bin ]] || {
+	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
+	exit 1
+}
 front_bin=${UBLK_BIN:-$(first_executable "$root/target/debug/ublk" "$root/target/release/ublk")} ||
 	{
 		echo "not ok - no ublk build under $root/target"
@@ -94,10 +106,10 @@ tgtd_ready() {
 check "tgtd serves $IQN with CHAP" tgtd_ready
 
 devices() {
-	ls /sys/class/ublk-char 2>/dev/null | wc -l
+	find /sys/class/ublk-char -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 records() {
-	ls /run/ublksrvd/*.pid 2>/dev/null | wc -l
+	find /run/ublksrvd -maxdepth 1 -name '*.pid' 2>/dev/null | wc -l
 }
 
 # refused DESCRIPTION EXPECTED_TEXT ADD_ARGS...: the add fails with one line naming the

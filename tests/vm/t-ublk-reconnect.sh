@@ -28,22 +28,24 @@ check() {
 }
 
 root=${UBLK_REPO_ROOT:-$PWD}
-first_executable() {
-	local candidate
-	for candidate in "$@"; do
-		[[ -x $candidate ]] && {
-			echo "$candidate"
-			return 0
-		}
-	done
-	return 1
+# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
+has_subcommands() {
+	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
 }
-target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
-	{
-		echo "not ok - no ublk-cxgb3i build under $root/target"
-		exit 1
-	}
+target_bin=${UBLK_CXGB3I_BIN:-}
+if [[ -z $target_bin ]]; then
+	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
+		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
+		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
+			target_bin=$candidate
+			break
+		fi
+	done
+fi
+[[ -n $target_bin ]] || {
+	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
+	exit 1
+}
 
 work_dir=$(mktemp -d /dev/shm/ublk-reconnect.XXXXXX)
 mkdir -p "$work_dir/bin"

@@ -36,12 +36,24 @@ first_executable() {
 	done
 	return 1
 }
-target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
-	{
-		echo "not ok - no ublk-cxgb3i build under $root/target"
-		exit 1
-	}
+# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
+has_subcommands() {
+	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
+}
+target_bin=${UBLK_CXGB3I_BIN:-}
+if [[ -z $target_bin ]]; then
+	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
+		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
+		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
+			target_bin=$candidate
+			break
+		fi
+	done
+fi
+[[ -n $target_bin ]] || {
+	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
+	exit 1
+}
 front_bin=${UBLK_BIN:-$(first_executable "$root/target/debug/ublk" "$root/target/release/ublk")} ||
 	{
 		echo "not ok - no ublk build under $root/target"
@@ -126,7 +138,7 @@ check "SIGKILL to the daemon leaves the device QUIESCED with its record" daemon_
 recovered() {
 	local output new_pid
 	output=$(timeout 60 "$ublk" recover -n "$dev_id" 2>&1) || {
-		echo "$output" | sed 's/^/#   /'
+		printf '#   %s\n' "${output//$'\n'/$'\n'#   }"
 		return 1
 	}
 	new_pid=$(head -c 32 "/run/ublksrvd/$dev_id.pid" | tr -d '\0' | head -1)

@@ -29,22 +29,24 @@ check() {
 }
 
 root=${UBLK_REPO_ROOT:-$PWD}
-first_executable() {
-	local candidate
-	for candidate in "$@"; do
-		[[ -x $candidate ]] && {
-			echo "$candidate"
-			return 0
-		}
-	done
-	return 1
+# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
+has_subcommands() {
+	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
 }
-target_bin=${UBLK_CXGB3I_BIN:-$(first_executable \
-	"$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i")} ||
-	{
-		echo "not ok - no ublk-cxgb3i build under $root/target"
-		exit 1
-	}
+target_bin=${UBLK_CXGB3I_BIN:-}
+if [[ -z $target_bin ]]; then
+	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
+		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
+		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
+			target_bin=$candidate
+			break
+		fi
+	done
+fi
+[[ -n $target_bin ]] || {
+	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
+	exit 1
+}
 
 work_dir=$(mktemp -d /dev/shm/ublk-zc.XXXXXX)
 mkdir -p "$work_dir/bin"
@@ -105,10 +107,10 @@ start_daemon() {
 	daemon_pid=$!
 	local deadline=$((SECONDS + 30)) id
 	until id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$daemon_log") && [[ -n $id ]]; do
-		((SECONDS < deadline)) && kill -0 "$daemon_pid" 2>/dev/null || {
+		if ((SECONDS >= deadline)) || ! kill -0 "$daemon_pid" 2>/dev/null; then
 			tail -5 "$daemon_log"
 			return 1
-		}
+		fi
 		sleep 0.1
 	done
 	dev=/dev/ublkb$id
@@ -187,14 +189,16 @@ digest_falls_back() {
 		return 1
 	}
 	local ok=0
-	grep -q "DataDigest was negotiated: zero copy is off" "$work_dir/digest.log" &&
-		grep -q "device is live.*zero_copy=false" "$work_dir/digest.log" &&
-		dd if="$work_dir/pattern" of="$dev" bs=1M count=8 oflag=direct status=none &&
-		dd if="$dev" of="$work_dir/back" bs=1M count=8 iflag=direct status=none &&
-		cmp -n $((8 << 20)) "$work_dir/pattern" "$work_dir/back" || {
+	if ! {
+		grep -q "DataDigest was negotiated: zero copy is off" "$work_dir/digest.log" &&
+			grep -q "device is live.*zero_copy=false" "$work_dir/digest.log" &&
+			dd if="$work_dir/pattern" of="$dev" bs=1M count=8 oflag=direct status=none &&
+			dd if="$dev" of="$work_dir/back" bs=1M count=8 iflag=direct status=none &&
+			cmp -n $((8 << 20)) "$work_dir/pattern" "$work_dir/back"
+	}; then
 		ok=1
 		sed 's/^/#   /' "$work_dir/digest.log"
-	}
+	fi
 	stop_daemon
 	return $ok
 }
