@@ -201,7 +201,11 @@ impl Conn {
             // CLOSE_CON_REQ is queued behind all data: nothing may follow it.
             return Err(PostError::Closing { tid: self.tid() });
         }
+        let command = Rx::is_command(wr.pdu().header());
         self.tx_queue.push_back(TxPdu::new(wr, tasks)?);
+        if let (true, Some(rx)) = (command, &mut self.rx) {
+            rx.command_sent();
+        }
         Ok(())
     }
 

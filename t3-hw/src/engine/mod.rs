@@ -92,7 +92,7 @@ pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
 pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
 /// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
 /// threshold (see the README's benchmark section for the measured crossover).
-pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 8 * 1024;
+pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 32 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,14 +16,21 @@
 //! The staging room a receive offers decides whether bytes behind the next header can arrive
 //! before that header has been looked at:
 //! - **exact**: just the rest of the next header. A placed payload then always goes straight
-//!   from the socket to its task buffer, as on the T3. Used after a placed PDU, and always when
-//!   read-ahead is off or fixed buffers are registered.
-//! - **read-ahead**: the whole staging buffer, after a PDU that was not placed. Many small PDUs
-//!   (SCSI Responses, R2Ts, Data-In below the DDP threshold) then arrive in one receive, and
-//!   the payload that came with them is copied out of staging: into its inline buffer, or, for
-//!   a placed Data-In that read-ahead caught, into its task buffer (counted in
+//!   from the socket to its task buffer, as on the T3. Used after a placed payload of at least
+//!   `exact_placement_from` bytes (the software DDP threshold), while more than one SCSI status
+//!   is owed, and always when read-ahead is off or fixed buffers are registered.
+//! - **read-ahead**: the whole staging buffer. A request/response exchange (one status owed)
+//!   then costs one receive for header and payload together, and unsolicited or small PDUs
+//!   arrive many per receive. Payload that came with its header is copied out of staging: into
+//!   its inline buffer, or, for a placed Data-In, into its task buffer by the engine (counted in
 //!   `staged_bytes`). Bytes for a fixed buffer cannot be copied from userspace, which is why
 //!   fixed buffers switch read-ahead off.
+//!
+//! Why not read ahead while many statuses are owed: each exact receive leaves the next PDUs in
+//! the socket, so the commands their completions trigger are held back and leave together (see
+//! `Conn::tx_deferred`); swallowing the socket in one read sends them one by one. Against a
+//! CPU-bound target (tgtd) at 4 KiB QD32 that measured about 15% more IOPS and less CPU per
+//! I/O for the exact receives.
 
 use std::collections::VecDeque;
 
@@ -55,6 +62,12 @@ pub(crate) const WAITALL_BODY_MIN: u32 = 64 * 1024;
 const MAX_RX_IOVECS: usize = 64;
 /// Ops of one receive chain.
 const MAX_RX_OPS: usize = 16;
+const OPCODE_MASK: u8 = 0x3F;
+const OPCODE_SCSI_COMMAND: u8 = 0x01;
+const OPCODE_SCSI_RESPONSE: u8 = 0x21;
+const OPCODE_DATA_IN: u8 = 0x25;
+/// The S bit of a Data-In: it carries the command's status.
+const DATA_IN_STATUS: u8 = 0x01;
 
 /// The PDU whose data segment is arriving.
 struct RxPdu {
@@ -145,6 +158,8 @@ pub(crate) struct Rx {
     /// Whether the socket held more bytes when the last receive returned
     /// (IORING_CQE_F_SOCK_NONEMPTY).
     socket_has_more: bool,
+    /// SCSI commands sent whose status has not arrived (as far as this connection saw).
+    replies_owed: u32,
     halted: bool,
 }
 
@@ -172,6 +187,7 @@ impl Rx {
             msg: Box::new(msg),
             sqes: Vec::new(),
             socket_has_more: false,
+            replies_owed: 0,
             halted: false,
         }
     }
@@ -192,9 +208,34 @@ impl Rx {
         self.socket_has_more
     }
 
+    /// A SCSI Command PDU of this connection was queued: one more status is owed.
+    pub fn command_sent(&mut self) {
+        self.replies_owed = self.replies_owed.saturating_add(1);
+    }
+
+    /// Whether `header` is a SCSI Command (the PDUs [`command_sent`](Self::command_sent)
+    /// counts).
+    pub fn is_command(header: &[u8]) -> bool {
+        header
+            .first()
+            .is_some_and(|&opcode| opcode & OPCODE_MASK == OPCODE_SCSI_COMMAND)
+    }
+
+    fn note_status(&mut self, bhs: &[u8; BHS_LEN]) {
+        let opcode = bhs[0] & OPCODE_MASK;
+        if opcode == OPCODE_SCSI_RESPONSE
+            || opcode == OPCODE_DATA_IN && bhs[1] & DATA_IN_STATUS != 0
+        {
+            self.replies_owed = self.replies_owed.saturating_sub(1);
+        }
+    }
+
     /// Staging room for the next receive; makes the room contiguous first.
     fn staging_room(&mut self, env: &RxEnv<'_>) -> usize {
-        let read_ahead = env.read_ahead && !self.next_exact;
+        // With several replies owed the stream is busy: exact receives leave the next PDUs in
+        // the socket, which holds back the commands their completions trigger
+        // (`Conn::tx_deferred`) until they can leave together.
+        let read_ahead = env.read_ahead && !self.next_exact && self.replies_owed <= 1;
         let want = if read_ahead {
             self.staging.len()
         } else {
@@ -648,6 +689,7 @@ impl Rx {
         }
         counters.pdus_rx += 1;
         counters.bytes_rx += u64::from(pdu.pdu_len);
+        self.note_status(&pdu.bhs);
         out.push_back(Completion::IscsiHdr(IscsiHdr {
             tid: self.tid,
             bhs: pdu.bhs,
@@ -1021,6 +1063,43 @@ mod tests {
             harness.counters
         );
         assert_eq!(harness.counters.ddp_bytes, 16384);
+    }
+
+    #[test]
+    fn receives_stay_exact_while_several_statuses_are_owed() {
+        let mut harness = Harness::new(NONE, true);
+        let itt = harness.bind();
+        let data = pattern(4096, 6);
+        let mut final_data_in = data_in(itt, 0, &data[..2048], NONE);
+        final_data_in[1] |= DATA_IN_STATUS;
+        let mut response = nop_in(9, b"", NONE);
+        response[0] = OPCODE_SCSI_RESPONSE;
+        let wire = [
+            data_in(itt, 2048, &data[2048..], NONE),
+            final_data_in,
+            response,
+            nop_in(10, b"", NONE),
+        ]
+        .concat();
+        let mut rx = Rx::new(Tid::ZERO, STAGING);
+        assert!(Rx::is_command(&[0x41, 0]), "immediate SCSI Command");
+        assert!(!Rx::is_command(&[0x05]));
+        for _ in 0..3 {
+            rx.command_sent();
+        }
+        let mut out = VecDeque::new();
+        let mut stream = wire.as_slice();
+        let mut rooms = Vec::new();
+        while !stream.is_empty() {
+            harness.run(&mut rx, &mut stream, None, &mut out);
+            rooms.push(rx.asked.last().unwrap().staging);
+        }
+        // Three statuses owed: exact (48-byte header rooms) until two statuses have come.
+        assert_eq!(rooms[..3], [48, 48, 48], "{rooms:?}");
+        assert_eq!(rx.replies_owed, 1);
+        assert_eq!(*rooms.last().unwrap(), STAGING as u32, "then read-ahead");
+        assert_eq!(delivered(out).len(), 4);
+        assert_eq!(harness.bound()[..4096], data[..]);
     }
 
     #[test]
