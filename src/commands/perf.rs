@@ -263,7 +263,7 @@ pub fn run(
             ddp_bytes += c.ddp_bytes;
             staged_bytes += c.staged_bytes;
             recvs += c.recv_calls;
-            sends += c.sendmsg_calls + c.send_zc_calls;
+            sends += c.sendmsg_calls + c.write_fixed_calls;
         }
         copied_bytes += client.conn(conn).stats().copied_bytes;
     }

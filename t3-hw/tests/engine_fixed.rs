@@ -1,5 +1,5 @@
 //! Engine I/O on io_uring fixed buffers (the zero-copy ublk mode): placement with READ_FIXED,
-//! transmit with SEND_ZC, and the refusal of data digests over unmapped bytes.
+//! transmit with WRITE_FIXED, and the refusal of data digests over unmapped bytes.
 
 mod common;
 
@@ -15,7 +15,7 @@ const TASK: u32 = 4;
 const BUF_INDEX: u16 = 0;
 
 #[test]
-fn fixed_buffer_receives_by_read_fixed_and_sends_by_send_zc() {
+fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
     let peer = Peer::start();
     // Declared before the ring so the registered memory outlives it.
     let mut buffer = Guarded::new(65536);
@@ -88,7 +88,7 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_send_zc() {
         Reply::Bytes(bytes) => assert_eq!(bytes, expected),
         other => panic!("peer read failed: {other:?}"),
     }
-    assert_eq!(ring.engine().conn_counters(tid).unwrap().send_zc_calls, 1);
+    assert_eq!(ring.engine().conn_counters(tid).unwrap().write_fixed_calls, 1);
 
     // With a data digest negotiated, fixed buffers are refused both ways.
     let both = UlpSubmode {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VM test (runs inside the VM, as root): `ublk.cxgb3i add -z` on a thin-provisioned LUN with
 # 4096-byte blocks. The request pages are registered in the queue ring by the kernel and
-# payload moves between them and the socket with READ_FIXED / SEND_ZC: data reads back,
+# payload moves between them and the socket with READ_FIXED / WRITE_FIXED: data reads back,
 # fio's crc32c verification passes, discard and write-zeroes reach the LUN (UNMAP, WRITE
 # SAME), and the daemon's counters show no payload byte copied in userspace. With
 # DataDigest negotiated, -z falls back to copy mode and says so.
@@ -170,9 +170,9 @@ counters() {
 	! grep -q "payload_copied_bytes=[1-9]" <<<"$lines" &&
 		! grep -q "reads_not_ddp=[1-9]" <<<"$lines" &&
 		grep -q "read_fixed_calls=[1-9]" <<<"$lines" &&
-		grep -q "send_zc_calls=[1-9]" <<<"$lines"
+		grep -q "write_fixed_calls=[1-9]" <<<"$lines"
 }
-check "counters: reads placed with READ_FIXED, writes sent with SEND_ZC, no payload copied" counters
+check "counters: reads placed with READ_FIXED, writes sent with WRITE_FIXED, no payload copied" counters
 
 sigterm_removes() {
 	local id=${dev#/dev/ublkb}

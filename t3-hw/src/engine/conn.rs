@@ -16,8 +16,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use io_uring::opcode;
 use io_uring::types::{CancelBuilder, Fd};
-use io_uring::{cqueue, opcode};
 
 use super::counters::ConnCounters;
 use super::ddp_rx::PlaceEnv;
@@ -120,8 +120,7 @@ pub(crate) struct Conn {
     /// The send batch; empty when nothing is in flight.
     tx: TxBatch,
     rx: Option<Rx>,
-    /// Pushed SQEs whose completion CQE has not arrived (SEND_ZC notifications not included:
-    /// they reference no engine memory).
+    /// Pushed SQEs whose completion CQE has not arrived.
     ops_in_flight: usize,
     counters: ConnCounters,
     abort_reason: Option<AbortReason>,
@@ -446,13 +445,11 @@ impl Conn {
         env: &ConnEnv<'_>,
         out: &mut VecDeque<Completion>,
     ) {
-        if !cqueue::notif(flags) {
-            self.ops_in_flight = self.ops_in_flight.saturating_sub(1);
-        }
+        self.ops_in_flight = self.ops_in_flight.saturating_sub(1);
         let tearing_down = matches!(self.phase, Phase::TearingDown { .. });
         match op {
             OpKind::Connect if !tearing_down => self.on_connect(result, env, out),
-            OpKind::Tx if !tearing_down => self.on_tx(result, flags, out),
+            OpKind::Tx if !tearing_down => self.on_tx(result, out),
             OpKind::Rx if !tearing_down => self.on_rx(result, flags, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
             // Results during teardown (mostly cancellations) only count as arrived.
@@ -493,11 +490,11 @@ impl Conn {
         }
     }
 
-    fn on_tx(&mut self, result: i32, flags: u32, out: &mut VecDeque<Completion>) {
+    fn on_tx(&mut self, result: i32, out: &mut VecDeque<Completion>) {
         if self.tx.is_empty() {
             return self.fail(AbortReason::LinkOrderBroken, out);
         }
-        let progress = self.tx.on_cqe(result, flags, &mut self.counters);
+        let progress = self.tx.on_cqe(result, &mut self.counters);
         self.on_tx_progress(progress, out);
     }
 

@@ -89,8 +89,8 @@ pub struct ConnCounters {
     pub sendmsg_calls: u64,
     /// Of `sendmsg_calls`, those submitted silent (no CQE unless they fall short).
     pub silent_sends: u64,
-    /// IORING_OP_SEND_ZC submitted (fixed-buffer payload).
-    pub send_zc_calls: u64,
+    /// IORING_OP_WRITE_FIXED submitted (fixed-buffer payload).
+    pub write_fixed_calls: u64,
     /// IORING_OP_RECV and IORING_OP_RECVMSG submitted.
     pub recv_calls: u64,
     /// IORING_OP_READ_FIXED submitted (fixed-buffer placement).

@@ -1,7 +1,7 @@
 //! Linked op chains (IOSQE_IO_LINK) and what one CQE of a chain means.
 //!
 //! The engine moves a stream in order with chains of ops: a receive chain is "payload, tail,
-//! next header"; a send chain is "SENDMSG, SEND_ZC, SENDMSG". Each op asks for exactly the
+//! next header"; a send chain is "SENDMSG, WRITE_FIXED, SENDMSG". Each op asks for exactly the
 //! bytes it moves (MSG_WAITALL where the op has it), so an op that moves fewer fails the link
 //! and the kernel cancels the ops behind it; the engine then resumes at the first byte that did
 //! not move once every CQE of the chain is in.

@@ -25,8 +25,7 @@
 //!   [`CplStatus::from_connect_errno`](crate::cpl::CplStatus::from_connect_errno).
 //! - `TxData`: queued; sent in batches (see [`tx`]), held back while the socket still holds
 //!   received PDUs the next receive takes at once (the requests they trigger then leave in the
-//!   same send); credits come back as `TxDmaAck` when the socket has taken the bytes (for
-//!   SEND_ZC, when the kernel released the buffer). With [`Engine::set_silent_sends`] a
+//!   same send); credits come back as `TxDmaAck` when the socket has taken the bytes. With [`Engine::set_silent_sends`] a
 //!   one-SENDMSG batch posts no CQE unless it falls short.
 //! - `SetTcbField` (word 31): DDP page size and ULP submode; the submode switches header/data
 //!   digest checking on receive (transmit digests follow each TX_DATA's own submode).

@@ -7,7 +7,7 @@
 //!   gathers sends from it with SENDMSG and receives into it with RECV, and can compute digests
 //!   over it.
 //! - **Fixed**: an io_uring registered buffer (zero copy with UBLK_F_AUTO_BUF_REG: the kernel
-//!   registers each request's pages at index = tag). Sent with SEND_ZC and received with
+//!   registers each request's pages at index = tag). Sent with WRITE_FIXED and received with
 //!   READ_FIXED by buffer index; the bytes are not mapped here, so no data digest can be
 //!   computed over them.
 //!
@@ -147,7 +147,7 @@ impl DmaAddr {
 pub(crate) enum IoTarget {
     /// Mapped memory.
     Mapped(*mut u8),
-    /// A registered buffer: `addr` is what READ_FIXED / SEND_ZC take.
+    /// A registered buffer: `addr` is what READ_FIXED / WRITE_FIXED take.
     Fixed { buf_index: u16, addr: u64 },
 }
 

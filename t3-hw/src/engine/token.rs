@@ -31,7 +31,7 @@ const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 pub(crate) enum OpKind {
     /// IORING_OP_CONNECT of an active open.
     Connect = 1,
-    /// A transmit op (SENDMSG or SEND_ZC) of the connection's send chain.
+    /// A transmit op (SENDMSG or WRITE_FIXED) of the connection's send chain.
     Tx = 2,
     /// A receive op (RECV or READ_FIXED) of the connection's receive chain.
     Rx = 3,

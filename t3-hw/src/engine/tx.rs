@@ -3,9 +3,18 @@
 //! The T3 inserts digests in hardware and the host leaves no room for them; here the engine
 //! computes them and gathers header, header digest, payload (inline bytes or a task buffer,
 //! never copied), zero padding and data digest into iovecs. Consecutive mapped pieces of many
-//! PDUs go out in one SENDMSG (up to IOV_MAX iovecs); a fixed-buffer payload is a SEND_ZC by
-//! buffer index linked between them. Every op carries MSG_WAITALL so a short send breaks the
-//! link, and the batch resumes from the first unsent byte once the chain's CQEs are in.
+//! PDUs go out in one SENDMSG (up to IOV_MAX iovecs); a fixed-buffer payload is a WRITE_FIXED
+//! by buffer index linked between them. A short send breaks the link (SENDMSG carries
+//! MSG_WAITALL; a short WRITE_FIXED is short by itself), and the batch resumes from the first
+//! unsent byte once the chain's CQEs are in.
+//!
+//! Why WRITE_FIXED and not SEND_ZC for registered buffers: the buffers are ublk requests'
+//! pages (UBLK_F_AUTO_BUF_REG), which may be slab or page-cache pages of a file system.
+//! Whenever the stack must copy a zero-copy skb (always on loopback, also for taps and
+//! devices without scatter-gather) kernel 7.3.4 takes page references on them in
+//! `skb_copy_ubufs` that the pages' owners do not expect: the VM suite saw
+//! `__skb_zcopy_downgrade_managed` warnings and then `BUG: Bad page state` in xfs. One kernel
+//! copy from the request's pages into the socket is what the non-offloaded path costs anyway.
 //!
 //! All memory an op points at (iovecs, msghdrs, header bytes, digests) belongs to the
 //! [`TxBatch`], which is neither moved nor changed while ops are in flight; payload memory
@@ -17,7 +26,7 @@ use std::collections::VecDeque;
 use std::num::NonZeroU16;
 
 use io_uring::squeue::{Entry, Flags};
-use io_uring::{cqueue, opcode, types};
+use io_uring::{opcode, types};
 
 use iscsi_proto::digest::{crc32c, crc32c_append, to_wire};
 
@@ -199,7 +208,7 @@ enum TxOpKind {
         iov_end: usize,
         msg: usize,
     },
-    SendZc {
+    WriteFixed {
         buf_index: u16,
         addr: u64,
     },
@@ -242,7 +251,6 @@ pub(crate) struct TxBatch {
     /// The op the next result CQE belongs to.
     cqe_op: usize,
     chain: Chain,
-    zc_notifications_due: usize,
     credits: u16,
     bytes: u64,
     /// The chain in flight is one silent SENDMSG (see [`TxBatch::push_chain`]).
@@ -271,7 +279,6 @@ impl TxBatch {
             next_op: 0,
             cqe_op: 0,
             chain: Chain::default(),
-            zc_notifications_due: 0,
             credits: 0,
             bytes: 0,
             silent: false,
@@ -293,7 +300,6 @@ impl TxBatch {
         self.next_op = 0;
         self.cqe_op = 0;
         self.chain = Chain::default();
-        self.zc_notifications_due = 0;
         self.credits = 0;
         self.bytes = 0;
         self.silent = false;
@@ -396,7 +402,7 @@ impl TxBatch {
                         addr,
                         len,
                     } => ops.push(TxOp {
-                        kind: TxOpKind::SendZc { buf_index, addr },
+                        kind: TxOpKind::WriteFixed { buf_index, addr },
                         remaining: len,
                     }),
                 }
@@ -465,11 +471,11 @@ impl TxBatch {
                         sqe
                     }
                 }
-                TxOpKind::SendZc { buf_index, addr } => {
-                    counters.send_zc_calls += 1;
-                    opcode::SendZc::new(fd, addr as *const u8, op.remaining)
-                        .buf_index(Some(buf_index))
-                        .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
+                TxOpKind::WriteFixed { buf_index, addr } => {
+                    counters.write_fixed_calls += 1;
+                    // Offset 0: a socket refuses any other position (ESPIPE).
+                    opcode::WriteFixed::new(fd, addr as *const u8, op.remaining, buf_index)
+                        .offset(0)
                         .build()
                 }
             };
@@ -517,11 +523,7 @@ impl TxBatch {
     }
 
     /// Applies one CQE of the send chain.
-    pub fn on_cqe(&mut self, result: i32, flags: u32, counters: &mut ConnCounters) -> TxProgress {
-        if cqueue::notif(flags) {
-            self.zc_notifications_due = self.zc_notifications_due.saturating_sub(1);
-            return self.progress();
-        }
+    pub fn on_cqe(&mut self, result: i32, counters: &mut ConnCounters) -> TxProgress {
         if std::mem::take(&mut self.silent) && result == -libc::EAGAIN {
             // The socket had no room: nothing was sent; the retry waits for room.
             counters.short_transfers += 1;
@@ -534,9 +536,6 @@ impl TxBatch {
         let Some(op) = self.ops.get(index).copied() else {
             return TxProgress::Failed(AbortReason::LinkOrderBroken);
         };
-        if matches!(op.kind, TxOpKind::SendZc { .. }) && cqueue::more(flags) {
-            self.zc_notifications_due += 1;
-        }
         let failure = match classify(result, op.remaining, self.chain.is_broken()) {
             OpResult::Complete => {
                 self.ops[index].remaining = 0;
@@ -578,9 +577,6 @@ impl TxBatch {
         if self.next_op < self.ops.len() {
             return TxProgress::Resume;
         }
-        if self.zc_notifications_due > 0 {
-            return TxProgress::Pending;
-        }
         TxProgress::Done {
             credits: self.credits,
             pdus: self.pdus.len() as u64,
@@ -609,7 +605,7 @@ impl TxBatch {
                     }
                 }
             }
-            TxOpKind::SendZc { addr, .. } => *addr += u64::from(sent),
+            TxOpKind::WriteFixed { addr, .. } => *addr += u64::from(sent),
         }
     }
 
@@ -726,7 +722,7 @@ mod tests {
     }
 
     #[test]
-    fn fixed_payload_becomes_a_send_zc_between_sendmsgs() {
+    fn fixed_payload_becomes_a_write_fixed_between_sendmsgs() {
         let mut tasks = TaskBuffers::default();
         tasks.insert(
             1,
@@ -760,7 +756,7 @@ mod tests {
         assert_eq!(batch.ops[0].remaining, 52);
         assert!(matches!(
             batch.ops[1].kind,
-            TxOpKind::SendZc {
+            TxOpKind::WriteFixed {
                 buf_index: 4,
                 addr: 0x1200
             }
@@ -843,14 +839,14 @@ mod tests {
         let full = batch.wire_image();
         let mut counters = ConnCounters::default();
         batch.pretend_pushed(1);
-        assert_eq!(batch.on_cqe(70, 0, &mut counters), TxProgress::Resume);
+        assert_eq!(batch.on_cqe(70, &mut counters), TxProgress::Resume);
         assert_eq!(counters.short_transfers, 1);
         assert_eq!(batch.wire_image(), full[70..].to_vec());
         assert_eq!(batch.ops[0].remaining as usize, full.len() - 70);
         batch.pretend_pushed(1);
         let rest = (full.len() - 70) as i32;
         assert_eq!(
-            batch.on_cqe(rest, 0, &mut counters),
+            batch.on_cqe(rest, &mut counters),
             TxProgress::Done {
                 credits: 2,
                 pdus: 2,
@@ -887,15 +883,15 @@ mod tests {
         let mut counters = ConnCounters::default();
         let mut batch = make();
         batch.pretend_pushed(2);
-        assert_eq!(batch.on_cqe(10, 0, &mut counters), TxProgress::Pending);
+        assert_eq!(batch.on_cqe(10, &mut counters), TxProgress::Pending);
         assert_eq!(
-            batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
+            batch.on_cqe(-libc::ECANCELED, &mut counters),
             TxProgress::Resume
         );
         let mut batch = make();
         batch.pretend_pushed(2);
         assert_eq!(
-            batch.on_cqe(-libc::ECANCELED, 0, &mut counters),
+            batch.on_cqe(-libc::ECANCELED, &mut counters),
             TxProgress::Failed(AbortReason::UnexpectedCancel)
         );
     }
@@ -955,7 +951,7 @@ mod tests {
         let mut batch = one_sendmsg_batch();
         push(&mut batch, true, &mut counters);
         assert_eq!(
-            batch.on_cqe(-libc::EAGAIN, 0, &mut counters),
+            batch.on_cqe(-libc::EAGAIN, &mut counters),
             TxProgress::Resume
         );
         assert!(!batch.has_silent_send());
@@ -967,7 +963,7 @@ mod tests {
         assert_eq!(counters.silent_sends, 1);
         let total = batch.ops[0].remaining as i32;
         assert!(matches!(
-            batch.on_cqe(total, 0, &mut counters),
+            batch.on_cqe(total, &mut counters),
             TxProgress::Done { pdus: 1, .. }
         ));
     }
@@ -978,7 +974,7 @@ mod tests {
         let mut batch = one_sendmsg_batch();
         let full = batch.wire_image();
         push(&mut batch, true, &mut counters);
-        assert_eq!(batch.on_cqe(20, 0, &mut counters), TxProgress::Resume);
+        assert_eq!(batch.on_cqe(20, &mut counters), TxProgress::Resume);
         assert_eq!(batch.wire_image(), full[20..].to_vec());
         assert_eq!(batch.settle_silent(), None, "its CQE came");
     }
@@ -1010,6 +1006,6 @@ mod tests {
             .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
             .unwrap();
         push(&mut batch, true, &mut counters);
-        assert!(!batch.has_silent_send(), "SENDMSG, SEND_ZC, SENDMSG");
+        assert!(!batch.has_silent_send(), "SENDMSG, WRITE_FIXED, SENDMSG");
     }
 }

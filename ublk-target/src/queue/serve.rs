@@ -392,7 +392,7 @@ impl QueueLoop {
             reads_ddp = initiator.reads_ddp,
             reads_not_ddp = initiator.reads_not_ddp,
             sendmsg_calls = c.sendmsg_calls,
-            send_zc_calls = c.send_zc_calls,
+            write_fixed_calls = c.write_fixed_calls,
             recv_calls = c.recv_calls,
             read_fixed_calls = c.read_fixed_calls,
             tx_chains = c.tx_chains,
