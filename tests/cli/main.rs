@@ -132,3 +132,24 @@ fn bad_input_gives_one_clear_line() {
         assert!(!err.contains("wrong-secret"), "secret leaked: {err}");
     }
 }
+
+/// `add` refuses a request buffer size ublk cannot use before it looks for ublk_drv (this
+/// host may not have it), in one line.
+#[test]
+fn add_refuses_bad_buffer_sizes() {
+    for (bytes, expected) in [
+        ("5000", "not a whole number of 4096-byte pages"),
+        ("67108864", "over the 33554432-byte maximum"),
+    ] {
+        let out = ublk_cxgb3i(&[
+            "add",
+            "--max_io_buf_bytes",
+            bytes,
+            "iscsi://127.0.0.1/iqn.2026-11.org.ublk-cxgb3i:cli/1",
+        ]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{bytes} accepted");
+        assert!(err.contains(expected), "{bytes}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}

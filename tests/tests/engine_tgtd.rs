@@ -174,6 +174,72 @@ fn digests_on_through_the_engine() {
     client.logout_all(T).unwrap();
 }
 
+/// tgtd's default MaxBurstLength (256 KiB) limits one R2T's Data-Out sequence and one Data-In
+/// sequence, not a command: a 1 MiB WRITE(16) and READ(16) go through as one command each,
+/// the write answered by several R2Ts and the read placed by DDP across several sequences.
+#[test]
+fn one_mebibyte_commands_span_several_bursts() {
+    const LEN: usize = 1 << 20;
+    let tgtd = target();
+    let mut client = client();
+    let conn = client
+        .login(tgtd.addr(), login_config(DigestPreference::None), T)
+        .unwrap();
+    let params = client.conn(conn).params().unwrap().clone();
+    assert_eq!(
+        params.max_burst_length, 262_144,
+        "tgtd's default: {params:?}"
+    );
+    ready(&mut client, conn);
+    let session_stats = |client: &Client| client.conn(conn).session().unwrap().stats().clone();
+    let before = session_stats(&client);
+
+    let data = pattern(LEN, 0x1_0000);
+    let (writer, reader) = (3, 4);
+    client.buffer_mut(writer).unwrap()[..LEN].copy_from_slice(&data);
+    let io = BlockIo {
+        lba: 2048,
+        blocks: (LEN / 512) as u32,
+        block_size: 512,
+        fua: false,
+    };
+    good(run(&mut client, conn, writer, &scsi::write16(io).unwrap()));
+    let after_write = session_stats(&client);
+    let unsolicited_at_most = params.first_burst_length.min(LEN as u32);
+    let min_r2ts = (LEN as u32 - unsolicited_at_most).div_ceil(params.max_burst_length);
+    assert!(
+        after_write.r2ts - before.r2ts >= u64::from(min_r2ts),
+        "{min_r2ts} R2Ts at least: {before:?} -> {after_write:?}"
+    );
+
+    client.buffer_mut(reader).unwrap().fill(0xee);
+    let reads_ddp = client.conn(conn).stats().reads_ddp;
+    let tid = client.conn(conn).tid().unwrap();
+    let ddp_bytes = client.engine().conn_counters(tid).unwrap().ddp_bytes;
+    good(run(&mut client, conn, reader, &scsi::read16(io).unwrap()));
+    let after_read = session_stats(&client);
+    assert_eq!(
+        after_read.commands_completed - after_write.commands_completed,
+        1
+    );
+    assert!(
+        after_read.data_in_pdus - after_write.data_in_pdus
+            >= u64::from((LEN as u32).div_ceil(params.max_burst_length)),
+        "Data-In spans several sequences: {after_write:?} -> {after_read:?}"
+    );
+    assert!(
+        client.buffer(reader).unwrap()[..LEN] == data[..],
+        "1 MiB read differs"
+    );
+    assert_eq!(client.conn(conn).stats().reads_ddp, reads_ddp + 1);
+    let counters = client.engine().conn_counters(tid).unwrap();
+    assert!(
+        counters.ddp_bytes - ddp_bytes >= LEN as u64,
+        "the whole read was placed: {counters:?}"
+    );
+    client.logout_all(T).unwrap();
+}
+
 /// With DDP unavailable (a page-pod region too small for the T3's minimum) every read takes
 /// the non-DDP path: payload arrives inline and is copied, and the data is still right.
 #[test]

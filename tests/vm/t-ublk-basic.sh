@@ -141,6 +141,15 @@ device_appears() {
 check "$dev appears" device_appears
 check "the device has the LUN's size" test "$(blockdev --getsize64 "$dev")" -eq $((LUN_MIB << 20))
 check "the device has 512-byte sectors" test "$(blockdev --getss "$dev")" -eq 512
+# The default 1 MiB request buffer; tgtd's 256 KiB MaxBurstLength does not cap a command.
+max_io_is_one_mib() {
+	local queue=/sys/block/ublkb$dev_id/queue
+	[[ $(cat "$queue/max_hw_sectors_kb") == 1024 && $(cat "$queue/max_sectors_kb") == 1024 ]] || {
+		echo "#   max_hw_sectors_kb $(cat "$queue/max_hw_sectors_kb"), max_sectors_kb $(cat "$queue/max_sectors_kb")"
+		return 1
+	}
+}
+check "a 1 MiB I/O is one request (max_sectors_kb 1024)" max_io_is_one_mib
 
 list_shows_url() {
 	local listing
