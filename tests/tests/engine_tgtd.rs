@@ -6,7 +6,7 @@ use std::time::Duration;
 use cxgb3i_tests::{Backing, Tgtd};
 use iscsi_proto::login::{random_isid, LoginConfig};
 use iscsi_proto::negotiation::DigestPreference;
-use iscsi_proto::scsi::{self, BlockIo, Lun, ScsiRequest, StandardInquiry};
+use iscsi_proto::scsi::{self, BlockIo, Lun, OneCommandUsage, ScsiRequest, StandardInquiry};
 use iscsi_proto::session::TaskOutcome;
 use t3_hw::initiator::{Client, CommandSpec};
 use t3_hw::{EngineConfig, PpmConfig};
@@ -376,5 +376,48 @@ fn probe_reads_geometry_limits_and_caching() {
     assert_eq!(info.capacity_bytes(), LUN_SIZE);
     assert!(info.thin_provisioned, "{info:?}");
     assert!(info.unmap.is_some(), "thin LUN supports UNMAP: {info:?}");
+    client.logout_all(T).unwrap();
+}
+
+/// The probe asks REPORT SUPPORTED OPERATION CODES whether WRITE SAME(16)'s NDOB bit is
+/// evaluated. tgt 1.0.85 answers "supported" with NDOB absent from the usage mask; whatever the
+/// answer, the probe succeeds and agrees with it.
+#[test]
+fn probe_learns_write_same_ndob_from_supported_opcodes() {
+    let tgtd = target();
+    let file = tgtd.scratch_file(LUN_SIZE).unwrap();
+    tgtd.new_target(2, "iqn.2026-11.org.ublk-cxgb3i:thin")
+        .unwrap()
+        .add_lun(
+            2,
+            1,
+            Backing::File(file),
+            None,
+            &[("thin_provisioning", "1")],
+        )
+        .unwrap()
+        .bind_all(2)
+        .unwrap();
+    let mut client = client();
+    let mut cfg = login_config(DigestPreference::None);
+    cfg.target_name = Some("iqn.2026-11.org.ublk-cxgb3i:thin".into());
+    let conn = client.login(tgtd.addr(), cfg, T).unwrap();
+    let info = t3_hw::initiator::probe::probe_lun(&mut client, conn, 0, lun1(), T).unwrap();
+    let write_same = info.write_same.expect("a thin LUN supports WRITE SAME(16)");
+
+    let request = scsi::report_supported_operation_code(scsi::opcode::WRITE_SAME_16, 64).unwrap();
+    let (outcome, received) = client
+        .command(conn, 1, CommandSpec::new(lun1(), &request), T)
+        .unwrap();
+    let answer = &client.buffer(1).unwrap()[..received as usize];
+    eprintln!("tgtd's REPORT SUPPORTED OPERATION CODES for 0x93: {outcome:?} {answer:02x?}");
+    let evaluated = match outcome {
+        TaskOutcome::Status { status: 0, .. } => {
+            OneCommandUsage::parse(answer, scsi::opcode::WRITE_SAME_16)
+                .is_ok_and(|usage| usage.evaluates(1, 0))
+        }
+        _ => false,
+    };
+    assert_eq!(write_same.ndob, evaluated, "{info:?}");
     client.logout_all(T).unwrap();
 }

@@ -9,7 +9,8 @@
 //!   command simply takes several. Kernel 7.3.4 rejects less than one page, so that is an
 //!   error here rather than there.
 //! - Discard only when the LUN supports UNMAP (one descriptor per request, so one segment);
-//!   write-zeroes only when it supports WRITE SAME(16).
+//!   write-zeroes only when it supports WRITE SAME(16), without a data block when the target
+//!   evaluates its NDOB bit.
 //! - Volatile cache and FUA from the caching mode page (FUA only with a cache, as the block
 //!   layer wants), read-only from WP, rotational from VPD B1.
 
@@ -127,10 +128,9 @@ pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsEr
         unmap: discard.is_some(),
         write_same: lun.write_same.map(|ws| WriteSameSupport {
             unmap: ws.unmap,
-            // The probe does not learn whether NDOB is supported (that needs REPORT SUPPORTED
-            // OPERATION CODES), and a target that ignores NDOB would write whatever follows:
-            // send the zero block.
-            ndob: false,
+            // Only when REPORT SUPPORTED OPERATION CODES says the target evaluates NDOB: one
+            // that ignored it would write whatever follows. Otherwise a zero block is sent.
+            ndob: ws.ndob,
         }),
     };
     Ok(DeviceParams {
@@ -274,6 +274,7 @@ mod tests {
             write_same: Some(WriteSameLimits {
                 max_blocks: 0,
                 unmap: true,
+                ndob: true,
             }),
             fua: true,
             rotational: Some(true),
@@ -291,8 +292,9 @@ mod tests {
             params.caps.write_same,
             Some(WriteSameSupport {
                 unmap: true,
-                ndob: false
-            })
+                ndob: true
+            }),
+            "NDOB as the probe found it"
         );
         let ublk = params.to_ublk();
         assert_eq!(
@@ -324,6 +326,7 @@ mod tests {
             write_same: Some(WriteSameLimits {
                 max_blocks: 2048,
                 unmap: false,
+                ndob: false,
             }),
             ..tgtd_like()
         };
@@ -332,6 +335,14 @@ mod tests {
         assert_eq!(ublk.discard.max_discard_sectors, 0);
         assert_eq!(ublk.discard.discard_granularity, 512);
         assert_eq!(ublk.discard.max_write_zeroes_sectors, 2048);
+        assert_eq!(
+            derive(&lun, 512 << 10).unwrap().caps.write_same,
+            Some(WriteSameSupport {
+                unmap: false,
+                ndob: false
+            }),
+            "no NDOB: the zero block is sent"
+        );
     }
 
     #[test]
