@@ -183,7 +183,8 @@ fn launch(eventfd: Option<i32>, foreground: bool) -> Result<Launch, std::io::Err
     }
 }
 
-fn check_type(target_type: &str) -> Result<(), String> {
+/// Refuses a target type other than ours.
+pub fn check_type(target_type: &str) -> Result<(), String> {
     if target_type == TARGET_NAME {
         Ok(())
     } else {
