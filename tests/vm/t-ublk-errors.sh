@@ -182,6 +182,33 @@ del_kept() {
 }
 check "ublk del -n 5 leaves nothing" del_kept
 
+del_missing() {
+	local status=0
+	"$ublk" del -n 5 2>"$work_dir/err" || status=$?
+	echo "#   exit $status: $(cat "$work_dir/err")"
+	((status != 0)) && grep -q "dev info from 5" "$work_dir/err" &&
+		[[ $(grep -c . "$work_dir/err") -eq 1 ]]
+}
+check "ublk del of a device that does not exist fails in one line" del_missing
+
+# The daemon removes its device itself on SIGTERM; a del racing that removal (STOP_DEV and
+# DEL_DEV finding the device, or libublk's JSON file, already gone) still succeeds.
+del_racing_the_daemon() {
+	local pid status=0
+	"$ublk" add -t cxgb3i -n 6 "$good" >/dev/null 2>"$work_dir/err" || {
+		cat "$work_dir/err"
+		return 1
+	}
+	kept_id=6
+	pid=$(head -c 32 /run/ublksrvd/6.pid | tr -d '\0' | head -1)
+	[[ -n $pid ]] || return 1
+	kill -TERM "$pid"
+	"$ublk" del -n 6 2>"$work_dir/err" || status=$?
+	echo "#   exit $status: $(cat "$work_dir/err")"
+	((status == 0)) && kept_id="" && [[ $(devices) -eq 0 ]] && [[ $(records) -eq 0 ]]
+}
+check "ublk del succeeds while the daemon removes the device itself" del_racing_the_daemon
+
 if ((failures > 0)); then
 	echo "# tgtd log:"
 	sed 's/^/#   /' "$work_dir/tgtd.log"
