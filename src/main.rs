@@ -9,18 +9,20 @@ mod size;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use commands::perf::Rw;
 use size::Size;
 use ublk_target::cli::{AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
+use ublk_target::device::TARGET_NAME;
 use ublk_target::initiator_name;
 
 #[derive(Parser)]
 #[command(
     name = "ublk.cxgb3i",
     version,
-    about = "iSCSI initiator for ublk block devices (Chelsio T3 offload model, software engine)"
+    about = "iSCSI initiator for ublk block devices (Chelsio T3 offload model, software engine)",
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +48,15 @@ enum Command {
     Recover(RecoverArgs),
     /// Show what ublk_drv supports.
     Features(FeaturesArgs),
+    /// Show usage: of everything, of one command, or with -t cxgb3i the add options (what
+    /// ublksrv's `ublk help -t cxgb3i` runs).
+    Help {
+        /// Target type whose add options to show (only cxgb3i).
+        #[arg(short = 't', long = "type")]
+        target_type: Option<String>,
+        /// The command to describe.
+        command: Option<String>,
+    },
     /// List the targets a portal offers (SendTargets), like `iscsiadm -m discovery -t st`.
     Discover {
         /// HOST[:PORT], IPv6 in brackets; port 3260 by default.
@@ -100,6 +111,35 @@ fn describe(error: &anyhow::Error) -> String {
     line
 }
 
+/// `help [-t TYPE] [COMMAND]`: the usage asked for on stdout, or one line of error.
+fn help(target_type: Option<String>, command: Option<String>) -> ExitCode {
+    let topic = match target_type {
+        Some(target_type) => match ublk_target::cli::check_type(&target_type) {
+            Ok(()) => Some("add".to_owned()),
+            Err(error) => {
+                eprintln!("ublk.{TARGET_NAME} help: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => command,
+    };
+    let mut cli = Cli::command();
+    // Gives subcommands their full "ublk.cxgb3i add" usage line.
+    cli.build();
+    let text = match topic {
+        None => cli.render_long_help(),
+        Some(name) => match cli.find_subcommand_mut(&name) {
+            Some(subcommand) => subcommand.render_long_help(),
+            None => {
+                eprintln!("ublk.{TARGET_NAME} help: no command {name}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
 /// Runs an engine tool: logging to stderr, its error as one line.
 fn tool(run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     ublk_target::logging::init();
@@ -120,6 +160,10 @@ fn main() -> ExitCode {
         Command::List(args) => ublk_target::cli::run_list(args),
         Command::Recover(args) => ublk_target::cli::run_recover(args),
         Command::Features(args) => ublk_target::cli::run_features(args),
+        Command::Help {
+            target_type,
+            command,
+        } => help(target_type, command),
         Command::Discover {
             portal,
             json,

@@ -57,6 +57,7 @@ fn to_json(
         "write_same": info.write_same.map(|w| serde_json::json!({
             "max_blocks": w.max_blocks,
             "unmap": w.unmap,
+            "ndob": w.ndob,
         })),
         "write_cache": info.write_cache,
         "fua": info.fua,
@@ -113,7 +114,13 @@ fn print_human(url: &str, info: &LunInfo, params: &iscsi_proto::negotiation::Ses
             None => String::new(),
         }
     );
-    println!("  write same:       {}", yes_no(info.write_same.is_some()));
+    println!(
+        "  write same:       {}",
+        match info.write_same {
+            Some(w) => format!("yes (NDOB: {})", yes_no(w.ndob)),
+            None => "no".into(),
+        }
+    );
     println!("  write cache:      {}", yes_no(info.write_cache));
     println!("  FUA:              {}", yes_no(info.fua));
     println!("  read-only:        {}", yes_no(info.read_only));

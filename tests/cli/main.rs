@@ -132,3 +132,94 @@ fn bad_input_gives_one_clear_line() {
         assert!(!err.contains("wrong-secret"), "secret leaked: {err}");
     }
 }
+
+/// `add` refuses a request buffer size ublk cannot use before it looks for ublk_drv (this
+/// host may not have it), in one line.
+#[test]
+fn add_refuses_bad_buffer_sizes() {
+    for (bytes, expected) in [
+        ("5000", "not a whole number of 4096-byte pages"),
+        ("67108864", "over the 33554432-byte maximum"),
+    ] {
+        let out = ublk_cxgb3i(&[
+            "add",
+            "--max_io_buf_bytes",
+            bytes,
+            "iscsi://127.0.0.1/iqn.2026-11.org.ublk-cxgb3i:cli/1",
+        ]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{bytes} accepted");
+        assert!(err.contains(expected), "{bytes}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+fn ublk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ublk"))
+        .args(args)
+        .output()
+        .expect("run ublk")
+}
+
+/// `help` prints usage and exits 0, as ublksrv's does; `-t cxgb3i` (what `ublk help -t
+/// cxgb3i` runs) gives the add options, another type is refused in one line.
+#[test]
+fn help_with_and_without_a_target_type() {
+    let out = ublk_cxgb3i(&["help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Commands:"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("discover"), "{}", stdout(&out));
+
+    for args in [
+        &["help", "-t", "cxgb3i"][..],
+        &["help", "add"],
+        &["help", "--type=cxgb3i"],
+    ] {
+        let out = ublk_cxgb3i(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("Usage: ublk.cxgb3i add"), "{args:?}: {text}");
+        assert!(text.contains("--max_io_buf_bytes"), "{args:?}: {text}");
+        assert!(
+            text.contains("128 MiB"),
+            "the memory cost is stated: {text}"
+        );
+    }
+
+    for (args, expected) in [
+        (&["help", "-t", "loop"][..], "-t loop is not it"),
+        (&["help", "nosuch"], "no command nosuch"),
+    ] {
+        let out = ublk_cxgb3i(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
+/// The front end: `ublk help` is its own usage; `ublk help -t cxgb3i` runs `ublk.cxgb3i help
+/// -t cxgb3i` in the foreground; an unknown type is an error.
+#[test]
+fn front_end_help() {
+    let out = ublk(&["help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("ublk help [-t TYPE]"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = ublk(&["help", "-t", "cxgb3i"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("--max_io_buf_bytes"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = ublk(&["help", "-t", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no such target"), "{}", stderr(&out));
+}

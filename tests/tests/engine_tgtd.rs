@@ -6,7 +6,7 @@ use std::time::Duration;
 use cxgb3i_tests::{Backing, Tgtd};
 use iscsi_proto::login::{random_isid, LoginConfig};
 use iscsi_proto::negotiation::DigestPreference;
-use iscsi_proto::scsi::{self, BlockIo, Lun, ScsiRequest, StandardInquiry};
+use iscsi_proto::scsi::{self, BlockIo, Lun, OneCommandUsage, ScsiRequest, StandardInquiry};
 use iscsi_proto::session::TaskOutcome;
 use t3_hw::initiator::{Client, CommandSpec};
 use t3_hw::{EngineConfig, PpmConfig};
@@ -174,6 +174,72 @@ fn digests_on_through_the_engine() {
     client.logout_all(T).unwrap();
 }
 
+/// tgtd's default MaxBurstLength (256 KiB) limits one R2T's Data-Out sequence and one Data-In
+/// sequence, not a command: a 1 MiB WRITE(16) and READ(16) go through as one command each,
+/// the write answered by several R2Ts and the read placed by DDP across several sequences.
+#[test]
+fn one_mebibyte_commands_span_several_bursts() {
+    const LEN: usize = 1 << 20;
+    let tgtd = target();
+    let mut client = client();
+    let conn = client
+        .login(tgtd.addr(), login_config(DigestPreference::None), T)
+        .unwrap();
+    let params = client.conn(conn).params().unwrap().clone();
+    assert_eq!(
+        params.max_burst_length, 262_144,
+        "tgtd's default: {params:?}"
+    );
+    ready(&mut client, conn);
+    let session_stats = |client: &Client| client.conn(conn).session().unwrap().stats().clone();
+    let before = session_stats(&client);
+
+    let data = pattern(LEN, 0x1_0000);
+    let (writer, reader) = (3, 4);
+    client.buffer_mut(writer).unwrap()[..LEN].copy_from_slice(&data);
+    let io = BlockIo {
+        lba: 2048,
+        blocks: (LEN / 512) as u32,
+        block_size: 512,
+        fua: false,
+    };
+    good(run(&mut client, conn, writer, &scsi::write16(io).unwrap()));
+    let after_write = session_stats(&client);
+    let unsolicited_at_most = params.first_burst_length.min(LEN as u32);
+    let min_r2ts = (LEN as u32 - unsolicited_at_most).div_ceil(params.max_burst_length);
+    assert!(
+        after_write.r2ts - before.r2ts >= u64::from(min_r2ts),
+        "{min_r2ts} R2Ts at least: {before:?} -> {after_write:?}"
+    );
+
+    client.buffer_mut(reader).unwrap().fill(0xee);
+    let reads_ddp = client.conn(conn).stats().reads_ddp;
+    let tid = client.conn(conn).tid().unwrap();
+    let ddp_bytes = client.engine().conn_counters(tid).unwrap().ddp_bytes;
+    good(run(&mut client, conn, reader, &scsi::read16(io).unwrap()));
+    let after_read = session_stats(&client);
+    assert_eq!(
+        after_read.commands_completed - after_write.commands_completed,
+        1
+    );
+    assert!(
+        after_read.data_in_pdus - after_write.data_in_pdus
+            >= u64::from((LEN as u32).div_ceil(params.max_burst_length)),
+        "Data-In spans several sequences: {after_write:?} -> {after_read:?}"
+    );
+    assert!(
+        client.buffer(reader).unwrap()[..LEN] == data[..],
+        "1 MiB read differs"
+    );
+    assert_eq!(client.conn(conn).stats().reads_ddp, reads_ddp + 1);
+    let counters = client.engine().conn_counters(tid).unwrap();
+    assert!(
+        counters.ddp_bytes - ddp_bytes >= LEN as u64,
+        "the whole read was placed: {counters:?}"
+    );
+    client.logout_all(T).unwrap();
+}
+
 /// With DDP unavailable (a page-pod region too small for the T3's minimum) every read takes
 /// the non-DDP path: payload arrives inline and is copied, and the data is still right.
 #[test]
@@ -310,5 +376,48 @@ fn probe_reads_geometry_limits_and_caching() {
     assert_eq!(info.capacity_bytes(), LUN_SIZE);
     assert!(info.thin_provisioned, "{info:?}");
     assert!(info.unmap.is_some(), "thin LUN supports UNMAP: {info:?}");
+    client.logout_all(T).unwrap();
+}
+
+/// The probe asks REPORT SUPPORTED OPERATION CODES whether WRITE SAME(16)'s NDOB bit is
+/// evaluated. tgt 1.0.85 answers "supported" with NDOB absent from the usage mask; whatever the
+/// answer, the probe succeeds and agrees with it.
+#[test]
+fn probe_learns_write_same_ndob_from_supported_opcodes() {
+    let tgtd = target();
+    let file = tgtd.scratch_file(LUN_SIZE).unwrap();
+    tgtd.new_target(2, "iqn.2026-11.org.ublk-cxgb3i:thin")
+        .unwrap()
+        .add_lun(
+            2,
+            1,
+            Backing::File(file),
+            None,
+            &[("thin_provisioning", "1")],
+        )
+        .unwrap()
+        .bind_all(2)
+        .unwrap();
+    let mut client = client();
+    let mut cfg = login_config(DigestPreference::None);
+    cfg.target_name = Some("iqn.2026-11.org.ublk-cxgb3i:thin".into());
+    let conn = client.login(tgtd.addr(), cfg, T).unwrap();
+    let info = t3_hw::initiator::probe::probe_lun(&mut client, conn, 0, lun1(), T).unwrap();
+    let write_same = info.write_same.expect("a thin LUN supports WRITE SAME(16)");
+
+    let request = scsi::report_supported_operation_code(scsi::opcode::WRITE_SAME_16, 64).unwrap();
+    let (outcome, received) = client
+        .command(conn, 1, CommandSpec::new(lun1(), &request), T)
+        .unwrap();
+    let answer = &client.buffer(1).unwrap()[..received as usize];
+    eprintln!("tgtd's REPORT SUPPORTED OPERATION CODES for 0x93: {outcome:?} {answer:02x?}");
+    let evaluated = match outcome {
+        TaskOutcome::Status { status: 0, .. } => {
+            OneCommandUsage::parse(answer, scsi::opcode::WRITE_SAME_16)
+                .is_ok_and(|usage| usage.evaluates(1, 0))
+        }
+        _ => false,
+    };
+    assert_eq!(write_same.ndob, evaluated, "{info:?}");
     client.logout_all(T).unwrap();
 }

@@ -5,111 +5,28 @@
 # the target is frozen (SIGSTOP): the NOP-Out keepalive notices, the connection is dropped,
 # and I/O resumes once the target runs again.
 #
-# The daemon runs with --foreground (its log is the evidence); binaries as in
-# tests/vm/t-ublk-basic.sh.
+# The daemon runs with --foreground (its log is the evidence); binaries, tgtd and cleanup:
+# lib/common.sh.
 # Prints one "ok"/"not ok" line per check; exits 0 only if every check passed.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 
 readonly PORT=3267
 readonly IQN=iqn.2026-11.org.ublk-cxgb3i:reconnect
 readonly LUN_MIB=128
-readonly TGTD_START_SECONDS=20
-
-failures=0
-check() {
-	local description=$1
-	shift
-	if "$@"; then
-		echo "ok - $description"
-	else
-		echo "not ok - $description"
-		failures=$((failures + 1))
-	fi
-}
-
-root=${UBLK_REPO_ROOT:-$PWD}
-# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
-has_subcommands() {
-	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
-}
-target_bin=${UBLK_CXGB3I_BIN:-}
-if [[ -z $target_bin ]]; then
-	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
-		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
-		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
-			target_bin=$candidate
-			break
-		fi
-	done
-fi
-[[ -n $target_bin ]] || {
-	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
-	exit 1
-}
-
-work_dir=$(mktemp -d /dev/shm/ublk-reconnect.XXXXXX)
-mkdir -p "$work_dir/bin"
-cp "$target_bin" "$work_dir/bin/ublk.cxgb3i"
-tgtd_pid=""
-daemon_pid=""
-log=$work_dir/daemon.log
-
-cleanup() {
-	[[ -n $tgtd_pid ]] && kill -CONT "$tgtd_pid" 2>/dev/null
-	if [[ -n $daemon_pid ]]; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-	fi
-	if [[ -n $tgtd_pid ]]; then
-		kill -KILL "$tgtd_pid" 2>/dev/null
-		wait "$tgtd_pid" 2>/dev/null
-	fi
-	rm -rf "$work_dir"
-}
-trap cleanup EXIT
-
-modprobe ublk_drv || {
-	echo "not ok - modprobe ublk_drv"
-	exit 1
-}
-ip link set lo up
-export TGT_IPC_SOCKET=$work_dir/tgtd.socket
-truncate -s "${LUN_MIB}M" "$work_dir/lun.img"
 
 # A target over the same file, as often as needed.
-start_tgtd() {
-	tgtd -f --iscsi portal="127.0.0.1:$PORT" >>"$work_dir/tgtd.log" 2>&1 &
-	tgtd_pid=$!
-	local deadline=$((SECONDS + TGTD_START_SECONDS))
-	until tgtadm --lld iscsi --mode target --op show >/dev/null 2>&1; do
-		((SECONDS < deadline)) && kill -0 "$tgtd_pid" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	tgtadm --lld iscsi --mode target --op new --tid 1 --targetname "$IQN" &&
-		tgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 \
-			--backing-store "$work_dir/lun.img" &&
-		tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
+serve_lun() {
+	start_tgtd $PORT && add_file_target 1 "$IQN" $LUN_MIB
 }
-check "tgtd serves a file LUN" start_tgtd
+check "tgtd serves a file LUN" serve_lun
 
-dev=""
-start_daemon() {
-	RUST_LOG=info "$work_dir/bin/ublk.cxgb3i" add -t cxgb3i --foreground -q 2 -d 32 \
-		"iscsi://127.0.0.1:$PORT/$IQN/1" >"$log" 2>&1 &
-	daemon_pid=$!
-	local deadline=$((SECONDS + 30)) id
-	until id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$log") && [[ -n $id ]]; do
-		((SECONDS < deadline)) && kill -0 "$daemon_pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	dev=/dev/ublkb$id
-	deadline=$((SECONDS + 10))
-	until [[ -b $dev ]]; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
+log=$work_dir/daemon.log
+start_reconnecting_daemon() {
+	start_daemon "$log" -q 2 -d 32 "iscsi://127.0.0.1:$PORT/$IQN/1"
 }
-check "the device comes up with two queues" start_daemon
+check "the device comes up with two queues" start_reconnecting_daemon
 
 head -c 64M /dev/urandom >"$work_dir/pattern"
 
@@ -117,10 +34,9 @@ survives_target_restart() {
 	dd if="$work_dir/pattern" of="$dev" bs=256k oflag=direct status=none &
 	local writer=$!
 	sleep 2
-	kill -KILL "$tgtd_pid"
-	wait "$tgtd_pid" 2>/dev/null
+	stop_tgtd
 	sleep 3
-	start_tgtd || return 1
+	serve_lun || return 1
 	wait "$writer" || return 1
 	dd if="$dev" of="$work_dir/back" bs=1M count=64 iflag=direct status=none &&
 		cmp "$work_dir/pattern" "$work_dir/back"
@@ -156,10 +72,8 @@ clean_stop() {
 check "SIGTERM still removes the device cleanly" clean_stop
 
 stop_with_target_gone() {
-	start_daemon || return 1
-	kill -KILL "$tgtd_pid"
-	wait "$tgtd_pid" 2>/dev/null
-	tgtd_pid=""
+	start_reconnecting_daemon || return 1
+	stop_tgtd
 	local writer writer_status=0 started=$SECONDS
 	dd if="$work_dir/pattern" of="$dev" bs=64k count=16 oflag=direct status=none 2>/dev/null &
 	writer=$!
@@ -175,10 +89,8 @@ stop_with_target_gone() {
 check "SIGTERM with the target gone fails the held I/O and removes the device promptly" \
 	stop_with_target_gone
 
-if ((failures > 0)); then
+failure_context() {
 	echo "# daemon log:"
 	grep -E "WARN|ERROR|recover|reconnect|held|dev id" "$log" | sed 's/^/#   /' | tail -40
-	echo "# $failures check(s) failed"
-	exit 1
-fi
-echo "# all checks passed"
+}
+finish

@@ -6,120 +6,23 @@
 # SAME), and the daemon's counters show no payload byte copied in userspace. With
 # DataDigest negotiated, -z falls back to copy mode and says so.
 #
-# The daemon runs with --foreground (its log is the evidence); binaries as in
-# tests/vm/t-ublk-basic.sh.
+# The daemon runs with --foreground (its log is the evidence); binaries, tgtd and cleanup:
+# lib/common.sh.
 # Prints one "ok"/"not ok" line per check; exits 0 only if every check passed.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 
 readonly PORT=3266
 readonly IQN=iqn.2026-11.org.ublk-cxgb3i:zerocopy
 readonly LUN_MIB=128
-readonly TGTD_START_SECONDS=20
 
-failures=0
-check() {
-	local description=$1
-	shift
-	if "$@"; then
-		echo "ok - $description"
-	else
-		echo "not ok - $description"
-		failures=$((failures + 1))
-	fi
-}
-
-root=${UBLK_REPO_ROOT:-$PWD}
-# The ublk-cxgb3i binary once src/main.rs carries the subcommands, else the stand-in example.
-has_subcommands() {
-	"$1" add --help 2>/dev/null | grep -q -- --max_io_buf_bytes
-}
-target_bin=${UBLK_CXGB3I_BIN:-}
-if [[ -z $target_bin ]]; then
-	for candidate in "$root/target/debug/ublk-cxgb3i" "$root/target/release/ublk-cxgb3i" \
-		"$root/target/debug/examples/ublk-cxgb3i" "$root/target/release/examples/ublk-cxgb3i"; do
-		if [[ -x $candidate ]] && has_subcommands "$candidate"; then
-			target_bin=$candidate
-			break
-		fi
-	done
-fi
-[[ -n $target_bin ]] || {
-	echo "not ok - no ublk-cxgb3i build with the add subcommand under $root/target"
-	exit 1
-}
-
-work_dir=$(mktemp -d /dev/shm/ublk-zc.XXXXXX)
-mkdir -p "$work_dir/bin"
-cp "$target_bin" "$work_dir/bin/ublk.cxgb3i"
-target=$work_dir/bin/ublk.cxgb3i
-tgtd_pid=""
-daemon_pid=""
-
-stop_daemon() {
-	[[ -n $daemon_pid ]] || return 0
-	kill -TERM "$daemon_pid" 2>/dev/null
-	wait "$daemon_pid" 2>/dev/null
-	daemon_pid=""
-}
-cleanup() {
-	stop_daemon
-	if [[ -n $tgtd_pid ]]; then
-		kill -KILL "$tgtd_pid" 2>/dev/null
-		wait "$tgtd_pid" 2>/dev/null
-	fi
-	rm -rf "$work_dir"
-}
-trap cleanup EXIT
-
-modprobe ublk_drv || {
-	echo "not ok - modprobe ublk_drv"
-	exit 1
-}
-ip link set lo up
-export TGT_IPC_SOCKET=$work_dir/tgtd.socket
-tgtd -f --iscsi portal="127.0.0.1:$PORT" >"$work_dir/tgtd.log" 2>&1 &
-tgtd_pid=$!
-tgtd_ready() {
-	local deadline=$((SECONDS + TGTD_START_SECONDS))
-	until tgtadm --lld iscsi --mode target --op show >/dev/null 2>&1; do
-		((SECONDS < deadline)) && kill -0 "$tgtd_pid" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	truncate -s "${LUN_MIB}M" "$work_dir/lun.img" &&
-		tgtadm --lld iscsi --mode target --op new --tid 1 --targetname "$IQN" &&
-		tgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 \
-			--backing-store "$work_dir/lun.img" --blocksize 4096 &&
-		tgtadm --lld iscsi --mode logicalunit --op update --tid 1 --lun 1 \
-			--params thin_provisioning=1 &&
-		tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
-}
-check "tgtd serves a thin 4096-byte-block LUN" tgtd_ready
+require "tgtd answers on 127.0.0.1:$PORT" start_tgtd $PORT
+check "tgtd serves a thin 4096-byte-block LUN" \
+	add_file_target 1 "$IQN" $LUN_MIB 4096 thin_provisioning=1
 
 url="iscsi://127.0.0.1:$PORT/$IQN/1"
 log=$work_dir/daemon.log
-# start_daemon LOG ARGS...: runs the daemon in the foreground (in the background of this
-# script) and waits for its device.
-dev=""
-start_daemon() {
-	local daemon_log=$1
-	shift
-	RUST_LOG=info "$target" add -t cxgb3i --foreground "$@" >"$daemon_log" 2>&1 &
-	daemon_pid=$!
-	local deadline=$((SECONDS + 30)) id
-	until id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' "$daemon_log") && [[ -n $id ]]; do
-		if ((SECONDS >= deadline)) || ! kill -0 "$daemon_pid" 2>/dev/null; then
-			tail -5 "$daemon_log"
-			return 1
-		fi
-		sleep 0.1
-	done
-	dev=/dev/ublkb$id
-	deadline=$((SECONDS + 10))
-	until [[ -b $dev ]]; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
 check "ublk.cxgb3i add -z --foreground brings the device up" start_daemon "$log" -z -q 2 "$url"
 
 zero_copy_on() {
@@ -204,10 +107,8 @@ digest_falls_back() {
 }
 check "with DataDigest, -z falls back to copy mode, says so, and reads correctly" digest_falls_back
 
-if ((failures > 0)); then
+failure_context() {
 	echo "# daemon log:"
 	sed 's/^/#   /' "$log" | tail -30
-	echo "# $failures check(s) failed"
-	exit 1
-fi
-echo "# all checks passed"
+}
+finish

@@ -213,11 +213,43 @@ fn daemon_alive(run_dir: &Path, id: u32) -> Option<i32> {
     (unsafe { libc::kill(record.pid, 0) } == 0).then_some(record.pid)
 }
 
+/// Whether a control command failed because the device (or libublk's JSON file of it) no
+/// longer exists: the kernel's ENODEV / ENOENT, or the file removal's NotFound.
+fn is_gone(error: &UblkError) -> bool {
+    match error {
+        UblkError::UringIOError(errno) | UblkError::OtherError(errno) => {
+            *errno == -libc::ENODEV || *errno == -libc::ENOENT
+        }
+        UblkError::IOError(error) => error.kind() == io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+fn device_exists(id: u32) -> bool {
+    Path::new(&format!("/sys/class/ublk-char/ublkc{id}")).exists()
+}
+
+/// The result of a STOP_DEV or DEL_DEV that `del` sent to a device it found. The daemon
+/// removes its device itself once it sees the stop, so either command can race that removal
+/// and report the device (or libublk's JSON file, which both sides delete) missing: that is
+/// the removal `del` asked for, as long as the device is really gone.
+fn vanished_is_done(
+    result: Result<i32, UblkError>,
+    device_exists: impl Fn() -> bool,
+) -> Result<(), UblkError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_gone(&error) && !device_exists() => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// ublksrv's `del`: STOP_DEV, wait up to 3 s for the daemon to exit, DEL_DEV. A daemon that
-/// left its record behind has it removed.
+/// left its record behind has it removed. A device that does not exist when `del` looks is an
+/// error; one that disappears while `del` removes it is not.
 pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
     let ctrl = open(id)?;
-    ctrl.kill_dev()
+    vanished_is_done(ctrl.kill_dev(), || device_exists(id))
         .map_err(|error| AdminError::Stop { id, error })?;
     let mut waited = Duration::ZERO;
     while let Some(pid) = daemon_alive(run_dir, id) {
@@ -228,13 +260,8 @@ pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
         std::thread::sleep(DAEMON_EXIT_STEP);
         waited += DAEMON_EXIT_STEP;
     }
-    match ctrl.del_dev() {
-        Ok(_) => {}
-        // The daemon deleted it first.
-        Err(UblkError::UringIOError(errno) | UblkError::OtherError(errno))
-            if errno == -libc::ENODEV || errno == -libc::ENOENT => {}
-        Err(error) => return Err(AdminError::Delete { id, error }),
-    }
+    vanished_is_done(ctrl.del_dev(), || device_exists(id))
+        .map_err(|error| AdminError::Delete { id, error })?;
     let record = pidfile::path(run_dir, id);
     if daemon_alive(run_dir, id).is_none() && record.exists() {
         let _ = std::fs::remove_file(&record);
@@ -377,6 +404,28 @@ mod tests {
         let verbose = format_record_verbose(&record);
         assert!(!verbose.contains("secretsecret12"));
         assert!(verbose.contains("\"dev_info\""));
+    }
+
+    #[test]
+    fn a_device_that_vanishes_during_del_is_deleted() {
+        let gone = || false;
+        let still_there = || true;
+        let enoent = || UblkError::UringIOError(-libc::ENOENT);
+        let enodev = || UblkError::OtherError(-libc::ENODEV);
+        // libublk removes its JSON file after DEL_DEV; the daemon may have removed it first.
+        let json_gone = || UblkError::IOError(io::Error::from(io::ErrorKind::NotFound));
+        assert!(vanished_is_done(Ok(0), still_there).is_ok());
+        for error in [enoent(), enodev(), json_gone()] {
+            assert!(vanished_is_done(Err(error), gone).is_ok());
+        }
+        // "Gone" while the device is still there, or any other failure, is an error.
+        for error in [enoent(), enodev(), json_gone()] {
+            assert!(vanished_is_done(Err(error), still_there).is_err());
+        }
+        let busy = vanished_is_done(Err(UblkError::UringIOError(-libc::EBUSY)), gone);
+        assert!(matches!(busy, Err(UblkError::UringIOError(e)) if e == -libc::EBUSY));
+        let denied = UblkError::IOError(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(vanished_is_done(Err(denied), gone).is_err());
     }
 
     #[test]

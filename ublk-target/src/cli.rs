@@ -23,8 +23,13 @@ const DEFAULT_DEPTH: u16 = 128;
 const MAX_DEPTH: i64 = 4096;
 /// ublksrv's maximum number of queues.
 const MAX_QUEUES: i64 = 32;
-/// ublksrv's default `--max_io_buf_bytes`.
-const DEFAULT_IO_BUF_BYTES: u32 = 512 << 10;
+/// Default `--max_io_buf_bytes`: 1 MiB, ublksrv's own maximum (its default is 512 KiB), so a
+/// 1 MiB I/O reaches the target as one command.
+const DEFAULT_IO_BUF_BYTES: u32 = 1 << 20;
+/// Largest `--max_io_buf_bytes`: libublk refuses more, and ublk_drv's user-copy offsets hold
+/// 25 bits of buffer offset.
+const MAX_IO_BUF_BYTES: u32 = 32 << 20;
+const PAGE_BYTES: u32 = 4096;
 
 /// `add -t cxgb3i [options] URL`
 #[derive(Args, Debug, Clone)]
@@ -55,7 +60,10 @@ pub struct AddArgs {
     /// moves between them and the socket without a userspace copy.
     #[arg(short = 'z', long = "zerocopy", visible_alias = "zero-copy")]
     pub zero_copy: bool,
-    /// Bytes of each request buffer: the largest I/O.
+    /// Bytes of each request buffer: the largest I/O (also capped by the LUN's own limit).
+    /// A multiple of 4096, at most 32 MiB. Copy mode allocates one buffer per request slot:
+    /// queues x depth x this (the defaults, 1 queue x 128 x 1 MiB, take 128 MiB); zero copy
+    /// (-z) allocates none.
     #[arg(long = "max_io_buf_bytes", visible_alias = "max-io-buf-bytes",
           default_value_t = DEFAULT_IO_BUF_BYTES)]
     pub max_io_buf_bytes: u32,
@@ -175,7 +183,8 @@ fn launch(eventfd: Option<i32>, foreground: bool) -> Result<Launch, std::io::Err
     }
 }
 
-fn check_type(target_type: &str) -> Result<(), String> {
+/// Refuses a target type other than ours.
+pub fn check_type(target_type: &str) -> Result<(), String> {
     if target_type == TARGET_NAME {
         Ok(())
     } else {
@@ -183,6 +192,20 @@ fn check_type(target_type: &str) -> Result<(), String> {
             "this is the {TARGET_NAME} target; -t {target_type} is not it"
         ))
     }
+}
+
+fn check_io_buf_bytes(bytes: u32) -> Result<(), String> {
+    if bytes < PAGE_BYTES || bytes % PAGE_BYTES != 0 {
+        return Err(format!(
+            "--max_io_buf_bytes {bytes} is not a whole number of {PAGE_BYTES}-byte pages"
+        ));
+    }
+    if bytes > MAX_IO_BUF_BYTES {
+        return Err(format!(
+            "--max_io_buf_bytes {bytes} is over the {MAX_IO_BUF_BYTES}-byte maximum"
+        ));
+    }
+    Ok(())
 }
 
 /// `add`: create /dev/ublkbN backed by the URL's LUN.
@@ -209,17 +232,11 @@ pub fn run_add(args: AddArgs) -> ExitCode {
         Ok(url) => url,
         Err(error) => return early_failure(&args, format!("invalid URL: {error}")),
     };
+    if let Err(error) = check_io_buf_bytes(args.max_io_buf_bytes) {
+        return early_failure(&args, error);
+    }
     if let Err(error) = admin::check_driver() {
         return early_failure(&args, error.to_string());
-    }
-    if args.max_io_buf_bytes < 4096 || args.max_io_buf_bytes % 4096 != 0 {
-        return early_failure(
-            &args,
-            format!(
-                "--max_io_buf_bytes {} is not a whole number of 4096-byte pages",
-                args.max_io_buf_bytes
-            ),
-        );
     }
     let spec = DeviceSpec {
         dev_id: args.number,
@@ -322,4 +339,19 @@ pub fn run_features(_args: FeaturesArgs) -> ExitCode {
         "features",
         admin::check_driver().and_then(|()| admin::features()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_buf_bytes_whole_pages_up_to_32_mib() {
+        assert_eq!(check_io_buf_bytes(4096), Ok(()));
+        assert_eq!(check_io_buf_bytes(DEFAULT_IO_BUF_BYTES), Ok(()));
+        assert_eq!(check_io_buf_bytes(32 << 20), Ok(()));
+        for refused in [0, 2048, 4097, (1 << 20) + 512, (32 << 20) + 4096, u32::MAX] {
+            assert!(check_io_buf_bytes(refused).is_err(), "{refused}");
+        }
+    }
 }

@@ -1,13 +1,16 @@
-//! ublk device parameters derived from what the LUN reported (t3-hw's probe) and what the
-//! session negotiated.
+//! ublk device parameters derived from what the LUN reported (t3-hw's probe) and the size of
+//! the request buffers.
 //!
 //! - Block sizes and capacity from READ CAPACITY; the logical block size must be 512..=4096
 //!   (ublk_drv refuses a logical block larger than a page).
-//! - `max_sectors`: the smallest of the tag buffer (`--max_io_buf_bytes`), the LUN's MAXIMUM
-//!   TRANSFER LENGTH (VPD B0) and the session's MaxBurstLength, rounded down to whole blocks.
-//!   Kernel 7.3.4 rejects less than one page, so that is an error here rather than there.
+//! - `max_sectors`: the smaller of the tag buffer (`--max_io_buf_bytes`) and the LUN's MAXIMUM
+//!   TRANSFER LENGTH (VPD B0), rounded down to whole blocks. The session's MaxBurstLength is no
+//!   limit: it bounds one R2T's Data-Out sequence and one Data-In sequence, and a longer
+//!   command simply takes several. Kernel 7.3.4 rejects less than one page, so that is an
+//!   error here rather than there.
 //! - Discard only when the LUN supports UNMAP (one descriptor per request, so one segment);
-//!   write-zeroes only when it supports WRITE SAME(16).
+//!   write-zeroes only when it supports WRITE SAME(16), without a data block when the target
+//!   evaluates its NDOB bit.
 //! - Volatile cache and FUA from the caching mode page (FUA only with a cache, as the block
 //!   layer wants), read-only from WP, rotational from VPD B1.
 
@@ -31,7 +34,7 @@ pub enum ParamsError {
     #[error("the LUN has no blocks")]
     Empty,
     #[error(
-        "largest transfer is {0} bytes (LUN limit, MaxBurstLength or --max_io_buf_bytes); \
+        "largest transfer is {0} bytes (LUN limit or --max_io_buf_bytes); \
          ublk needs at least one page"
     )]
     TransferBelowPage(u64),
@@ -65,13 +68,8 @@ pub struct DeviceParams {
     pub caps: Capabilities,
 }
 
-/// Derives the parameters. `max_burst_length` is the session's negotiated MaxBurstLength and
-/// `io_buf_bytes` the size of each tag's buffer.
-pub fn derive(
-    lun: &LunInfo,
-    max_burst_length: u32,
-    io_buf_bytes: u32,
-) -> Result<DeviceParams, ParamsError> {
+/// Derives the parameters; `io_buf_bytes` is the size of each tag's buffer.
+pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsError> {
     let logical = lun.logical_block_size;
     if !(MIN_BLOCK_SIZE..=PAGE_SIZE).contains(&logical) || !logical.is_power_of_two() {
         return Err(ParamsError::BlockSize(logical));
@@ -84,15 +82,11 @@ pub fn derive(
         return Err(ParamsError::Empty);
     }
     let lbs = u64::from(logical);
-    let largest = [
-        Some(u64::from(io_buf_bytes)),
-        lun.max_transfer_bytes,
-        Some(u64::from(max_burst_length)),
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(0);
+    let largest = lun
+        .max_transfer_bytes
+        .map_or(u64::from(io_buf_bytes), |lun_limit| {
+            lun_limit.min(u64::from(io_buf_bytes))
+        });
     let max_io = largest / lbs * lbs;
     if max_io < u64::from(PAGE_SIZE) {
         return Err(ParamsError::TransferBelowPage(max_io));
@@ -134,10 +128,9 @@ pub fn derive(
         unmap: discard.is_some(),
         write_same: lun.write_same.map(|ws| WriteSameSupport {
             unmap: ws.unmap,
-            // The probe does not learn whether NDOB is supported (that needs REPORT SUPPORTED
-            // OPERATION CODES), and a target that ignores NDOB would write whatever follows:
-            // send the zero block.
-            ndob: false,
+            // Only when REPORT SUPPORTED OPERATION CODES says the target evaluates NDOB: one
+            // that ignored it would write whatever follows. Otherwise a zero block is sent.
+            ndob: ws.ndob,
         }),
     };
     Ok(DeviceParams {
@@ -246,11 +239,10 @@ mod tests {
 
     #[test]
     fn plain_lun() {
-        let params = derive(&tgtd_like(), 262_144, 512 << 10).unwrap();
-        assert_eq!(
-            params.max_io_bytes, 262_144,
-            "MaxBurstLength caps the transfer"
-        );
+        // tgtd negotiates MaxBurstLength 256 KiB and reports no transfer limit: the buffer is
+        // the only limit.
+        let params = derive(&tgtd_like(), 1 << 20).unwrap();
+        assert_eq!(params.max_io_bytes, 1 << 20);
         assert_eq!(params.capacity_bytes, 64 << 20);
         assert!(params.volatile_cache && !params.fua);
         let ublk = params.to_ublk();
@@ -260,7 +252,7 @@ mod tests {
         assert_eq!(ublk.basic.physical_bs_shift, 9);
         assert_eq!(ublk.basic.io_min_shift, 9);
         assert_eq!(ublk.basic.io_opt_shift, 9);
-        assert_eq!(ublk.basic.max_sectors, 512);
+        assert_eq!(ublk.basic.max_sectors, 2048);
         assert_eq!(ublk.basic.dev_sectors, 131_072);
         assert_eq!(ublk.len, 112);
     }
@@ -282,13 +274,14 @@ mod tests {
             write_same: Some(WriteSameLimits {
                 max_blocks: 0,
                 unmap: true,
+                ndob: true,
             }),
             fua: true,
             rotational: Some(true),
             read_only: true,
             ..tgtd_like()
         };
-        let params = derive(&lun, 16_776_192, 512 << 10).unwrap();
+        let params = derive(&lun, 512 << 10).unwrap();
         assert_eq!(
             params.max_io_bytes,
             512 << 10,
@@ -299,8 +292,9 @@ mod tests {
             params.caps.write_same,
             Some(WriteSameSupport {
                 unmap: true,
-                ndob: false
-            })
+                ndob: true
+            }),
+            "NDOB as the probe found it"
         );
         let ublk = params.to_ublk();
         assert_eq!(
@@ -332,14 +326,23 @@ mod tests {
             write_same: Some(WriteSameLimits {
                 max_blocks: 2048,
                 unmap: false,
+                ndob: false,
             }),
             ..tgtd_like()
         };
-        let ublk = derive(&lun, 262_144, 512 << 10).unwrap().to_ublk();
+        let ublk = derive(&lun, 512 << 10).unwrap().to_ublk();
         assert_ne!(ublk.types & sys::UBLK_PARAM_TYPE_DISCARD, 0);
         assert_eq!(ublk.discard.max_discard_sectors, 0);
         assert_eq!(ublk.discard.discard_granularity, 512);
         assert_eq!(ublk.discard.max_write_zeroes_sectors, 2048);
+        assert_eq!(
+            derive(&lun, 512 << 10).unwrap().caps.write_same,
+            Some(WriteSameSupport {
+                unmap: false,
+                ndob: false
+            }),
+            "no NDOB: the zero block is sent"
+        );
     }
 
     #[test]
@@ -349,7 +352,7 @@ mod tests {
             fua: true,
             ..tgtd_like()
         };
-        let params = derive(&lun, 262_144, 512 << 10).unwrap();
+        let params = derive(&lun, 512 << 10).unwrap();
         assert!(!params.fua && !params.volatile_cache);
         assert_eq!(params.to_ublk().basic.attrs, 0);
     }
@@ -359,10 +362,16 @@ mod tests {
         let lun = LunInfo {
             logical_block_size: 4096,
             physical_block_size: 4096,
+            max_transfer_bytes: Some(65_536 + 1000),
             ..tgtd_like()
         };
-        let params = derive(&lun, 65_536 + 1000, 512 << 10).unwrap();
-        assert_eq!(params.max_io_bytes, 65_536);
+        let params = derive(&lun, 512 << 10).unwrap();
+        assert_eq!(
+            params.max_io_bytes, 65_536,
+            "the LUN's limit, in whole blocks"
+        );
+        let params = derive(&tgtd_like(), (64 << 10) + 4096).unwrap();
+        assert_eq!(params.max_io_bytes, (64 << 10) + 4096, "the buffer's limit");
     }
 
     #[test]
@@ -373,37 +382,34 @@ mod tests {
             ..tgtd_like()
         };
         assert_eq!(
-            derive(&big_blocks, 262_144, 512 << 10),
+            derive(&big_blocks, 512 << 10),
             Err(ParamsError::BlockSize(8192))
         );
         let odd = LunInfo {
             logical_block_size: 520,
             ..tgtd_like()
         };
-        assert_eq!(
-            derive(&odd, 262_144, 512 << 10),
-            Err(ParamsError::BlockSize(520))
-        );
+        assert_eq!(derive(&odd, 512 << 10), Err(ParamsError::BlockSize(520)));
         let tiny_transfer = LunInfo {
             max_transfer_bytes: Some(2048),
             ..tgtd_like()
         };
         assert_eq!(
-            derive(&tiny_transfer, 262_144, 512 << 10),
+            derive(&tiny_transfer, 512 << 10),
             Err(ParamsError::TransferBelowPage(2048))
         );
         let empty = LunInfo {
             blocks: 0,
             ..tgtd_like()
         };
-        assert_eq!(derive(&empty, 262_144, 512 << 10), Err(ParamsError::Empty));
+        assert_eq!(derive(&empty, 512 << 10), Err(ParamsError::Empty));
         let physical_small = LunInfo {
             logical_block_size: 4096,
             physical_block_size: 512,
             ..tgtd_like()
         };
         assert!(matches!(
-            derive(&physical_small, 262_144, 512 << 10),
+            derive(&physical_small, 512 << 10),
             Err(ParamsError::PhysicalBelowLogical { .. })
         ));
     }

@@ -41,6 +41,8 @@ pub mod opcode {
     pub const SERVICE_ACTION_IN_16: u8 = 0x9E;
     /// REPORT LUNS.
     pub const REPORT_LUNS: u8 = 0xA0;
+    /// MAINTENANCE IN; REPORT SUPPORTED OPERATION CODES is its service action 0x0C.
+    pub const MAINTENANCE_IN: u8 = 0xA3;
 }
 
 /// A SCSI command descriptor block.

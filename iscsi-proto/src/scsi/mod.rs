@@ -30,6 +30,7 @@ mod report_luns;
 mod rw;
 mod sense;
 mod status;
+mod supported_opcodes;
 mod sync_cache;
 mod unmap;
 mod vpd;
@@ -64,6 +65,7 @@ pub use rw::{
 };
 pub use sense::{Sense, SenseFormat, SenseKey};
 pub use status::ScsiStatus;
+pub use supported_opcodes::{report_supported_operation_code, CommandSupport, OneCommandUsage};
 pub use sync_cache::{synchronize_cache10, synchronize_cache16};
 pub use unmap::{unmap, UnmapCommand, UnmapDescriptor, MAX_UNMAP_DESCRIPTORS};
 pub use vpd::{

@@ -48,6 +48,21 @@ proptest! {
         let _ = Sense::parse(&bytes).map(|sense| (sense.action(), sense.block_error(), sense.to_string()));
         let _ = decode_rw(&bytes);
         let _ = Cdb::new(&bytes);
+        let _ = OneCommandUsage::parse(&bytes, 0x93).map(|usage| usage.evaluates(1, 0));
+    }
+
+    #[test]
+    fn supported_opcode_data_with_consistent_size(
+        mut bytes in proptest::collection::vec(any::<u8>(), 4..300),
+        requested in any::<u8>(),
+    ) {
+        let size = (bytes.len() - 4) as u16;
+        bytes[2..4].copy_from_slice(&size.to_be_bytes());
+        if let Ok(usage) = OneCommandUsage::parse(&bytes, requested) {
+            for byte in 0..usage.cdb_usage.len() + 1 {
+                let _ = usage.evaluates(byte, 0);
+            }
+        }
     }
 
     #[test]

@@ -258,6 +258,113 @@ fn write_with_immediate_unsolicited_and_solicited_data() {
     ));
 }
 
+/// tgtd's defaults (InitialR2T=Yes, FirstBurstLength 64 KiB, MaxBurstLength 256 KiB,
+/// MaxRecvDataSegmentLength 8 KiB): a 1 MiB write is one command whose data goes as immediate
+/// data and then one solicited sequence per R2T, each at most MaxBurstLength.
+#[test]
+fn write_longer_than_max_burst_takes_one_sequence_per_r2t() {
+    const LEN: u32 = 1 << 20;
+    const MAX_BURST: u32 = 262_144;
+    let mut s = session(params(true, true));
+    s.submit(write_cmd(5, LEN)).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(out.len(), 1, "InitialR2T=Yes: no unsolicited Data-Out");
+    assert!(matches!(&out[0].header, Header::ScsiCommand(c) if c.expected_len == LEN));
+    assert_eq!(
+        out[0].data.len(),
+        8192,
+        "immediate data up to the target's MRDSL"
+    );
+
+    let mut offset = 8192;
+    let mut r2tsn = 0;
+    while offset < LEN {
+        let len = (LEN - offset).min(MAX_BURST);
+        s.handle(&r2t(5, r2tsn, offset, len), Segment::Inline(&[]))
+            .unwrap();
+        let sequence = drain(&mut s);
+        assert_eq!(sequence.len(), len.div_ceil(8192) as usize);
+        let mut at = offset;
+        for (i, pdu) in sequence.iter().enumerate() {
+            let Header::DataOut(d) = &pdu.header else {
+                panic!("{pdu:?}")
+            };
+            assert_eq!(
+                (d.ttt, d.datasn, d.buffer_offset),
+                (0x500 + r2tsn, i as u32, at)
+            );
+            assert_eq!(d.final_, i + 1 == sequence.len());
+            at += pdu.data.len() as u32;
+        }
+        assert_eq!(at, offset + len, "the sequence covers exactly the R2T");
+        offset += len;
+        r2tsn += 1;
+    }
+    assert_eq!(r2tsn, 4);
+    assert_eq!(s.stats().r2ts, 4);
+    s.handle(&response(5, 0), Segment::Inline(&[])).unwrap();
+    assert!(matches!(
+        events(&mut s)[..],
+        [Event::TaskComplete {
+            itt: 5,
+            outcome: TaskOutcome::Status { status: 0, .. },
+            ..
+        }]
+    ));
+}
+
+/// A 1 MiB read arrives as Data-In sequences of MaxBurstLength each (F set at each sequence's
+/// end, DataSN running on across them), the status on the last PDU.
+#[test]
+fn read_longer_than_max_burst_arrives_in_several_sequences() {
+    const LEN: u32 = 1 << 20;
+    const PDU: u32 = 65_536;
+    const MAX_BURST: u32 = 262_144;
+    let mut s = session(params(true, true));
+    s.submit(read_cmd(6, LEN)).unwrap();
+    drain(&mut s);
+    let pdus = LEN / PDU;
+    for datasn in 0..pdus {
+        let offset = datasn * PDU;
+        let end_of_sequence = (offset + PDU) % MAX_BURST == 0;
+        let last = datasn + 1 == pdus;
+        let header = Header::DataIn(DataIn {
+            final_: end_of_sequence,
+            has_status: last,
+            lun: LUN,
+            itt: 6,
+            ttt: RESERVED_TAG,
+            statsn: 8,
+            expcmdsn: 101,
+            maxcmdsn: 132,
+            datasn,
+            buffer_offset: offset,
+            ..Default::default()
+        });
+        let received = s.handle(&header, Segment::Placed(PDU)).unwrap();
+        assert_eq!(
+            received,
+            Received::DataIn {
+                itt: 6,
+                offset,
+                len: PDU
+            }
+        );
+    }
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskComplete {
+            itt: 6,
+            outcome: TaskOutcome::Status {
+                status: 0,
+                sense: None,
+                residual: Residual::None
+            },
+            data_in_bytes: LEN,
+        }]
+    );
+}
+
 #[test]
 fn write_with_initial_r2t_and_no_immediate_data_sends_only_the_command() {
     let mut s = session(params(false, true));

@@ -1,13 +1,14 @@
 //! What a LUN is: identity, geometry, limits and caching, read with INQUIRY (standard and VPD
-//! 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2), READ CAPACITY(16) (or 10) and MODE SENSE(10).
+//! 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2), READ CAPACITY(16) (or 10), MODE SENSE(10) and, when
+//! WRITE SAME(16) is supported, REPORT SUPPORTED OPERATION CODES for its NDOB bit.
 //! `ublk.cxgb3i probe` prints it; the ublk device derives its parameters from it.
 
 use std::time::Duration;
 
 use iscsi_proto::scsi::{
     self, BlockDeviceCharacteristics, BlockLimits, DeviceIdentification, LogicalBlockProvisioning,
-    ModeParameters, ModeSense10, PageControl, ReadCapacity10, ReadCapacity16, ScsiRequest,
-    StandardInquiry, SupportedVpdPages, UnitSerialNumber,
+    ModeParameters, ModeSense10, OneCommandUsage, PageControl, ReadCapacity10, ReadCapacity16,
+    ScsiRequest, StandardInquiry, SupportedVpdPages, UnitSerialNumber,
 };
 use iscsi_proto::session::TaskOutcome;
 
@@ -36,6 +37,9 @@ pub struct WriteSameLimits {
     pub max_blocks: u64,
     /// WRITE SAME with the UNMAP bit deallocates (LBPWS).
     pub unmap: bool,
+    /// The target evaluates NDOB (no Data-Out buffer, zeros), as REPORT SUPPORTED OPERATION
+    /// CODES says; false when it does not say.
+    pub ndob: bool,
 }
 
 /// Everything the initiator learned about one LUN.
@@ -152,6 +156,39 @@ fn read_data(
         command,
         outcome: "repeated UNIT ATTENTION".into(),
     })
+}
+
+/// Bytes asked for: the 4-byte header, a 16-byte CDB's usage data and a 12-byte command
+/// timeouts descriptor, with room to spare.
+const SUPPORTED_OPCODE_ALLOCATION: u32 = 64;
+/// NDOB is bit 0 of byte 1 of the WRITE SAME(16) CDB.
+const NDOB_BYTE: usize = 1;
+const NDOB_BIT: u8 = 0;
+
+/// Whether the target evaluates WRITE SAME(16)'s NDOB bit. REPORT SUPPORTED OPERATION CODES is
+/// optional and a target that ignored NDOB would write whatever followed: anything but a
+/// well-formed "supported, NDOB evaluated" answer (ILLEGAL REQUEST, another failure status, data
+/// that does not parse) means no. Only a broken connection fails the probe.
+fn write_same_ndob(
+    cmd: &mut impl FnMut(&'static str, ScsiRequest) -> Result<Option<Vec<u8>>, ProbeError>,
+) -> Result<bool, ProbeError> {
+    const COMMAND: &str = "REPORT SUPPORTED OPERATION CODES";
+    let request = scsi::report_supported_operation_code(
+        scsi::opcode::WRITE_SAME_16,
+        SUPPORTED_OPCODE_ALLOCATION,
+    )
+    .map_err(|error| ProbeError::Command {
+        command: COMMAND,
+        outcome: error.to_string(),
+    })?;
+    let answer = match cmd(COMMAND, request) {
+        Ok(answer) => answer,
+        Err(ProbeError::Command { .. }) => None,
+        Err(other) => return Err(other),
+    };
+    Ok(answer
+        .and_then(|bytes| OneCommandUsage::parse(&bytes, scsi::opcode::WRITE_SAME_16).ok())
+        .is_some_and(|usage| usage.evaluates(NDOB_BYTE, NDOB_BIT)))
 }
 
 fn parse<T>(command: &'static str, result: Result<T, scsi::ParseError>) -> Result<T, ProbeError> {
@@ -274,11 +311,15 @@ pub fn probe_lun(
             granularity: l.optimal_unmap_granularity,
             alignment: l.unmap_granularity_alignment,
         });
-    let write_same =
-        (lbpws || limits.is_some_and(|l| l.max_write_same_len > 0)).then(|| WriteSameLimits {
+    let write_same = if lbpws || limits.is_some_and(|l| l.max_write_same_len > 0) {
+        Some(WriteSameLimits {
             max_blocks: limits.map_or(0, |l| l.max_write_same_len),
             unmap: lbpws,
-        });
+            ndob: write_same_ndob(&mut cmd)?,
+        })
+    } else {
+        None
+    };
     Ok(LunInfo {
         vendor: std.vendor,
         product: std.product,
@@ -303,4 +344,75 @@ pub fn probe_lun(
         read_only: mode.as_ref().is_some_and(|m| m.write_protected),
         rotational: characteristics.map(|c| !c.is_non_rotating()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One_command data for WRITE SAME(16): SUPPORT 011b, CDB SIZE 16, usage data with the
+    /// given byte-1 mask.
+    fn write_same_usage(byte1_mask: u8) -> Vec<u8> {
+        let mut bytes = vec![0x00, 0x03, 0x00, 0x10, 0x93, byte1_mask];
+        bytes.extend_from_slice(&[0xFF; 12]);
+        bytes.extend_from_slice(&[0x3F, 0x07]);
+        bytes
+    }
+
+    /// Runs `write_same_ndob` against one scripted answer, checking the command it sends.
+    fn ndob_with(
+        answer: impl FnOnce() -> Result<Option<Vec<u8>>, ProbeError>,
+    ) -> Result<bool, ProbeError> {
+        let mut answer = Some(answer);
+        let mut cmd = |name: &'static str, request: ScsiRequest| {
+            assert_eq!(name, "REPORT SUPPORTED OPERATION CODES");
+            assert_eq!(
+                request.cdb.as_bytes(),
+                &[0xA3, 0x0C, 0x01, 0x93, 0, 0, 0, 0, 0, 64, 0, 0]
+            );
+            (answer.take().expect("one command"))()
+        };
+        write_same_ndob(&mut cmd)
+    }
+
+    #[test]
+    fn ndob_only_when_the_usage_mask_says_so() {
+        assert!(ndob_with(|| Ok(Some(write_same_usage(0xF9)))).unwrap());
+        assert!(!ndob_with(|| Ok(Some(write_same_usage(0xF8)))).unwrap());
+        let mut not_supported = write_same_usage(0xF9);
+        not_supported[1] = 0b001;
+        assert!(!ndob_with(|| Ok(Some(not_supported))).unwrap());
+    }
+
+    #[test]
+    fn refusals_and_bad_answers_mean_no_ndob() {
+        // ILLEGAL REQUEST: RSOC not implemented.
+        assert!(!ndob_with(|| Ok(None)).unwrap());
+        // Another failure status.
+        assert!(!ndob_with(|| Err(ProbeError::Command {
+            command: "REPORT SUPPORTED OPERATION CODES",
+            outcome: "ABORTED COMMAND".into(),
+        }))
+        .unwrap());
+        // Truncated usage data, and usage data of another command.
+        assert!(!ndob_with(|| Ok(Some(write_same_usage(0xF9)[..10].to_vec()))).unwrap());
+        let mut other = write_same_usage(0xF9);
+        other[4] = 0x8A;
+        assert!(!ndob_with(|| Ok(Some(other))).unwrap());
+        assert!(!ndob_with(|| Ok(Some(Vec::new()))).unwrap());
+    }
+
+    #[test]
+    fn a_broken_connection_still_fails_the_probe() {
+        let result = ndob_with(|| {
+            Err(ProbeError::Client(ClientError::TimedOut(
+                Duration::from_secs(1),
+                "REPORT SUPPORTED OPERATION CODES",
+            )))
+        });
+        assert!(matches!(
+            result,
+            Err(ProbeError::Client(ClientError::TimedOut(..)))
+        ));
+    }
 }

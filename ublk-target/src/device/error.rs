@@ -36,6 +36,12 @@ pub enum DeviceError {
     NotRecoverable(u32),
     #[error("the device uses zero copy but the target now negotiates DataDigest")]
     ZeroCopyWithDigest,
+    #[error(
+        "zero copy needs DDP for every read at once, and {depth} requests of \
+         {io_buf_bytes} bytes need more page pods than a queue has: lower -d or \
+         --max_io_buf_bytes"
+    )]
+    ZeroCopyPods { depth: u16, io_buf_bytes: u32 },
 }
 
 impl DeviceError {

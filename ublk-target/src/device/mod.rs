@@ -70,15 +70,17 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         return Err(DeviceError::IdInUse(spec.dev_id));
     }
     let probed = probe::probe(&spec.url, &spec.initiator_name)?;
-    let params = params::derive(
-        &probed.lun,
-        probed.session.max_burst_length,
-        spec.io_buf_bytes,
-    )?;
+    let params = params::derive(&probed.lun, spec.io_buf_bytes)?;
     log_lun(&probed, &params);
     let zero_copy = spec.zero_copy && !probed.session.data_digest;
     if spec.zero_copy && !zero_copy {
         tracing::warn!("DataDigest was negotiated: zero copy is off, payload goes through copy buffers so it can be digested");
+    }
+    if zero_copy && !queue::every_read_gets_ddp(spec.depth, spec.io_buf_bytes) {
+        return Err(DeviceError::ZeroCopyPods {
+            depth: spec.depth,
+            io_buf_bytes: spec.io_buf_bytes,
+        });
     }
     let mut ctrl_flags = 0u64;
     if zero_copy {
@@ -160,11 +162,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     if info.flags & u64::from(sys::UBLK_F_USER_RECOVERY) == 0 {
         return Err(DeviceError::NotRecoverable(dev_id));
     }
-    let params = params::derive(
-        &probed.lun,
-        probed.session.max_burst_length,
-        info.max_io_buf_bytes,
-    )?;
+    let params = params::derive(&probed.lun, info.max_io_buf_bytes)?;
     if params.capacity_bytes != record.dev_size {
         tracing::warn!(
             was = record.dev_size,

@@ -14,7 +14,7 @@ mod ring;
 mod serve;
 mod tags;
 
-pub use serve::{QueueStats, QueueTarget, STATS_REQUESTS, STOP_REQUESTED};
+pub use serve::{every_read_gets_ddp, QueueStats, QueueTarget, STATS_REQUESTS, STOP_REQUESTED};
 
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};

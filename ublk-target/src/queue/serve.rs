@@ -107,13 +107,29 @@ pub(super) struct QueueLoop {
     stats: QueueStats,
 }
 
+/// The largest pod region a queue sets up (1 byte of color and 1 bit of bitmap per pod).
+const MAX_PAGE_PODS: u64 = 1 << 20;
+
 /// Page pods for `depth` reads of up to `io_buf_bytes` each, twice over so allocation never
-/// fails for fragmentation: every read gets DDP, which zero-copy mode depends on.
-fn page_pods_needed(depth: u16, io_buf_bytes: u32) -> u32 {
+/// fails for fragmentation.
+fn page_pods_wanted(depth: u16, io_buf_bytes: u32) -> u64 {
     // One pod more per read for a buffer that starts inside a page.
     let per_read = pods_for(io_buf_bytes, 0, PageSize::Size4K) + 1;
-    let needed = per_read.saturating_mul(u64::from(depth)).saturating_mul(2);
-    needed.clamp(u64::from(t3_hw::DDP_MIN_PPMAX), 1 << 20) as u32
+    per_read.saturating_mul(u64::from(depth)).saturating_mul(2)
+}
+
+/// The pod region of a queue: every read gets DDP up to [`MAX_PAGE_PODS`]; beyond that (deep
+/// queues of very large buffers) a read that finds no free pods takes the non-DDP path and
+/// its payload is copied.
+fn page_pods_needed(depth: u16, io_buf_bytes: u32) -> u32 {
+    page_pods_wanted(depth, io_buf_bytes).clamp(u64::from(t3_hw::DDP_MIN_PPMAX), MAX_PAGE_PODS)
+        as u32
+}
+
+/// Whether every read of a queue can have DDP at once, which zero copy depends on: the
+/// request's pages are not mapped in userspace, so a non-DDP read could not be copied there.
+pub fn every_read_gets_ddp(depth: u16, io_buf_bytes: u32) -> bool {
+    page_pods_wanted(depth, io_buf_bytes) <= MAX_PAGE_PODS
 }
 
 impl QueueLoop {
@@ -1012,5 +1028,16 @@ mod tests {
         assert_eq!(page_pods_needed(128, 512 << 10), 33 * 128 * 2);
         assert_eq!(page_pods_needed(1, 4096), t3_hw::DDP_MIN_PPMAX);
         assert_eq!(page_pods_needed(4096, 32 << 20), 1 << 20);
+        // The 1 MiB default: 256 pages = 64 pods, plus one, for every depth ublksrv allows.
+        assert_eq!(page_pods_needed(128, 1 << 20), 65 * 128 * 2);
+        assert_eq!(page_pods_needed(4096, 1 << 20), 65 * 4096 * 2);
+    }
+
+    #[test]
+    fn zero_copy_needs_ddp_for_every_read() {
+        assert!(every_read_gets_ddp(4096, 1 << 20));
+        assert!(every_read_gets_ddp(128, 32 << 20));
+        assert!(!every_read_gets_ddp(4096, 32 << 20));
+        assert!(!every_read_gets_ddp(4096, 2 << 20));
     }
 }
