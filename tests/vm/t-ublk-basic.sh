@@ -46,8 +46,16 @@ max_io_is_one_mib() {
 		echo "#   max_hw_sectors_kb $(cat "$queue/max_hw_sectors_kb"), max_sectors_kb $(cat "$queue/max_sectors_kb")"
 		return 1
 	}
+	# dd's buffer is fresh anonymous memory, physically scattered: 256 segments, which the
+	# block layer's default limit (128) would split into two requests.
+	local stat=/sys/block/ublkb$dev_id/stat before after
+	udevadm settle 2>/dev/null # no udev probe reads in between
+	read -r before _ <"$stat"
+	dd if="$dev" of=/dev/null bs=1M count=1 skip=3 iflag=direct status=none || return 1
+	read -r after _ <"$stat"
+	((after - before == 1)) || { echo "#   a 1 MiB direct read took $((after - before)) requests"; return 1; }
 }
-check "a 1 MiB I/O is one request (max_sectors_kb 1024)" max_io_is_one_mib
+check "a 1 MiB I/O is one request (max_sectors_kb 1024, no segment split)" max_io_is_one_mib
 
 list_shows_url() {
 	local listing
