@@ -88,7 +88,10 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
         Reply::Bytes(bytes) => assert_eq!(bytes, expected),
         other => panic!("peer read failed: {other:?}"),
     }
-    assert_eq!(ring.engine().conn_counters(tid).unwrap().write_fixed_calls, 1);
+    assert_eq!(
+        ring.engine().conn_counters(tid).unwrap().write_fixed_calls,
+        1
+    );
 
     // With a data digest negotiated, fixed buffers are refused both ways.
     let both = UlpSubmode {

@@ -89,6 +89,23 @@ fn response(itt: u32, status: u8) -> Header {
     })
 }
 
+/// Feeds a GOOD SCSI response for `itt` and checks it completes that task and nothing else.
+fn completes_with_good_status(s: &mut Session, itt: u32) {
+    s.handle(&response(itt, 0), Segment::Inline(&[])).unwrap();
+    let done = events(s);
+    assert!(
+        matches!(
+            &done[..],
+            [Event::TaskComplete {
+                itt: done_itt,
+                outcome: TaskOutcome::Status { status: 0, .. },
+                ..
+            }] if *done_itt == itt
+        ),
+        "{done:?}"
+    );
+}
+
 fn r2t(itt: u32, r2tsn: u32, offset: u32, len: u32) -> Header {
     Header::R2t(R2t {
         lun: LUN,
@@ -247,15 +264,7 @@ fn write_with_immediate_unsolicited_and_solicited_data() {
         assert_eq!(d.final_, i == 23);
         expect_offset += 8192;
     }
-    s.handle(&response(9, 0), Segment::Inline(&[])).unwrap();
-    assert!(matches!(
-        events(&mut s)[..],
-        [Event::TaskComplete {
-            itt: 9,
-            outcome: TaskOutcome::Status { status: 0, .. },
-            ..
-        }]
-    ));
+    completes_with_good_status(&mut s, 9);
 }
 
 /// tgtd's defaults (InitialR2T=Yes, FirstBurstLength 64 KiB, MaxBurstLength 256 KiB,
@@ -302,15 +311,7 @@ fn write_longer_than_max_burst_takes_one_sequence_per_r2t() {
     }
     assert_eq!(r2tsn, 4);
     assert_eq!(s.stats().r2ts, 4);
-    s.handle(&response(5, 0), Segment::Inline(&[])).unwrap();
-    assert!(matches!(
-        events(&mut s)[..],
-        [Event::TaskComplete {
-            itt: 5,
-            outcome: TaskOutcome::Status { status: 0, .. },
-            ..
-        }]
-    ));
+    completes_with_good_status(&mut s, 5);
 }
 
 /// A 1 MiB read arrives as Data-In sequences of MaxBurstLength each (F set at each sequence's

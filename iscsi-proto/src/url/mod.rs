@@ -121,7 +121,12 @@ impl IscsiUrl {
     ) -> Result<Self, ParseError> {
         parse(text, &env).map_err(|reason| ParseError {
             input: redact::redact_url_text(text),
-            reason,
+            reason: match reason {
+                UrlError::BadHost { text } => UrlError::BadHost {
+                    text: redact::redact_host_text(&text),
+                },
+                other => other,
+            },
         })
     }
 

@@ -27,7 +27,15 @@ pub(crate) fn redact_url_text(input: &str) -> String {
             redacted.push('@');
             redacted.push_str(after);
         }
-        None => redacted.push_str(location),
+        // No '@': `user%password/iqn/0` would parse as a host named `user%password`; hide what
+        // follows a '%' in the authority (no host name or port holds one, and a bracketed IPv6
+        // zone is written `%25` inside the brackets, which this leaves alone).
+        None => {
+            let authority_end = location.find('/').unwrap_or(location.len());
+            let (authority, path) = location.split_at(authority_end);
+            redacted.push_str(&redact_host_text(authority));
+            redacted.push_str(path);
+        }
     }
 
     if let Some(query) = query {
@@ -47,6 +55,18 @@ pub(crate) fn redact_url_text(input: &str) -> String {
         }
     }
     redacted
+}
+
+/// `host` text as an error may quote it: anything after a '%' outside IPv6 brackets is taken
+/// for a password written without its '@' and replaced with `<redacted>`.
+pub(crate) fn redact_host_text(host: &str) -> String {
+    if host.starts_with('[') {
+        return host.to_owned();
+    }
+    match host.find('%') {
+        Some(separator) => format!("{}{}", &host[..=separator], Secret::REDACTED),
+        None => host.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +97,17 @@ mod tests {
         ] {
             assert_eq!(redact_url_text(text), text);
         }
+    }
+
+    #[test]
+    fn hides_a_password_whose_at_sign_is_missing() {
+        assert_eq!(
+            redact_url_text("iscsi://alice%s3cret/iqn/0"),
+            "iscsi://alice%<redacted>/iqn/0"
+        );
+        assert_eq!(redact_host_text("alice%s3cret"), "alice%<redacted>");
+        assert_eq!(redact_host_text("[fe80::1%25eth0]"), "[fe80::1%25eth0]");
+        assert_eq!(redact_host_text("host"), "host");
     }
 
     #[test]

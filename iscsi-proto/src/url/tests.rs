@@ -289,6 +289,18 @@ fn display_redacts_and_reparses() {
 }
 
 #[test]
+fn a_password_without_its_at_sign_is_not_quoted_in_the_error() {
+    let error =
+        IscsiUrl::parse_with_env("iscsi://alice%s3cret/iqn.2026-11.x:y/0", |_| None).unwrap_err();
+    let shown = error.to_string();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert_eq!(
+        shown,
+        "bad host \"alice%<redacted>\" in iscsi://alice%<redacted>/iqn.2026-11.x:y/0"
+    );
+}
+
+#[test]
 fn to_string_with_secrets_refuses_what_would_not_reparse() {
     let mut url = plain("h", 3260, IQN, 0);
     url.initiator_chap = Some(ChapCredentials::new("a%b", "pw"));
