@@ -2,8 +2,12 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 /// A CHAP secret. Its `Debug` and `Display` print `<redacted>` so a secret never reaches a log
 /// line, an error message or a panic by accident; [`Secret::expose`] is the one way to read it.
+/// Its bytes are overwritten with zeros when it is dropped, so a freed secret does not linger
+/// in the heap (core dumps, reuse of the allocation).
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
 
@@ -22,6 +26,12 @@ impl Secret {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
