@@ -132,7 +132,17 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
     if let Err(error) = ctrl.del_dev() {
         tracing::debug!(?error, "device already deleted");
     }
+    remove_record(&spec.run_dir, ctrl.dev_info().dev_id);
     result
+}
+
+/// Removes the device's ublksrv record. Only once the device is deleted: `ublk del` waits
+/// while the record names a live daemon, so its own DEL_DEV does not race ours.
+fn remove_record(run_dir: &Path, dev_id: u32) {
+    let record_path = pidfile::path(run_dir, dev_id);
+    if let Err(error) = std::fs::remove_file(&record_path) {
+        tracing::debug!(path = %record_path.display(), %error, "record already gone");
+    }
 }
 
 /// Brings a device created with `-r 1` back after its daemon died: reads the record the old
@@ -191,6 +201,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
         if let Err(error) = ctrl.del_dev() {
             tracing::debug!(?error, "device already deleted");
         }
+        remove_record(run_dir, dev_id);
     }
     result
 }
@@ -293,9 +304,6 @@ fn run(
     supervise(ctrl, &reports, usize::from(nr_queues));
     join(threads);
     drop(dev);
-    if let Err(error) = std::fs::remove_file(&record_path) {
-        tracing::debug!(path = %record_path.display(), %error, "record already gone");
-    }
     Ok(())
 }
 
