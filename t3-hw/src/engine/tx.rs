@@ -448,6 +448,7 @@ impl TxBatch {
         self.pushed_before = true;
         for index in first..first + count {
             let op = self.ops[index];
+            let payload_follows = self.fixed_payload_follows(index, first + count);
             let sqe = match op.kind {
                 TxOpKind::SendMsg {
                     iov_start,
@@ -461,6 +462,12 @@ impl TxBatch {
                     let mut flags = libc::MSG_NOSIGNAL | libc::MSG_WAITALL;
                     if silent {
                         flags |= libc::MSG_DONTWAIT;
+                    }
+                    // A WRITE_FIXED payload linked right behind: MSG_MORE keeps these bytes
+                    // (a PDU header, mostly) for the payload's segment instead of pushing a
+                    // 48-byte packet of their own; the WRITE_FIXED pushes both.
+                    if payload_follows {
+                        flags |= libc::MSG_MORE;
                     }
                     let sqe = opcode::SendMsg::new(fd, header as *const libc::msghdr)
                         .flags(flags as u32)
@@ -500,6 +507,16 @@ impl TxBatch {
         self.chain.submitted(count);
         self.cqe_op = first;
         Ok(())
+    }
+
+    /// Whether op `index` is followed, within a chain ending before `chain_end`, by a
+    /// WRITE_FIXED: linked, so it runs right after and pushes what `index` left unpushed.
+    fn fixed_payload_follows(&self, index: usize, chain_end: usize) -> bool {
+        index + 1 < chain_end
+            && self
+                .ops
+                .get(index + 1)
+                .is_some_and(|op| matches!(op.kind, TxOpKind::WriteFixed { .. }))
     }
 
     /// Whether a silent send is waiting for [`settle_silent`](Self::settle_silent).
@@ -763,6 +780,14 @@ mod tests {
         ));
         assert_eq!(batch.ops[1].remaining, 1022);
         assert_eq!(batch.ops[2].remaining, 2, "padding");
+        // The header waits (MSG_MORE) for the payload only when both are in one chain.
+        assert!(batch.fixed_payload_follows(0, 3));
+        assert!(
+            !batch.fixed_payload_follows(0, 1),
+            "payload in the next chain"
+        );
+        assert!(!batch.fixed_payload_follows(1, 3));
+        assert!(!batch.fixed_payload_follows(2, 3), "last op");
 
         let refused = TxPdu::new(tx(payload, both()), &tasks);
         assert!(matches!(
