@@ -8,17 +8,8 @@ readonly PORTAL=127.0.0.1:3261
 readonly TARGET_IQN=iqn.2024-01.org.ublk-cxgb3i:smoke
 readonly TGTD_START_SECONDS=20
 
-failures=0
-check() {
-	local description=$1
-	shift
-	if "$@"; then
-		echo "ok - $description"
-	else
-		echo "not ok - $description"
-		failures=$((failures + 1))
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/check.sh
+source "$(dirname "$0")/lib/check.sh"
 
 # Scratch in /dev/shm: the guest's own tmpfs (/tmp is an overlay of the host's /tmp).
 work_dir=$(mktemp -d /dev/shm/smoke.XXXXXX)

@@ -11,19 +11,8 @@ readonly TGTD_START_SECONDS=20
 readonly DEVICE_APPEAR_SECONDS=10
 readonly DAEMON_START_SECONDS=30
 
-failures=0
-# check DESCRIPTION COMMAND...: runs the command, prints ok / not ok, counts failures.
-check() {
-	local description=$1
-	shift
-	if "$@"; then
-		echo "ok - $description"
-	else
-		echo "not ok - $description"
-		failures=$((failures + 1))
-		return 1
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=check.sh
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 # require DESCRIPTION COMMAND...: a check the rest of the test cannot do without; the test
 # ends here if it fails.
@@ -225,4 +214,14 @@ stop_daemon() {
 	kill -TERM "$daemon_pid" 2>/dev/null
 	wait "$daemon_pid" 2>/dev/null
 	daemon_pid=""
+}
+
+# pattern_round_trip MIB: MIB MiB of random data written to $dev and read back with 1 MiB
+# O_DIRECT I/O, compared byte for byte.
+pattern_round_trip() {
+	local mib=$1
+	head -c "${mib}M" /dev/urandom >"$work_dir/pattern" &&
+		dd if="$work_dir/pattern" of="$dev" bs=1M oflag=direct status=none &&
+		dd if="$dev" of="$work_dir/back" bs=1M count="$mib" iflag=direct status=none &&
+		cmp "$work_dir/pattern" "$work_dir/back"
 }
