@@ -111,7 +111,12 @@ fn read_pdu(
             return Ok(pdu);
         }
         let mut chunk = [0u8; 65536];
-        let n = stream.read(&mut chunk)?;
+        // With SO_RCVTIMEO set, Linux fails a read with EINTR after any signal, even a
+        // stop/continue with no handler (signal(7)); that is no reason to give up.
+        let n = match stream.read(&mut chunk) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            result => result?,
+        };
         if n == 0 {
             return Err(DriverError::Closed);
         }
