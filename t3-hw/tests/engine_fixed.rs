@@ -47,7 +47,12 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
         "64 KiB placed with {} READ_FIXED in {} receive chains",
         counters.read_fixed_calls, counters.rx_chains
     );
-    assert_eq!(counters.recv_calls, 2, "only header reads use RECV");
+    // The first header's RECV, and the next header's if its chain went out already.
+    assert!(counters.recv_calls <= 2, "only header reads use RECV");
+    assert!(
+        counters.lowat_raises >= 1,
+        "the 64 KiB payload waits with SO_RCVLOWAT raised"
+    );
 
     // Send part of the buffer back as a Data-Out payload.
     let out = Header::DataOut(DataOut {

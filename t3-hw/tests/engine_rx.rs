@@ -245,6 +245,63 @@ fn pdus_split_into_single_bytes_are_reassembled() {
     assert!(buffer.guards_intact());
 }
 
+/// Voluntary context switches of the calling thread so far.
+fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
+        0
+    );
+    usage.ru_nvcsw
+}
+
+/// A 128 KiB Data-In trickling in over ~2000 segments; returns the ring thread's voluntary
+/// context switches while it was received, and the connection's counters.
+/// `raise`: whether SO_RCVLOWAT may be raised (the default) or not.
+fn receive_trickled_payload(raise: bool) -> (i64, t3_hw::ConnCounters) {
+    let peer = Peer::start();
+    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
+    assert!(
+        config.rx_wake_on_bytes <= 65536,
+        "the default raises for 64 KiB"
+    );
+    if !raise {
+        config.rx_wake_on_bytes = 0;
+    }
+    let mut ring = ring_with_config(config);
+    let mut buffer = Guarded::new(131072);
+    let (tid, itt) = bound(&mut ring, &peer, &mut buffer, 131072);
+    let data = pattern(131072, 8);
+    let wire = [
+        data_in(itt, 0, &data, Digests::NONE),
+        nop_in(0x30, b"", Digests::NONE),
+    ]
+    .concat();
+    let before = voluntary_switches();
+    peer.write_bytewise(wire);
+    let seen: Vec<_> = completions(&mut ring, 2).into_iter().map(pdu).collect();
+    let switches = voluntary_switches() - before;
+    assert_eq!(seen[0].ddp_status, DdpStatus::DDP_PDU);
+    assert_eq!(itt_of(&seen[1]), 0x30);
+    assert_eq!(buffer.body(), data.as_slice());
+    assert!(buffer.guards_intact());
+    (switches, ring.engine().conn_counters(tid).unwrap())
+}
+
+#[test]
+fn a_large_payload_wakes_the_receiver_once_it_is_all_in() {
+    let (raised, counters) = receive_trickled_payload(true);
+    assert!(counters.lowat_raises >= 1, "{counters:?}");
+    let (plain, counters) = receive_trickled_payload(false);
+    assert_eq!(counters.lowat_raises, 0);
+    eprintln!("voluntary context switches: {raised} with SO_RCVLOWAT raised, {plain} without");
+    // Without the raise the receiver wakes for nearly every one of the ~2000 batches the
+    // peer writes; with it, for the header, the payload and the NOP-In (a few more if the
+    // kernel fires the poll early under memory pressure).
+    assert!(raised * 8 < plain, "{raised} vs {plain}");
+}
+
 /// Forty inline NOP-Ins each followed by a placed Data-In, all in one write.
 fn many_pdus_in_one_write(ring: &mut OwnedRing) -> t3_hw::ConnCounters {
     let peer = Peer::start();

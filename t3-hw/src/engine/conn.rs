@@ -102,6 +102,8 @@ pub(crate) struct ConnEnv<'a> {
     pub rx_staging_bytes: usize,
     /// Placed payloads this long make the next receive exact.
     pub rx_exact_placement_bytes: u32,
+    /// Receives waiting for this many bytes raise SO_RCVLOWAT first (0: never).
+    pub rx_wake_on_bytes: u32,
     /// Whether the ring owner settles silent sends (see `Engine::set_silent_sends`).
     pub silent_sends: bool,
 }
@@ -379,6 +381,7 @@ impl Conn {
             // Bytes staged ahead of their header can only be copied into mapped memory.
             read_ahead: env.rx_staging_bytes > 0 && !env.tasks.has_fixed(),
             exact_placement_from: env.rx_exact_placement_bytes,
+            wake_on_bytes: env.rx_wake_on_bytes,
         }
     }
 

@@ -101,4 +101,6 @@ pub struct ConnCounters {
     pub tx_chains: u64,
     /// Sends or receives that moved fewer bytes than asked and were resumed.
     pub short_transfers: u64,
+    /// Receives that raised SO_RCVLOWAT to wait for their whole payload at once.
+    pub lowat_raises: u64,
 }

@@ -92,6 +92,8 @@ pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
 /// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
 /// threshold (see the README's benchmark section for the measured crossover).
 pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 32 * 1024;
+/// Default for [`EngineConfig::rx_wake_on_bytes`].
+pub const DEFAULT_RX_WAKE_ON_BYTES: u32 = 64 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +116,10 @@ pub struct EngineConfig {
     /// (`staged_bytes`), which saves receives when transfers are small. 0 places everything
     /// exactly.
     pub rx_exact_placement_bytes: u32,
+    /// A receive that waits for at least this many payload bytes raises the socket's
+    /// SO_RCVLOWAT to them first, so it is woken once, when all of them are in, instead of
+    /// once per arriving segment batch (see the `rx` module). 0 never raises it.
+    pub rx_wake_on_bytes: u32,
 }
 
 impl EngineConfig {
@@ -125,6 +131,7 @@ impl EngineConfig {
             tx_batch_bytes: DEFAULT_TX_BATCH_BYTES,
             rx_staging_bytes: DEFAULT_RX_STAGING_BYTES,
             rx_exact_placement_bytes: DEFAULT_RX_EXACT_PLACEMENT_BYTES,
+            rx_wake_on_bytes: DEFAULT_RX_WAKE_ON_BYTES,
         }
     }
 }
@@ -369,6 +376,7 @@ impl Engine {
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
             rx_staging_bytes: self.config.rx_staging_bytes as usize,
             rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            rx_wake_on_bytes: self.config.rx_wake_on_bytes,
             silent_sends: self.silent_sends,
         };
         let mut served = 0;
@@ -433,6 +441,7 @@ impl Engine {
             tx_batch_bytes: u64::from(self.config.tx_batch_bytes),
             rx_staging_bytes: self.config.rx_staging_bytes as usize,
             rx_exact_placement_bytes: self.config.rx_exact_placement_bytes,
+            rx_wake_on_bytes: self.config.rx_wake_on_bytes,
             silent_sends: self.silent_sends,
         };
         let Some(Slot {

@@ -26,6 +26,19 @@
 //!   `staged_bytes`). Bytes for a fixed buffer cannot be copied from userspace, which is why
 //!   fixed buffers switch read-ahead off.
 //!
+//! **Waking once per payload.** A receive that waits for a large payload would otherwise be
+//! woken (and copy) once per segment batch the network hands over. When the first receive
+//! of a chain takes at least `wake_on_bytes`, the chain is an io_uring setsockopt raising
+//! the socket's SO_RCVLOWAT to that op's length, then that receive alone, polling before
+//! it reads (IORING_RECVSEND_POLL_FIRST): it runs once, when the whole payload is in the
+//! socket. The next chain that waits for less starts by putting SO_RCVLOWAT back to 1.
+//! The raised receive never uses MSG_WAITALL: the kernel may fire the poll early (memory
+//! pressure, a closing window, a mark it capped), and a WAITALL retry would then wait for
+//! a mark the rest of the stream may never reach; a short return (which does not break an
+//! io_uring link without WAITALL, hence nothing behind it) resumes in a new chain with a
+//! new mark instead. A kernel without socket setsockopt in io_uring refuses the first
+//! raise, and the connection goes on without.
+//!
 //! Why not read ahead while many statuses are owed: each exact receive leaves the next PDUs in
 //! the socket, so the commands their completions trigger are held back and leave together (see
 //! `Conn::tx_deferred`); swallowing the socket in one read sends them one by one. Against a
@@ -62,7 +75,11 @@ pub(crate) const WAITALL_BODY_MIN: u32 = 64 * 1024;
 const MAX_RX_IOVECS: usize = 64;
 /// Ops of one receive chain.
 const MAX_RX_OPS: usize = 16;
+/// Ops a chain may add before its receives: a setsockopt of SO_RCVLOWAT.
+const LOWAT_OPS: usize = 1;
 const OPCODE_MASK: u8 = 0x3F;
+/// IORING_RECVSEND_POLL_FIRST, in the SQE's ioprio field of a receive.
+const IORING_RECVSEND_POLL_FIRST: u16 = 1;
 const OPCODE_SCSI_COMMAND: u8 = 0x01;
 const OPCODE_SCSI_RESPONSE: u8 = 0x21;
 const OPCODE_DATA_IN: u8 = 0x25;
@@ -91,9 +108,29 @@ struct AskedOp {
     /// Bytes the stream is known to owe this op (the body and the rest of the next header);
     /// returning fewer counts as a short transfer.
     due: u32,
+    /// Not a receive: a setsockopt setting SO_RCVLOWAT to this value.
+    sets_lowat: Option<u32>,
 }
 
 impl AskedOp {
+    fn receive(body: u32, staging: u32, due: u32) -> AskedOp {
+        AskedOp {
+            body,
+            staging,
+            due,
+            sets_lowat: None,
+        }
+    }
+
+    fn set_lowat(value: u32) -> AskedOp {
+        AskedOp {
+            body: 0,
+            staging: 0,
+            due: 0,
+            sets_lowat: Some(value),
+        }
+    }
+
     fn total(self) -> u32 {
         self.body + self.staging
     }
@@ -127,6 +164,9 @@ pub(crate) struct RxEnv<'a> {
     /// transfer goes from the socket straight to its buffer; smaller ones are read ahead and
     /// copied out of staging.
     pub exact_placement_from: u32,
+    /// A chain whose first receive takes at least this many bytes raises SO_RCVLOWAT to
+    /// them, so it wakes once (see the module doc); 0 never does.
+    pub wake_on_bytes: u32,
 }
 
 /// The receive state of one connection.
@@ -161,6 +201,16 @@ pub(crate) struct Rx {
     /// SCSI commands sent whose status has not arrived (as far as this connection saw).
     replies_owed: u32,
     halted: bool,
+    /// The socket's SO_RCVLOWAT as far as completed setsockopts tell (the kernel's default
+    /// is 1).
+    lowat: u32,
+    /// The value the chain in flight sets SO_RCVLOWAT to; boxed so its address holds while
+    /// the setsockopt is in flight.
+    lowat_value: Box<libc::c_int>,
+    /// The kernel refused a setsockopt through io_uring: receives wake as data arrives.
+    lowat_refused: bool,
+    /// What the chain being planned raises SO_RCVLOWAT to.
+    raise_lowat_to: Option<u32>,
 }
 
 impl Rx {
@@ -189,6 +239,10 @@ impl Rx {
             socket_has_more: false,
             replies_owed: 0,
             halted: false,
+            lowat: 1,
+            lowat_value: Box::new(1),
+            lowat_refused: false,
+            raise_lowat_to: None,
         }
     }
 
@@ -271,11 +325,12 @@ impl Rx {
         ops_in_flight: &mut usize,
     ) -> Result<(), SqFull> {
         let space = sub.sq_space().min(MAX_RX_OPS);
-        if space == 0 {
+        if space <= LOWAT_OPS {
             return Err(SqFull);
         }
         let room = self.staging_room(env) as u32;
-        self.plan(fd, room, space, counters);
+        self.plan(fd, room, space - LOWAT_OPS, env.wake_on_bytes, counters);
+        self.add_lowat_op(fd, counters);
         let count = self.sqes.len();
         for (index, sqe) in self.sqes.drain(..).enumerate() {
             let sqe = if index + 1 < count {
@@ -298,8 +353,20 @@ impl Rx {
         Ok(())
     }
 
-    /// Lays out the next receive (at most `space` ops) in `sqes` and `asked`.
-    fn plan(&mut self, fd: types::Fd, room: u32, space: usize, counters: &mut ConnCounters) {
+    /// Lays out the next receive (at most `space` ops) in `sqes` and `asked`; a first op of
+    /// at least `wake_on_bytes` (when not 0) is one that waits for all its bytes at once.
+    fn plan(
+        &mut self,
+        fd: types::Fd,
+        room: u32,
+        space: usize,
+        wake_on_bytes: u32,
+        counters: &mut ConnCounters,
+    ) {
+        let lowat_usable = wake_on_bytes > 0 && !self.lowat_refused;
+        // Whether a receive of `due` bytes, first in its chain if `first`, raises the mark.
+        let raises = move |first: bool, due: u32| lowat_usable && first && due >= wake_on_bytes;
+        self.raise_lowat_to = None;
         self.asked.clear();
         self.sqes.clear();
         let mut at = self.span_at;
@@ -315,6 +382,7 @@ impl Rx {
                 return;
             }
             let left = len - filled;
+            let raised = raises(self.sqes.is_empty(), left);
             counters.read_fixed_calls += 1;
             // A socket refuses any offset but 0 (ESPIPE).
             let target = addr.wrapping_add(u64::from(filled)) as *mut u8;
@@ -323,11 +391,11 @@ impl Rx {
                     .offset(0)
                     .build(),
             );
-            self.asked.push(AskedOp {
-                body: left,
-                staging: 0,
-                due: left,
-            });
+            self.asked.push(AskedOp::receive(left, 0, left));
+            if raised {
+                self.raise_lowat_to = Some(left);
+                return;
+            }
             at += 1;
             filled = 0;
         }
@@ -355,14 +423,18 @@ impl Rx {
         let staging_ptr = self.staging[self.end..].as_mut_ptr();
         if iovecs > 0 && (staging == 0 || body >= WAITALL_BODY_MIN && self.sqes.len() + 2 <= space)
         {
+            if raises(self.sqes.is_empty(), body) {
+                let op = self.recv_op(fd, iovecs, 0, true);
+                self.sqes.push(op);
+                self.asked.push(AskedOp::receive(body, 0, body));
+                counters.recv_calls += 1;
+                self.raise_lowat_to = Some(body);
+                return;
+            }
             // Every byte of this op is due, so the kernel may wait for all of them.
-            let op = self.recv_op(fd, iovecs, libc::MSG_WAITALL);
+            let op = self.recv_op(fd, iovecs, libc::MSG_WAITALL, false);
             self.sqes.push(op);
-            self.asked.push(AskedOp {
-                body,
-                staging: 0,
-                due: body,
-            });
+            self.asked.push(AskedOp::receive(body, 0, body));
             counters.recv_calls += 1;
             iovecs = 0;
             body = 0;
@@ -370,37 +442,78 @@ impl Rx {
         if staging == 0 {
             return;
         }
+        let poll_first = raises(self.sqes.is_empty(), body);
+        if poll_first {
+            self.raise_lowat_to = Some(body);
+        }
         let op = if iovecs == 0 {
-            opcode::Recv::new(fd, staging_ptr, staging).build()
+            // Not through `msg`: a RECVMSG ahead in this chain may still be reading it.
+            opcode::Recv::new(fd, staging_ptr, staging)
+                .ioprio(if poll_first {
+                    IORING_RECVSEND_POLL_FIRST
+                } else {
+                    0
+                })
+                .build()
         } else {
             self.msg.iovecs[iovecs] = libc::iovec {
                 iov_base: staging_ptr.cast(),
                 iov_len: staging as usize,
             };
-            self.recv_op(fd, iovecs + 1, 0)
+            self.recv_op(fd, iovecs + 1, 0, poll_first)
         };
         self.sqes.push(op);
-        self.asked.push(AskedOp {
-            body,
-            staging,
-            due: body,
-        });
+        self.asked.push(AskedOp::receive(body, staging, body));
         counters.recv_calls += 1;
     }
 
-    /// A receive into the message's first `iovecs` iovecs: a plain RECV for one.
-    fn recv_op(&mut self, fd: types::Fd, iovecs: usize, flags: i32) -> Entry {
+    /// A receive into the message's first `iovecs` iovecs: a plain RECV for one. With
+    /// `poll_first` it waits for the socket to be readable (SO_RCVLOWAT) before trying.
+    fn recv_op(&mut self, fd: types::Fd, iovecs: usize, flags: i32, poll_first: bool) -> Entry {
+        let ioprio = if poll_first {
+            IORING_RECVSEND_POLL_FIRST
+        } else {
+            0
+        };
         if iovecs == 1 {
             let iovec = self.msg.iovecs[0];
             return opcode::Recv::new(fd, iovec.iov_base.cast(), iovec.iov_len as u32)
                 .flags(flags)
+                .ioprio(ioprio)
                 .build();
         }
         self.msg.header.msg_iov = self.msg.iovecs.as_mut_ptr();
         self.msg.header.msg_iovlen = iovecs;
         opcode::RecvMsg::new(fd, &mut self.msg.header)
             .flags(flags as u32)
+            .ioprio(ioprio)
             .build()
+    }
+
+    /// Puts the SO_RCVLOWAT setsockopt the planned receives need in front of them: a raise
+    /// for a receive that waits for its whole payload, or a reset when an earlier chain left
+    /// the mark raised.
+    fn add_lowat_op(&mut self, fd: types::Fd, counters: &mut ConnCounters) {
+        let value = match self.raise_lowat_to {
+            Some(bytes) => {
+                counters.lowat_raises += 1;
+                bytes
+            }
+            None if self.lowat != 1 => 1,
+            None => return,
+        };
+        *self.lowat_value = value as libc::c_int;
+        let value_ptr: *const libc::c_int = &*self.lowat_value;
+        let op = opcode::SetSockOpt::new(
+            fd,
+            libc::SOL_SOCKET as u32,
+            libc::SO_RCVLOWAT as u32,
+            value_ptr.cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
+        .build();
+        self.sqes.insert(0, op);
+        self.asked.insert(0, AskedOp::set_lowat(value));
     }
 
     /// Applies one receive CQE (`flags` are the CQE's); PDUs it completed are appended to `out`.
@@ -417,6 +530,13 @@ impl Rx {
             return RxOutcome::Abort(AbortReason::LinkOrderBroken);
         };
         self.cqe_at += 1;
+        if let Some(value) = op.sets_lowat {
+            let chain_done = self.chain.on_cqe();
+            if let Err(reason) = self.on_lowat_cqe(result, value) {
+                return RxOutcome::Abort(reason);
+            }
+            return self.after_cqe(chain_done, env, counters, out);
+        }
         let outcome = classify(result, op.total(), self.chain.is_broken());
         let chain_done = self.chain.on_cqe();
         self.socket_has_more = result > 0 && cqueue::sock_nonempty(flags);
@@ -442,11 +562,39 @@ impl Rx {
         if self.pdu.is_some() && self.span_at == self.spans.len() {
             self.finish_pdu(counters, out);
         }
+        self.after_cqe(chain_done, env, counters, out)
+    }
+
+    /// Parses staging once the chain is done.
+    fn after_cqe(
+        &mut self,
+        chain_done: bool,
+        env: &RxEnv<'_>,
+        counters: &mut ConnCounters,
+        out: &mut VecDeque<Completion>,
+    ) -> RxOutcome {
         if !chain_done || self.halted {
             // Staging is parsed once nothing in flight writes to it.
             return RxOutcome::Continue;
         }
         self.parse_staged(env, counters, out)
+    }
+
+    /// Applies the CQE of a setsockopt that set SO_RCVLOWAT to `value`.
+    fn on_lowat_cqe(&mut self, result: i32, value: u32) -> Result<(), AbortReason> {
+        match -result {
+            0 => self.lowat = value,
+            libc::ECANCELED if self.chain.is_broken() || self.halted => {}
+            libc::ECANCELED => return Err(AbortReason::UnexpectedCancel),
+            // No socket commands in this kernel's io_uring (or no such option): the raise
+            // did nothing, and the receives behind it come back cancelled.
+            libc::EOPNOTSUPP | libc::EINVAL if value > 1 => {
+                self.lowat_refused = true;
+                self.chain.break_link();
+            }
+            errno => return Err(AbortReason::Socket { errno }),
+        }
+        Ok(())
     }
 
     /// Accounts `moved` bytes of `op`: the destination's first, then staging's.
@@ -784,6 +932,11 @@ mod tests {
         digests: UlpSubmode,
         read_ahead: bool,
         exact_placement_from: u32,
+        wake_on_bytes: u32,
+        /// What the kernel answers a setsockopt.
+        setsockopt_result: i32,
+        /// SO_RCVLOWAT values set, in order.
+        lowat_history: Vec<u32>,
     }
 
     impl Harness {
@@ -797,6 +950,9 @@ mod tests {
                 digests,
                 read_ahead,
                 exact_placement_from: 4096,
+                wake_on_bytes: 0,
+                setsockopt_result: 0,
+                lowat_history: Vec::new(),
             }
         }
 
@@ -839,6 +995,7 @@ mod tests {
                 max_data_segment_len: 65536,
                 read_ahead: self.read_ahead,
                 exact_placement_from: self.exact_placement_from,
+                wake_on_bytes: self.wake_on_bytes,
             }
         }
 
@@ -864,6 +1021,7 @@ mod tests {
                 max_data_segment_len: 65536,
                 read_ahead: self.read_ahead,
                 exact_placement_from: self.exact_placement_from,
+                wake_on_bytes: self.wake_on_bytes,
             };
             // (Spelled out: `env` must not borrow the counters the calls below change.)
             if rx.wants_push() {
@@ -878,9 +1036,20 @@ mod tests {
                 .unwrap();
             }
             let mut outcomes = Vec::new();
-            while rx.cqe_at < rx.asked.len() {
+            // The connection is torn down after an abort: no more CQEs are applied.
+            while rx.cqe_at < rx.asked.len()
+                && !matches!(outcomes.last(), Some(RxOutcome::Abort(_)))
+            {
                 if rx.chain.is_broken() {
                     outcomes.push(rx.on_cqe(-libc::ECANCELED, 0, &env, &mut self.counters, out));
+                    continue;
+                }
+                if let Some(value) = rx.asked[rx.cqe_at].sets_lowat {
+                    let result = self.setsockopt_result;
+                    if result == 0 {
+                        self.lowat_history.push(value);
+                    }
+                    outcomes.push(rx.on_cqe(result, 0, &env, &mut self.counters, out));
                     continue;
                 }
                 let asked = rx.asked[rx.cqe_at].total() as usize;
@@ -1023,14 +1192,7 @@ mod tests {
         for _ in 0..4 {
             // Exact after a placed header: the payload to the task buffer, then 48 bytes.
             harness.run(&mut rx, &mut stream, None, &mut out);
-            assert_eq!(
-                rx.asked,
-                vec![AskedOp {
-                    body: 4096,
-                    staging: 48,
-                    due: 4096
-                }]
-            );
+            assert_eq!(rx.asked, vec![AskedOp::receive(4096, 48, 4096)]);
         }
         assert!(stream.is_empty());
         let pdus = delivered(out);
@@ -1214,6 +1376,102 @@ mod tests {
         assert_eq!(pdus[1].data, b"de");
     }
 
+    /// A placed 8 KiB Data-In and a NOP-In behind it; the receive side with the first
+    /// header taken, so the next chain is the payload's.
+    fn large_payload_setup(wake_on_bytes: u32) -> (Harness, Rx, Vec<u8>, Vec<u8>) {
+        let mut harness = Harness::new(NONE, false);
+        harness.wake_on_bytes = wake_on_bytes;
+        let itt = harness.bind();
+        let data = pattern(8192, 5);
+        let wire = [data_in(itt, 0, &data, NONE), nop_in(2, b"", NONE)].concat();
+        let mut rx = Rx::new(Tid::ZERO, STAGING);
+        let mut out = VecDeque::new();
+        harness.run(&mut rx, &mut &wire[..48], None, &mut out);
+        assert!(out.is_empty());
+        (harness, rx, data, wire[48..].to_vec())
+    }
+
+    #[test]
+    fn a_large_payload_is_waited_for_with_the_low_water_mark_raised() {
+        let (mut harness, mut rx, data, rest) = large_payload_setup(4096);
+        let mut out = VecDeque::new();
+        let mut stream = rest.as_slice();
+        harness.run(&mut rx, &mut stream, None, &mut out);
+        // Below WAITALL_BODY_MIN the payload shares its receive with the next header's room.
+        assert_eq!(
+            rx.asked,
+            vec![AskedOp::set_lowat(8192), AskedOp::receive(8192, 48, 8192),]
+        );
+        assert!(stream.is_empty());
+        assert_eq!(harness.lowat_history, [8192]);
+        assert_eq!(harness.counters.lowat_raises, 1);
+        let pdus = delivered(out);
+        assert_eq!(pdus.len(), 2);
+        assert!(pdus[0].data_placed());
+        // The next chain waits for a header: it puts the mark back first.
+        harness.run(&mut rx, &mut stream, None, &mut VecDeque::new());
+        assert_eq!(rx.asked[0], AskedOp::set_lowat(1));
+        assert_eq!(harness.lowat_history, [8192, 1]);
+        assert_eq!(rx.lowat, 1);
+        assert_eq!(&harness.bound()[..8192], data.as_slice());
+    }
+
+    #[test]
+    fn small_payloads_leave_the_low_water_mark_alone() {
+        let (mut harness, mut rx, data, rest) = large_payload_setup(8193);
+        let (pdus, _) = harness.run_all(&mut rx, &rest, None);
+        assert_eq!(pdus.len(), 2);
+        assert!(harness.lowat_history.is_empty());
+        assert_eq!(harness.counters.lowat_raises, 0);
+        assert_eq!(&harness.bound()[..8192], data.as_slice());
+    }
+
+    #[test]
+    fn a_short_raised_receive_resumes_with_a_mark_for_the_rest() {
+        let (mut harness, mut rx, data, rest) = large_payload_setup(1024);
+        let (pdus, outcomes) = harness.run_all(&mut rx, &rest, Some(3000));
+        assert!(outcomes.iter().all(|o| *o == RxOutcome::Continue));
+        assert_eq!(pdus.len(), 2);
+        // 8192 = 3000 + 3000 + 2192: each chain raises the mark to what is left (the mark
+        // stays raised after a short receive, and the next chain sets it anew).
+        assert_eq!(harness.lowat_history, [8192, 5192, 2192]);
+        assert_eq!(harness.counters.short_transfers, 2);
+        assert_eq!(&harness.bound()[..8192], data.as_slice());
+    }
+
+    #[test]
+    fn a_kernel_refusing_socket_setsockopt_gets_plain_receives() {
+        let (mut harness, mut rx, data, rest) = large_payload_setup(4096);
+        harness.setsockopt_result = -libc::EOPNOTSUPP;
+        let mut out = VecDeque::new();
+        // The refused raise breaks its chain: the receive behind it comes back cancelled.
+        let mut stream = rest.as_slice();
+        let outcomes = harness.run(&mut rx, &mut stream, None, &mut out);
+        assert_eq!(outcomes, [RxOutcome::Continue, RxOutcome::Continue]);
+        assert_eq!(stream.len(), rest.len());
+        let (pdus, outcomes) = harness.run_all(&mut rx, &rest, None);
+        assert!(outcomes.iter().all(|o| *o == RxOutcome::Continue));
+        assert_eq!(pdus.len(), 2);
+        assert!(rx.lowat_refused);
+        assert!(rx.asked.iter().all(|op| op.sets_lowat.is_none()));
+        assert_eq!(rx.lowat, 1);
+        assert_eq!(&harness.bound()[..8192], data.as_slice());
+    }
+
+    #[test]
+    fn a_failing_setsockopt_aborts() {
+        let (mut harness, mut rx, _, rest) = large_payload_setup(4096);
+        harness.setsockopt_result = -libc::EBADF;
+        let (pdus, outcomes) = harness.run_all(&mut rx, &rest, None);
+        assert!(pdus.is_empty());
+        assert_eq!(
+            outcomes.last(),
+            Some(&RxOutcome::Abort(AbortReason::Socket {
+                errno: libc::EBADF
+            }))
+        );
+    }
+
     #[test]
     fn bytes_moved_behind_a_short_op_break_the_stream() {
         let harness = Harness::new(NONE, false);
@@ -1222,11 +1480,7 @@ mod tests {
         let mut out = VecDeque::new();
         let mut rx = Rx::new(Tid::ZERO, STAGING);
         // Pretend a two-op chain is in flight.
-        let op = AskedOp {
-            body: 0,
-            staging: 48,
-            due: 0,
-        };
+        let op = AskedOp::receive(0, 48, 0);
         rx.asked = vec![op, op];
         rx.chain.submitted(2);
         assert_eq!(
@@ -1247,11 +1501,7 @@ mod tests {
         let mut out = VecDeque::new();
         let pushed = || {
             let mut rx = Rx::new(Tid::ZERO, STAGING);
-            rx.asked = vec![AskedOp {
-                body: 0,
-                staging: 48,
-                due: 0,
-            }];
+            rx.asked = vec![AskedOp::receive(0, 48, 0)];
             rx.chain.submitted(1);
             rx
         };
@@ -1298,9 +1548,11 @@ mod tests {
             limit in proptest::option::of(1usize..64),
             digests in 0u8..4,
             read_ahead: bool,
+            wake_on_bytes in prop_oneof![Just(0u32), 1u32..5000],
         ) {
             let digests = UlpSubmode::from_bits(digests).unwrap();
             let mut harness = Harness::new(digests, read_ahead);
+            harness.wake_on_bytes = wake_on_bytes;
             harness.bind();
             let mut rx = Rx::new(Tid::ZERO, 1024);
             let (pdus, _) = harness.run_all(&mut rx, &bytes, limit);
@@ -1315,9 +1567,11 @@ mod tests {
             limit in proptest::option::of(1usize..5000),
             digests in 0u8..4,
             read_ahead: bool,
+            wake_on_bytes in prop_oneof![Just(0u32), 1u32..10000],
         ) {
             let digests = UlpSubmode::from_bits(digests).unwrap();
             let mut harness = Harness::new(digests, read_ahead);
+            harness.wake_on_bytes = wake_on_bytes;
             let wire: Vec<u8> = sizes
                 .iter()
                 .enumerate()

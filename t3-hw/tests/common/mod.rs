@@ -18,7 +18,13 @@ pub const GUARD_BYTE: u8 = 0xA5;
 
 /// An engine with 1024 pods of 4 KiB pages on a ring of its own.
 pub fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
-    let config = EngineConfig::new(PpmConfig::new(1024, 4096), max_recv_data_segment_len);
+    ring_with_config(EngineConfig::new(
+        PpmConfig::new(1024, 4096),
+        max_recv_data_segment_len,
+    ))
+}
+
+pub fn ring_with_config(config: EngineConfig) -> OwnedRing {
     OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap()
 }
 
