@@ -414,6 +414,7 @@ impl QueueLoop {
             tx_chains = c.tx_chains,
             rx_chains = c.rx_chains,
             short_transfers = c.short_transfers,
+            lowat_raises = c.lowat_raises,
             ddp_errors = c.ddp_errors.total(),
             "connection counters"
         );
