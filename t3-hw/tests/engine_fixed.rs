@@ -7,8 +7,8 @@ use common::*;
 use iscsi_proto::digest::Digests;
 use iscsi_proto::pdu::{encode_pdu, DataOut, Header, Pdu};
 use t3_hw::{
-    Completion, DdpStatus, Payload, PduRef, PostError, ReserveError, SetTcbField, TaskBufferError,
-    TxData, UlpSubmode, WorkRequest,
+    Completion, DdpStatus, EngineConfig, Payload, PduRef, PostError, PpmConfig, ReserveError,
+    SetTcbField, TaskBufferError, TxData, UlpSubmode, WorkRequest,
 };
 
 const TASK: u32 = 4;
@@ -131,4 +131,53 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
     let header = pdu(next_completion(&mut ring));
     assert_eq!(header.ddp_status, DdpStatus::LLIMIT_ERR);
     assert_eq!(header.data, pattern(512, 1));
+}
+
+/// A 128 KiB Data-In arriving in 1 KiB pieces into a fixed buffer; returns the ring thread's
+/// voluntary context switches while it was received, and the counters.
+fn receive_paced_into_fixed(raise: bool) -> (i64, t3_hw::ConnCounters) {
+    const LEN: usize = 131072;
+    let peer = Peer::start();
+    // Declared before the ring so the registered memory outlives it.
+    let mut buffer = Guarded::new(LEN);
+    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
+    if !raise {
+        config.rx_wake_on_bytes = 0;
+    }
+    let mut ring = ring_with_config(config);
+    let iovec = libc::iovec {
+        iov_base: buffer.ptr().cast(),
+        iov_len: LEN,
+    };
+    // SAFETY: `buffer` outlives the ring.
+    unsafe { ring.register_buffers(&[iovec]) }.unwrap();
+    ring.engine_mut()
+        .register_fixed_task_buffer(TASK, BUF_INDEX, buffer.ptr() as u64, LEN);
+    let tid = open(&mut ring, 0x10000, peer.addr);
+    let reservation = ring
+        .engine_mut()
+        .reserve_ddp(tid, TASK, 1, LEN as u32)
+        .unwrap();
+    let data = pattern(LEN, 12);
+    let before = voluntary_switches();
+    peer.write_paced(data_in(reservation.itt, 0, &data, Digests::NONE));
+    let header = pdu(next_completion(&mut ring));
+    let switches = voluntary_switches() - before;
+    assert_eq!(header.ddp_status, DdpStatus::DDP_PDU);
+    assert_eq!(buffer.body(), data.as_slice());
+    assert!(buffer.guards_intact());
+    (switches, ring.engine().conn_counters(tid).unwrap())
+}
+
+#[test]
+fn a_large_fixed_buffer_payload_wakes_the_receiver_once_it_is_all_in() {
+    let (raised, counters) = receive_paced_into_fixed(true);
+    assert!(counters.lowat_raises >= 1, "{counters:?}");
+    let (plain, counters) = receive_paced_into_fixed(false);
+    assert_eq!(counters.lowat_raises, 0);
+    eprintln!("voluntary context switches: {raised} with SO_RCVLOWAT raised, {plain} without");
+    // Without the raise each READ_FIXED returns what has arrived and the receiver sleeps
+    // again for the rest, once per piece; with it, a poll holds the read until all is in.
+    assert!(plain >= 64, "the receiver slept between pieces: {plain}");
+    assert!(raised * 8 < plain, "{raised} vs {plain}");
 }

@@ -15,6 +15,8 @@ use t3_hw::{Completion, Engine, EngineConfig, OwnedRing, PpmConfig, Tid, WorkReq
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const GUARD_BYTE: u8 = 0xA5;
+const PACED_CHUNK: usize = 1024;
+const PACED_PAUSE: Duration = Duration::from_millis(2);
 
 /// An engine with 1024 pods of 4 KiB pages on a ring of its own.
 pub fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
@@ -26,6 +28,18 @@ pub fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
 
 pub fn ring_with_config(config: EngineConfig) -> OwnedRing {
     OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap()
+}
+
+/// Voluntary context switches of the calling thread so far: how often it slept.
+pub fn voluntary_switches() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
+        0
+    );
+    usage.ru_nvcsw
 }
 
 pub fn ring() -> OwnedRing {
@@ -72,6 +86,7 @@ pub fn open(ring: &mut OwnedRing, atid: u32, peer: SocketAddr) -> Tid {
 enum Command {
     Write(Vec<u8>),
     WriteBytewise(Vec<u8>),
+    WritePaced(Vec<u8>),
     Read(usize),
     ReadToEnd,
     ShutdownWrite,
@@ -128,6 +143,15 @@ impl Peer {
                             if index % 64 == 63 {
                                 thread::sleep(Duration::from_micros(200));
                             }
+                        }
+                        continue;
+                    }
+                    Command::WritePaced(bytes) => {
+                        for chunk in bytes.chunks(PACED_CHUNK) {
+                            if stream.write_all(chunk).is_err() {
+                                break;
+                            }
+                            thread::sleep(PACED_PAUSE);
                         }
                         continue;
                     }
@@ -193,6 +217,12 @@ impl Peer {
 
     pub fn write_bytewise(&self, bytes: Vec<u8>) {
         self.commands.send(Command::WriteBytewise(bytes)).unwrap();
+    }
+
+    /// Writes `bytes` in 1 KiB pieces 2 ms apart: a receiver waiting for all of them sleeps
+    /// between pieces unless it waits with SO_RCVLOWAT raised.
+    pub fn write_paced(&self, bytes: Vec<u8>) {
+        self.commands.send(Command::WritePaced(bytes)).unwrap();
     }
 
     /// Closes the peer's socket with RST.
