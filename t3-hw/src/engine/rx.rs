@@ -31,8 +31,7 @@
 //! of a chain takes at least `wake_on_bytes`, the chain is an io_uring setsockopt raising
 //! the socket's SO_RCVLOWAT to that op's length, then that receive alone, polling before
 //! it reads (IORING_RECVSEND_POLL_FIRST): it runs once, when the whole payload is in the
-//! socket (a READ_FIXED, which has no such flag, goes behind a POLL_ADD instead). The next
-//! chain that waits for less starts by putting SO_RCVLOWAT back to 1.
+//! socket. The next chain that waits for less starts by putting SO_RCVLOWAT back to 1.
 //! The raised receive never uses MSG_WAITALL: the kernel may fire the poll early (memory
 //! pressure, a closing window, a mark it capped), and a WAITALL retry would then wait for
 //! a mark the rest of the stream may never reach; a short return (which does not break an
@@ -76,8 +75,8 @@ pub(crate) const WAITALL_BODY_MIN: u32 = 64 * 1024;
 const MAX_RX_IOVECS: usize = 64;
 /// Ops of one receive chain.
 const MAX_RX_OPS: usize = 16;
-/// Ops a chain may add before its receives: a setsockopt of SO_RCVLOWAT and a poll.
-const LOWAT_OPS: usize = 2;
+/// Ops a chain may add before its receives: a setsockopt of SO_RCVLOWAT.
+const LOWAT_OPS: usize = 1;
 const OPCODE_MASK: u8 = 0x3F;
 /// IORING_RECVSEND_POLL_FIRST, in the SQE's ioprio field of a receive.
 const IORING_RECVSEND_POLL_FIRST: u16 = 1;
@@ -109,18 +108,8 @@ struct AskedOp {
     /// Bytes the stream is known to owe this op (the body and the rest of the next header);
     /// returning fewer counts as a short transfer.
     due: u32,
-    /// Set when the op is not a receive.
-    control: Option<ControlOp>,
-}
-
-/// An op of a receive chain that moves no bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ControlOp {
-    /// A setsockopt setting SO_RCVLOWAT to this value.
-    SetLowat(u32),
-    /// A poll for POLLIN (which honours SO_RCVLOWAT) ahead of a READ_FIXED, which has no
-    /// poll-first flag of its own.
-    PollIn,
+    /// Not a receive: a setsockopt setting SO_RCVLOWAT to this value.
+    sets_lowat: Option<u32>,
 }
 
 impl AskedOp {
@@ -129,21 +118,17 @@ impl AskedOp {
             body,
             staging,
             due,
-            control: None,
-        }
-    }
-
-    fn control(op: ControlOp) -> AskedOp {
-        AskedOp {
-            body: 0,
-            staging: 0,
-            due: 0,
-            control: Some(op),
+            sets_lowat: None,
         }
     }
 
     fn set_lowat(value: u32) -> AskedOp {
-        AskedOp::control(ControlOp::SetLowat(value))
+        AskedOp {
+            body: 0,
+            staging: 0,
+            due: 0,
+            sets_lowat: Some(value),
+        }
     }
 
     fn total(self) -> u32 {
@@ -398,11 +383,6 @@ impl Rx {
             }
             let left = len - filled;
             let raised = raises(self.sqes.is_empty(), left);
-            if raised {
-                self.sqes
-                    .push(opcode::PollAdd::new(fd, libc::POLLIN as u32).build());
-                self.asked.push(AskedOp::control(ControlOp::PollIn));
-            }
             counters.read_fixed_calls += 1;
             // A socket refuses any offset but 0 (ESPIPE).
             let target = addr.wrapping_add(u64::from(filled)) as *mut u8;
@@ -550,9 +530,9 @@ impl Rx {
             return RxOutcome::Abort(AbortReason::LinkOrderBroken);
         };
         self.cqe_at += 1;
-        if let Some(control) = op.control {
+        if let Some(value) = op.sets_lowat {
             let chain_done = self.chain.on_cqe();
-            if let Err(reason) = self.on_control_cqe(result, control) {
+            if let Err(reason) = self.on_lowat_cqe(result, value) {
                 return RxOutcome::Abort(reason);
             }
             return self.after_cqe(chain_done, env, counters, out);
@@ -600,22 +580,19 @@ impl Rx {
         self.parse_staged(env, counters, out)
     }
 
-    /// Applies the CQE of a control op.
-    fn on_control_cqe(&mut self, result: i32, control: ControlOp) -> Result<(), AbortReason> {
-        match (-result, control) {
-            // A poll answers with the events that are ready: the read behind it reports
-            // any error or end of stream.
-            (errno, ControlOp::PollIn) if errno <= 0 => {}
-            (0, ControlOp::SetLowat(value)) => self.lowat = value,
-            (libc::ECANCELED, _) if self.chain.is_broken() || self.halted => {}
-            (libc::ECANCELED, _) => return Err(AbortReason::UnexpectedCancel),
+    /// Applies the CQE of a setsockopt that set SO_RCVLOWAT to `value`.
+    fn on_lowat_cqe(&mut self, result: i32, value: u32) -> Result<(), AbortReason> {
+        match -result {
+            0 => self.lowat = value,
+            libc::ECANCELED if self.chain.is_broken() || self.halted => {}
+            libc::ECANCELED => return Err(AbortReason::UnexpectedCancel),
             // No socket commands in this kernel's io_uring (or no such option): the raise
-            // did nothing, and the ops behind it come back cancelled.
-            (libc::EOPNOTSUPP | libc::EINVAL, ControlOp::SetLowat(value)) if value > 1 => {
+            // did nothing, and the receives behind it come back cancelled.
+            libc::EOPNOTSUPP | libc::EINVAL if value > 1 => {
                 self.lowat_refused = true;
                 self.chain.break_link();
             }
-            (errno, _) => return Err(AbortReason::Socket { errno }),
+            errno => return Err(AbortReason::Socket { errno }),
         }
         Ok(())
     }
@@ -1067,16 +1044,11 @@ mod tests {
                     outcomes.push(rx.on_cqe(-libc::ECANCELED, 0, &env, &mut self.counters, out));
                     continue;
                 }
-                if let Some(control) = rx.asked[rx.cqe_at].control {
-                    let result = match control {
-                        ControlOp::SetLowat(value) => {
-                            if self.setsockopt_result == 0 {
-                                self.lowat_history.push(value);
-                            }
-                            self.setsockopt_result
-                        }
-                        ControlOp::PollIn => libc::POLLIN as i32,
-                    };
+                if let Some(value) = rx.asked[rx.cqe_at].sets_lowat {
+                    let result = self.setsockopt_result;
+                    if result == 0 {
+                        self.lowat_history.push(value);
+                    }
                     outcomes.push(rx.on_cqe(result, 0, &env, &mut self.counters, out));
                     continue;
                 }
@@ -1481,7 +1453,7 @@ mod tests {
         assert!(outcomes.iter().all(|o| *o == RxOutcome::Continue));
         assert_eq!(pdus.len(), 2);
         assert!(rx.lowat_refused);
-        assert!(rx.asked.iter().all(|op| op.control.is_none()));
+        assert!(rx.asked.iter().all(|op| op.sets_lowat.is_none()));
         assert_eq!(rx.lowat, 1);
         assert_eq!(&harness.bound()[..8192], data.as_slice());
     }
