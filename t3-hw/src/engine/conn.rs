@@ -126,6 +126,8 @@ pub(crate) struct Conn {
     ops_in_flight: usize,
     counters: ConnCounters,
     abort_reason: Option<AbortReason>,
+    /// The kernel refused a TCP_CORK setsockopt through io_uring.
+    cork_refused: bool,
 }
 
 impl Conn {
@@ -146,6 +148,7 @@ impl Conn {
             ops_in_flight: 0,
             counters: ConnCounters::default(),
             abort_reason: None,
+            cork_refused: false,
         }
     }
 
@@ -417,9 +420,11 @@ impl Conn {
         // FIN waiting for it.
         let silent_ok =
             env.silent_sends && self.tx_queue.is_empty() && self.phase == Phase::Established;
+        let cork = (!self.cork_refused).then(|| self.key.token(OpKind::Cork));
         self.tx.push_chain(
             fd,
             self.key.token(OpKind::Tx),
+            cork,
             silent_ok,
             sub,
             &mut self.counters,
@@ -455,8 +460,19 @@ impl Conn {
             OpKind::Tx if !tearing_down => self.on_tx(result, out),
             OpKind::Rx if !tearing_down => self.on_rx(result, flags, env, out),
             OpKind::Shutdown if !tearing_down => self.tear_down(Final::CloseConRpl),
+            OpKind::Cork => self.on_cork(result),
             // Results during teardown (mostly cancellations) only count as arrived.
             OpKind::Connect | OpKind::Tx | OpKind::Rx | OpKind::Shutdown | OpKind::Cancel => {}
+        }
+    }
+
+    /// A TCP_CORK setsockopt finished. Its failures cost only coalescing: an uncork
+    /// cancelled behind a short send is repeated by the resumed chain, and any other error
+    /// of the socket shows in the sends.
+    fn on_cork(&mut self, result: i32) {
+        if matches!(-result, libc::EOPNOTSUPP | libc::EINVAL) {
+            // No socket commands in this kernel's io_uring: send uncorked from now on.
+            self.cork_refused = true;
         }
     }
 

@@ -103,4 +103,6 @@ pub struct ConnCounters {
     pub short_transfers: u64,
     /// Receives that raised SO_RCVLOWAT to wait for their whole payload at once.
     pub lowat_raises: u64,
+    /// Send chains sent under TCP_CORK (chains with a WRITE_FIXED).
+    pub corked_chains: u64,
 }

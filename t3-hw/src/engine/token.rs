@@ -39,6 +39,8 @@ pub(crate) enum OpKind {
     Shutdown = 4,
     /// IORING_OP_ASYNC_CANCEL of every op on the connection's socket.
     Cancel = 5,
+    /// A TCP_CORK setsockopt around a send chain.
+    Cork = 6,
 }
 
 impl OpKind {
@@ -49,6 +51,7 @@ impl OpKind {
             3 => Some(OpKind::Rx),
             4 => Some(OpKind::Shutdown),
             5 => Some(OpKind::Cancel),
+            6 => Some(OpKind::Cork),
             _ => None,
         }
     }
@@ -120,7 +123,7 @@ mod tests {
     #[test]
     fn foreign_tokens_and_tids_are_refused() {
         assert_eq!(decode_token(0), None, "op kind 0 is never issued");
-        assert_eq!(decode_token(0x6), None);
+        assert_eq!(decode_token(0x7), None);
         assert_eq!(decode_token(1 << TOKEN_BITS | 0x3), None);
         assert_eq!(ConnKey::from_tid(Tid::new(0x10_0000).unwrap()), None);
     }
@@ -137,6 +140,7 @@ mod tests {
             OpKind::Rx,
             OpKind::Shutdown,
             OpKind::Cancel,
+            OpKind::Cork,
         ] {
             let token = key.token(op);
             assert!(token < 1 << TOKEN_BITS);

@@ -46,6 +46,22 @@ const IOV_MAX: usize = 1024;
 const MAX_CHAIN_OPS: usize = 16;
 /// Pieces of one PDU at most: header, header digest, payload, padding, data digest.
 const MAX_PIECES: usize = 5;
+/// TCP_CORK values the cork setsockopts point at.
+static CORK_ON: libc::c_int = 1;
+static CORK_OFF: libc::c_int = 0;
+
+/// A setsockopt of TCP_CORK to `value`.
+fn cork_op(fd: types::Fd, value: &'static libc::c_int) -> Entry {
+    let value: *const libc::c_int = value;
+    opcode::SetSockOpt::new(
+        fd,
+        libc::IPPROTO_TCP as u32,
+        libc::TCP_CORK as u32,
+        value.cast(),
+        std::mem::size_of::<libc::c_int>() as u32,
+    )
+    .build()
+}
 
 /// One piece of a PDU on the wire.
 #[derive(Clone, Copy, Debug)]
@@ -420,27 +436,50 @@ impl TxBatch {
 
     /// Pushes the next chain of ops, counting each SQE in `ops_in_flight`.
     ///
+    /// With `cork` (the token for its setsockopts), a chain with a WRITE_FIXED in it is sent
+    /// under TCP_CORK: a setsockopt pushed just before the chain corks the socket and one
+    /// linked behind its last op uncorks it. A WRITE_FIXED cannot say MSG_MORE, so without
+    /// the cork each one (a Data-Out's payload, 8 KiB against tgtd) leaves as a segment of
+    /// its own; under it the chain's PDUs fill whole segments, as the kernel initiator's do.
+    /// The cork is not linked ahead of the sends, so a kernel refusing it fails only the
+    /// setsockopt; an uncork cancelled behind a short send leaves the socket corked until
+    /// the resumed chain's own uncork (or the kernel's 200 ms cork timeout).
+    ///
     /// With `silent_ok`, a batch that is one SENDMSG goes out *silent* on its first push:
     /// MSG_DONTWAIT, so it finishes (all sent, part sent, or EAGAIN) while the io_uring_enter
     /// that submits it runs, and IOSQE_CQE_SKIP_SUCCESS, so only a failure or short send
     /// posts a CQE. The ring owner then reports the enter with
     /// [`settle_silent`](Self::settle_silent). This saves the CQE that would otherwise end the
     /// owner's wait at once and cost a second enter to wait for the reply.
+    #[allow(clippy::too_many_arguments)]
     pub fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
+        cork: Option<u64>,
         silent_ok: bool,
         sub: &mut dyn Submitter,
         counters: &mut ConnCounters,
         ops_in_flight: &mut usize,
     ) -> Result<(), SqFull> {
         let wanted = (self.ops.len() - self.next_op).min(MAX_CHAIN_OPS);
-        let count = wanted.min(sub.sq_space());
+        let space = sub.sq_space();
+        let first = self.next_op;
+        let cork = cork.filter(|_| {
+            space > 2
+                && self.ops[first..first + wanted.min(space - 2)]
+                    .iter()
+                    .any(|op| matches!(op.kind, TxOpKind::WriteFixed { .. }))
+        });
+        let count = wanted.min(if cork.is_some() { space - 2 } else { space });
         if count == 0 {
             return Err(SqFull);
         }
-        let first = self.next_op;
+        if let Some(cork_token) = cork {
+            sub.push(cork_token, cork_op(fd, &CORK_ON))?;
+            *ops_in_flight += 1;
+            counters.corked_chains += 1;
+        }
         let silent = silent_ok
             && !self.pushed_before
             && self.ops.len() == 1
@@ -486,7 +525,7 @@ impl TxBatch {
                         .build()
                 }
             };
-            let sqe: Entry = if index + 1 < first + count {
+            let sqe: Entry = if index + 1 < first + count || cork.is_some() {
                 sqe.flags(Flags::IO_LINK)
             } else {
                 sqe
@@ -506,6 +545,10 @@ impl TxBatch {
         self.silent = silent;
         self.chain.submitted(count);
         self.cqe_op = first;
+        if let Some(cork_token) = cork {
+            sub.push(cork_token, cork_op(fd, &CORK_OFF))?;
+            *ops_in_flight += 1;
+        }
         Ok(())
     }
 
@@ -935,6 +978,130 @@ mod tests {
         }
     }
 
+    /// Records the token of every SQE, with `space` free slots.
+    struct Tokens {
+        space: usize,
+        tokens: Vec<u64>,
+    }
+
+    impl Submitter for Tokens {
+        fn sq_space(&mut self) -> usize {
+            self.space - self.tokens.len()
+        }
+
+        fn push(&mut self, token: u64, _sqe: Entry) -> Result<(), SqFull> {
+            self.tokens.push(token);
+            Ok(())
+        }
+    }
+
+    /// A batch of one PDU whose payload is in fixed buffer 4.
+    fn fixed_payload_batch() -> TxBatch {
+        let mut tasks = TaskBuffers::default();
+        tasks.insert(
+            1,
+            TaskBuffer::Fixed {
+                buf_index: 4,
+                base: 0x1000,
+                len: 8192,
+            },
+        );
+        let payload = Payload::Task {
+            task: 1,
+            offset: 0,
+            len: 8192,
+        };
+        let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
+        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
+        let mut batch = TxBatch::new();
+        batch
+            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
+            .unwrap();
+        batch
+    }
+
+    const TX: u64 = 2;
+    const CORK: u64 = 6;
+
+    #[test]
+    fn a_chain_with_a_fixed_payload_is_sent_corked() {
+        let mut counters = ConnCounters::default();
+        let mut batch = fixed_payload_batch();
+        let mut sub = Tokens {
+            space: 64,
+            tokens: Vec::new(),
+        };
+        let mut in_flight = 0;
+        batch
+            .push_chain(
+                types::Fd(-1),
+                TX,
+                Some(CORK),
+                true,
+                &mut sub,
+                &mut counters,
+                &mut in_flight,
+            )
+            .unwrap();
+        // Cork, header SENDMSG, payload WRITE_FIXED, uncork.
+        assert_eq!(sub.tokens, [CORK, TX, TX, CORK]);
+        assert_eq!(in_flight, 4);
+        assert_eq!(counters.corked_chains, 1);
+        assert!(!batch.has_silent_send());
+    }
+
+    #[test]
+    fn corking_needs_room_for_both_setsockopts() {
+        let mut counters = ConnCounters::default();
+        let mut batch = fixed_payload_batch();
+        let mut sub = Tokens {
+            space: 2,
+            tokens: Vec::new(),
+        };
+        batch
+            .push_chain(
+                types::Fd(-1),
+                TX,
+                Some(CORK),
+                false,
+                &mut sub,
+                &mut counters,
+                &mut 0,
+            )
+            .unwrap();
+        assert_eq!(sub.tokens, [TX, TX], "no room for the cork: sent as it is");
+        assert_eq!(counters.corked_chains, 0);
+    }
+
+    #[test]
+    fn mapped_only_chains_and_refused_corks_go_uncorked() {
+        for cork in [Some(CORK), None] {
+            let mut counters = ConnCounters::default();
+            let mut batch = if cork.is_some() {
+                one_sendmsg_batch()
+            } else {
+                fixed_payload_batch()
+            };
+            let mut sub = Tokens {
+                space: 64,
+                tokens: Vec::new(),
+            };
+            batch
+                .push_chain(
+                    types::Fd(-1),
+                    TX,
+                    cork,
+                    false,
+                    &mut sub,
+                    &mut counters,
+                    &mut 0,
+                )
+                .unwrap();
+            assert!(sub.tokens.iter().all(|&token| token == TX), "{cork:?}");
+            assert_eq!(counters.corked_chains, 0);
+        }
+    }
+
     fn one_sendmsg_batch() -> TxBatch {
         let tasks = TaskBuffers::default();
         let pdu = TxPdu::new(tx(Payload::Inline(vec![7; 10]), both()), &tasks).unwrap();
@@ -948,7 +1115,15 @@ mod tests {
 
     fn push(batch: &mut TxBatch, silent_ok: bool, counters: &mut ConnCounters) {
         batch
-            .push_chain(types::Fd(-1), 0, silent_ok, &mut Sink(0), counters, &mut 0)
+            .push_chain(
+                types::Fd(-1),
+                0,
+                None,
+                silent_ok,
+                &mut Sink(0),
+                counters,
+                &mut 0,
+            )
             .unwrap();
     }
 

@@ -415,6 +415,7 @@ impl QueueLoop {
             rx_chains = c.rx_chains,
             short_transfers = c.short_transfers,
             lowat_raises = c.lowat_raises,
+            corked_chains = c.corked_chains,
             ddp_errors = c.ddp_errors.total(),
             "connection counters"
         );
