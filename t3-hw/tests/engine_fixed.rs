@@ -95,7 +95,10 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
     }
     let counters = ring.engine().conn_counters(tid).unwrap();
     assert_eq!(counters.write_fixed_calls, 1);
-    assert_eq!(counters.corked_chains, 1, "header and payload went out corked");
+    assert_eq!(
+        counters.corked_chains, 1,
+        "header and payload went out corked"
+    );
 
     // With a data digest negotiated, fixed buffers are refused both ways.
     let both = UlpSubmode {

@@ -273,6 +273,9 @@ pub(crate) struct TxBatch {
     silent: bool,
     /// A push of this batch has happened: a retry is never silent.
     pushed_before: bool,
+    /// A corked chain broke before its uncork ran: the socket may still be corked, so the
+    /// resumed chain is corked (and uncorked) whatever it carries.
+    may_be_corked: bool,
 }
 
 /// Why no batch could be built.
@@ -299,6 +302,7 @@ impl TxBatch {
             bytes: 0,
             silent: false,
             pushed_before: false,
+            may_be_corked: false,
         }
     }
 
@@ -320,6 +324,7 @@ impl TxBatch {
         self.bytes = 0;
         self.silent = false;
         self.pushed_before = false;
+        self.may_be_corked = false;
     }
 
     /// Fills this empty batch with PDUs from the front of `queue` while credits last, up to
@@ -467,9 +472,10 @@ impl TxBatch {
         let first = self.next_op;
         let cork = cork.filter(|_| {
             space > 2
-                && self.ops[first..first + wanted.min(space - 2)]
-                    .iter()
-                    .any(|op| matches!(op.kind, TxOpKind::WriteFixed { .. }))
+                && (self.may_be_corked
+                    || self.ops[first..first + wanted.min(space - 2)]
+                        .iter()
+                        .any(|op| matches!(op.kind, TxOpKind::WriteFixed { .. })))
         });
         let count = wanted.min(if cork.is_some() { space - 2 } else { space });
         if count == 0 {
@@ -479,6 +485,7 @@ impl TxBatch {
             sub.push(cork_token, cork_op(fd, &CORK_ON))?;
             *ops_in_flight += 1;
             counters.corked_chains += 1;
+            self.may_be_corked = true;
         }
         let silent = silent_ok
             && !self.pushed_before
@@ -617,6 +624,10 @@ impl TxBatch {
         let chain_done = self.chain.on_cqe();
         if let Some(reason) = failure {
             return TxProgress::Failed(reason);
+        }
+        if chain_done && !self.chain.is_broken() {
+            // Every op went through, so the uncork linked behind the last one ran too.
+            self.may_be_corked = false;
         }
         if chain_done {
             while self
@@ -995,8 +1006,8 @@ mod tests {
         }
     }
 
-    /// A batch of one PDU whose payload is in fixed buffer 4.
-    fn fixed_payload_batch() -> TxBatch {
+    /// A batch of one PDU whose `len`-byte payload is in fixed buffer 4.
+    fn fixed_payload_batch(len: u32) -> TxBatch {
         let mut tasks = TaskBuffers::default();
         tasks.insert(
             1,
@@ -1009,7 +1020,7 @@ mod tests {
         let payload = Payload::Task {
             task: 1,
             offset: 0,
-            len: 8192,
+            len,
         };
         let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
         let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
@@ -1026,7 +1037,7 @@ mod tests {
     #[test]
     fn a_chain_with_a_fixed_payload_is_sent_corked() {
         let mut counters = ConnCounters::default();
-        let mut batch = fixed_payload_batch();
+        let mut batch = fixed_payload_batch(8192);
         let mut sub = Tokens {
             space: 64,
             tokens: Vec::new(),
@@ -1051,9 +1062,53 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_resumed_after_a_short_corked_send_uncorks() {
+        let mut counters = ConnCounters::default();
+        // Header, 1022-byte payload from fixed memory, 2 bytes of padding.
+        let mut batch = fixed_payload_batch(1022);
+        assert_eq!(batch.ops.len(), 3);
+        let mut sub = Tokens {
+            space: 64,
+            tokens: Vec::new(),
+        };
+        let mut push = |batch: &mut TxBatch, counters: &mut ConnCounters| {
+            sub.tokens.clear();
+            batch
+                .push_chain(
+                    types::Fd(-1),
+                    TX,
+                    Some(CORK),
+                    false,
+                    &mut sub,
+                    counters,
+                    &mut 0,
+                )
+                .unwrap();
+            sub.tokens.clone()
+        };
+        assert_eq!(push(&mut batch, &mut counters), [CORK, TX, TX, TX, CORK]);
+        assert_eq!(batch.on_cqe(48, &mut counters), TxProgress::Pending);
+        assert_eq!(batch.on_cqe(1022, &mut counters), TxProgress::Pending);
+        // The padding goes short: the uncork behind it is cancelled.
+        assert_eq!(batch.on_cqe(1, &mut counters), TxProgress::Resume);
+        // What is left is one byte of a SENDMSG, and the socket may still be corked.
+        assert_eq!(push(&mut batch, &mut counters), [CORK, TX, CORK]);
+        let (credits, bytes) = (batch.credits, batch.bytes);
+        assert_eq!(
+            batch.on_cqe(1, &mut counters),
+            TxProgress::Done {
+                credits,
+                pdus: 1,
+                bytes
+            }
+        );
+        assert!(!batch.may_be_corked);
+    }
+
+    #[test]
     fn corking_needs_room_for_both_setsockopts() {
         let mut counters = ConnCounters::default();
-        let mut batch = fixed_payload_batch();
+        let mut batch = fixed_payload_batch(8192);
         let mut sub = Tokens {
             space: 2,
             tokens: Vec::new(),
@@ -1080,7 +1135,7 @@ mod tests {
             let mut batch = if cork.is_some() {
                 one_sendmsg_batch()
             } else {
-                fixed_payload_batch()
+                fixed_payload_batch(8192)
             };
             let mut sub = Tokens {
                 space: 64,
