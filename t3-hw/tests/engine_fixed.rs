@@ -7,8 +7,8 @@ use common::*;
 use iscsi_proto::digest::Digests;
 use iscsi_proto::pdu::{encode_pdu, DataOut, Header, Pdu};
 use t3_hw::{
-    Completion, DdpStatus, EngineConfig, Payload, PduRef, PostError, PpmConfig, ReserveError,
-    SetTcbField, TaskBufferError, TxData, UlpSubmode, WorkRequest,
+    Completion, DdpStatus, Payload, PduRef, PostError, ReserveError, SetTcbField, TaskBufferError,
+    TxData, UlpSubmode, WorkRequest,
 };
 
 const TASK: u32 = 4;
@@ -142,11 +142,7 @@ fn receive_paced_into_fixed(raise: bool) -> (i64, t3_hw::ConnCounters) {
     let peer = Peer::start();
     // Declared before the ring so the registered memory outlives it.
     let mut buffer = Guarded::new(LEN);
-    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
-    if !raise {
-        config.rx_wake_on_bytes = 0;
-    }
-    let mut ring = ring_with_config(config);
+    let mut ring = ring_with_config(rx_config(raise));
     let iovec = libc::iovec {
         iov_base: buffer.ptr().cast(),
         iov_len: LEN,
@@ -173,13 +169,5 @@ fn receive_paced_into_fixed(raise: bool) -> (i64, t3_hw::ConnCounters) {
 
 #[test]
 fn a_large_fixed_buffer_payload_wakes_the_receiver_once_it_is_all_in() {
-    let (raised, counters) = receive_paced_into_fixed(true);
-    assert!(counters.lowat_raises >= 1, "{counters:?}");
-    let (plain, counters) = receive_paced_into_fixed(false);
-    assert_eq!(counters.lowat_raises, 0);
-    eprintln!("voluntary context switches: {raised} with SO_RCVLOWAT raised, {plain} without");
-    // Without the raise each READ_FIXED returns what has arrived and the receiver sleeps
-    // again for the rest, once per piece; with it, a poll holds the read until all is in.
-    assert!(plain >= 64, "the receiver slept between pieces: {plain}");
-    assert!(raised * 8 < plain, "{raised} vs {plain}");
+    assert_large_payload_wakes_once(receive_paced_into_fixed);
 }

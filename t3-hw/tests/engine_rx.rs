@@ -248,17 +248,9 @@ fn pdus_split_into_single_bytes_are_reassembled() {
 /// A 128 KiB Data-In arriving in 1 KiB pieces; returns the ring thread's voluntary
 /// context switches while it was received, and the connection's counters.
 /// `raise`: whether SO_RCVLOWAT may be raised (the default) or not.
-fn receive_trickled_payload(raise: bool) -> (i64, t3_hw::ConnCounters) {
+fn receive_paced_payload(raise: bool) -> (i64, t3_hw::ConnCounters) {
     let peer = Peer::start();
-    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
-    assert!(
-        config.rx_wake_on_bytes <= 65536,
-        "the default raises for 64 KiB"
-    );
-    if !raise {
-        config.rx_wake_on_bytes = 0;
-    }
-    let mut ring = ring_with_config(config);
+    let mut ring = ring_with_config(rx_config(raise));
     let mut buffer = Guarded::new(131072);
     let (tid, itt) = bound(&mut ring, &peer, &mut buffer, 131072);
     let data = pattern(131072, 8);
@@ -280,16 +272,7 @@ fn receive_trickled_payload(raise: bool) -> (i64, t3_hw::ConnCounters) {
 
 #[test]
 fn a_large_payload_wakes_the_receiver_once_it_is_all_in() {
-    let (raised, counters) = receive_trickled_payload(true);
-    assert!(counters.lowat_raises >= 1, "{counters:?}");
-    let (plain, counters) = receive_trickled_payload(false);
-    assert_eq!(counters.lowat_raises, 0);
-    eprintln!("voluntary context switches: {raised} with SO_RCVLOWAT raised, {plain} without");
-    // Without the raise the receiver wakes for nearly every one of the 129 pieces; with it,
-    // for the header, the payload and the NOP-In (a few more if the kernel fires the poll
-    // early under memory pressure).
-    assert!(plain >= 64, "the receiver slept between pieces: {plain}");
-    assert!(raised * 8 < plain, "{raised} vs {plain}");
+    assert_large_payload_wakes_once(receive_paced_payload);
 }
 
 /// Forty inline NOP-Ins each followed by a placed Data-In, all in one write.

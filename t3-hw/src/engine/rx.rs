@@ -209,8 +209,6 @@ pub(crate) struct Rx {
     lowat_value: Box<libc::c_int>,
     /// The kernel refused a setsockopt through io_uring: receives wake as data arrives.
     lowat_refused: bool,
-    /// What the chain being planned raises SO_RCVLOWAT to.
-    raise_lowat_to: Option<u32>,
 }
 
 impl Rx {
@@ -242,7 +240,6 @@ impl Rx {
             lowat: 1,
             lowat_value: Box::new(1),
             lowat_refused: false,
-            raise_lowat_to: None,
         }
     }
 
@@ -329,8 +326,8 @@ impl Rx {
             return Err(SqFull);
         }
         let room = self.staging_room(env) as u32;
-        self.plan(fd, room, space - LOWAT_OPS, env.wake_on_bytes, counters);
-        self.add_lowat_op(fd, counters);
+        let raise_to = self.plan(fd, room, space - LOWAT_OPS, env.wake_on_bytes, counters);
+        self.add_lowat_op(fd, raise_to, counters);
         let count = self.sqes.len();
         for (index, sqe) in self.sqes.drain(..).enumerate() {
             let sqe = if index + 1 < count {
@@ -353,8 +350,9 @@ impl Rx {
         Ok(())
     }
 
-    /// Lays out the next receive (at most `space` ops) in `sqes` and `asked`; a first op of
-    /// at least `wake_on_bytes` (when not 0) is one that waits for all its bytes at once.
+    /// Lays out the next receive (at most `space` ops) in `sqes` and `asked`. A first op of
+    /// at least `wake_on_bytes` (when not 0) waits for all its bytes at once and ends the
+    /// chain; then returns its length, what SO_RCVLOWAT must be raised to.
     fn plan(
         &mut self,
         fd: types::Fd,
@@ -362,11 +360,10 @@ impl Rx {
         space: usize,
         wake_on_bytes: u32,
         counters: &mut ConnCounters,
-    ) {
+    ) -> Option<u32> {
         let lowat_usable = wake_on_bytes > 0 && !self.lowat_refused;
         // Whether a receive of `due` bytes, first in its chain if `first`, raises the mark.
         let raises = move |first: bool, due: u32| lowat_usable && first && due >= wake_on_bytes;
-        self.raise_lowat_to = None;
         self.asked.clear();
         self.sqes.clear();
         let mut at = self.span_at;
@@ -379,7 +376,7 @@ impl Rx {
         {
             if !self.sqes.is_empty() && self.sqes.len() + 1 >= space {
                 // No room left for what follows: the rest goes in the next chain.
-                return;
+                return None;
             }
             let left = len - filled;
             let raised = raises(self.sqes.is_empty(), left);
@@ -393,8 +390,7 @@ impl Rx {
             );
             self.asked.push(AskedOp::receive(left, 0, left));
             if raised {
-                self.raise_lowat_to = Some(left);
-                return;
+                return Some(left);
             }
             at += 1;
             filled = 0;
@@ -428,8 +424,7 @@ impl Rx {
                 self.sqes.push(op);
                 self.asked.push(AskedOp::receive(body, 0, body));
                 counters.recv_calls += 1;
-                self.raise_lowat_to = Some(body);
-                return;
+                return Some(body);
             }
             // Every byte of this op is due, so the kernel may wait for all of them.
             let op = self.recv_op(fd, iovecs, libc::MSG_WAITALL, false);
@@ -440,12 +435,9 @@ impl Rx {
             body = 0;
         }
         if staging == 0 {
-            return;
+            return None;
         }
         let poll_first = raises(self.sqes.is_empty(), body);
-        if poll_first {
-            self.raise_lowat_to = Some(body);
-        }
         let op = if iovecs == 0 {
             // Not through `msg`: a RECVMSG ahead in this chain may still be reading it.
             opcode::Recv::new(fd, staging_ptr, staging)
@@ -465,6 +457,7 @@ impl Rx {
         self.sqes.push(op);
         self.asked.push(AskedOp::receive(body, staging, body));
         counters.recv_calls += 1;
+        poll_first.then_some(body)
     }
 
     /// A receive into the message's first `iovecs` iovecs: a plain RECV for one. With
@@ -493,8 +486,8 @@ impl Rx {
     /// Puts the SO_RCVLOWAT setsockopt the planned receives need in front of them: a raise
     /// for a receive that waits for its whole payload, or a reset when an earlier chain left
     /// the mark raised.
-    fn add_lowat_op(&mut self, fd: types::Fd, counters: &mut ConnCounters) {
-        let value = match self.raise_lowat_to {
+    fn add_lowat_op(&mut self, fd: types::Fd, raise_to: Option<u32>, counters: &mut ConnCounters) {
+        let value = match raise_to {
             Some(bytes) => {
                 counters.lowat_raises += 1;
                 bytes

@@ -792,8 +792,8 @@ mod tests {
         assert_eq!(credits.available(), WR_MAX_CREDITS - 3);
     }
 
-    #[test]
-    fn fixed_payload_becomes_a_write_fixed_between_sendmsgs() {
+    /// Task 1: 8 KiB of fixed buffer 4 at 0x1000.
+    fn fixed_task() -> TaskBuffers {
         let mut tasks = TaskBuffers::default();
         tasks.insert(
             1,
@@ -803,6 +803,12 @@ mod tests {
                 len: 8192,
             },
         );
+        tasks
+    }
+
+    #[test]
+    fn fixed_payload_becomes_a_write_fixed_between_sendmsgs() {
+        let tasks = fixed_task();
         let payload = Payload::Task {
             task: 1,
             offset: 512,
@@ -1008,15 +1014,7 @@ mod tests {
 
     /// A batch of one PDU whose `len`-byte payload is in fixed buffer 4.
     fn fixed_payload_batch(len: u32) -> TxBatch {
-        let mut tasks = TaskBuffers::default();
-        tasks.insert(
-            1,
-            TaskBuffer::Fixed {
-                buf_index: 4,
-                base: 0x1000,
-                len: 8192,
-            },
-        );
+        let tasks = fixed_task();
         let payload = Payload::Task {
             task: 1,
             offset: 0,

@@ -30,6 +30,35 @@ pub fn ring_with_config(config: EngineConfig) -> OwnedRing {
     OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap()
 }
 
+/// An engine configuration that raises SO_RCVLOWAT for large receives (the default) or not.
+pub fn rx_config(raise_lowat: bool) -> EngineConfig {
+    let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
+    assert!(
+        config.rx_wake_on_bytes <= 65536,
+        "the default raises for 64 KiB"
+    );
+    if !raise_lowat {
+        config.rx_wake_on_bytes = 0;
+    }
+    config
+}
+
+/// Runs `receive` (a 128 KiB payload arriving in paced 1 KiB pieces, returning the ring
+/// thread's voluntary context switches and the counters) with and without the SO_RCVLOWAT
+/// raise, and checks the raise lets the receiver sleep through the pieces.
+pub fn assert_large_payload_wakes_once(receive: impl Fn(bool) -> (i64, t3_hw::ConnCounters)) {
+    let (raised, counters) = receive(true);
+    assert!(counters.lowat_raises >= 1, "{counters:?}");
+    let (plain, counters) = receive(false);
+    assert_eq!(counters.lowat_raises, 0);
+    eprintln!("voluntary context switches: {raised} with SO_RCVLOWAT raised, {plain} without");
+    // Without the raise the receive returns what has arrived and the receiver sleeps again,
+    // about once per piece; with it, the receive waits until the payload is all in (a few
+    // more wake-ups if the kernel fires the poll early under memory pressure).
+    assert!(plain >= 64, "the receiver slept between pieces: {plain}");
+    assert!(raised * 8 < plain, "{raised} vs {plain}");
+}
+
 /// Voluntary context switches of the calling thread so far: how often it slept.
 pub fn voluntary_switches() -> i64 {
     // SAFETY: getrusage fills the zeroed struct it is given.
