@@ -159,7 +159,11 @@ fn check_plain_answer(
 fn first_common<'a>(offered: &'a str, ours: &str) -> Option<&'a str> {
     let offered = parse_list(offered).ok()?;
     let ours = parse_list(ours).ok()?;
-    offered.into_iter().find(|value| ours.contains(value))
+    // A special word (NotUnderstood, Irrelevant, Reject) answered would mean just that, so
+    // it is never selected as a value.
+    offered
+        .into_iter()
+        .find(|value| Special::parse(value).is_none() && ours.contains(value))
 }
 
 /// Both sides' numbers, or `None` if either is not a valid value for the key.

@@ -44,6 +44,20 @@ fn list_skips_unknown_values_and_rejects_when_nothing_matches() {
 }
 
 #[test]
+fn list_never_selects_a_special_word() {
+    // "NotUnderstood" as an answer says the key was not understood; it is never a value,
+    // even when both lists contain it (proptest found this).
+    assert_eq!(
+        answer(Key::HeaderDigest, "NotUnderstood", "NotUnderstood"),
+        Reply::Reject
+    );
+    assert_eq!(
+        answer(Key::HeaderDigest, "Irrelevant,None", "Irrelevant,None"),
+        text("None")
+    );
+}
+
+#[test]
 fn list_offer_with_empty_element_is_rejected() {
     assert_eq!(
         answer(Key::HeaderDigest, "CRC32C,,None", "None"),
