@@ -1032,12 +1032,17 @@ mod tests {
     const TX: u64 = 2;
     const CORK: u64 = 6;
 
-    #[test]
-    fn a_chain_with_a_fixed_payload_is_sent_corked() {
-        let mut counters = ConnCounters::default();
-        let mut batch = fixed_payload_batch(8192);
+    /// Pushes the batch's next chain (send token TX, cork token `cork`) into a submission
+    /// queue with `space` free slots; returns the tokens pushed, in order.
+    fn pushed_tokens(
+        batch: &mut TxBatch,
+        cork: Option<u64>,
+        silent_ok: bool,
+        space: usize,
+        counters: &mut ConnCounters,
+    ) -> Vec<u64> {
         let mut sub = Tokens {
-            space: 64,
+            space,
             tokens: Vec::new(),
         };
         let mut in_flight = 0;
@@ -1045,16 +1050,24 @@ mod tests {
             .push_chain(
                 types::Fd(-1),
                 TX,
-                Some(CORK),
-                true,
+                cork,
+                silent_ok,
                 &mut sub,
-                &mut counters,
+                counters,
                 &mut in_flight,
             )
             .unwrap();
+        assert_eq!(in_flight, sub.tokens.len(), "every SQE counted in flight");
+        sub.tokens
+    }
+
+    #[test]
+    fn a_chain_with_a_fixed_payload_is_sent_corked() {
+        let mut counters = ConnCounters::default();
+        let mut batch = fixed_payload_batch(8192);
+        let tokens = pushed_tokens(&mut batch, Some(CORK), true, 64, &mut counters);
         // Cork, header SENDMSG, payload WRITE_FIXED, uncork.
-        assert_eq!(sub.tokens, [CORK, TX, TX, CORK]);
-        assert_eq!(in_flight, 4);
+        assert_eq!(tokens, [CORK, TX, TX, CORK]);
         assert_eq!(counters.corked_chains, 1);
         assert!(!batch.has_silent_send());
     }
@@ -1065,24 +1078,8 @@ mod tests {
         // Header, 1022-byte payload from fixed memory, 2 bytes of padding.
         let mut batch = fixed_payload_batch(1022);
         assert_eq!(batch.ops.len(), 3);
-        let mut sub = Tokens {
-            space: 64,
-            tokens: Vec::new(),
-        };
-        let mut push = |batch: &mut TxBatch, counters: &mut ConnCounters| {
-            sub.tokens.clear();
-            batch
-                .push_chain(
-                    types::Fd(-1),
-                    TX,
-                    Some(CORK),
-                    false,
-                    &mut sub,
-                    counters,
-                    &mut 0,
-                )
-                .unwrap();
-            sub.tokens.clone()
+        let push = |batch: &mut TxBatch, counters: &mut ConnCounters| {
+            pushed_tokens(batch, Some(CORK), false, 64, counters)
         };
         assert_eq!(push(&mut batch, &mut counters), [CORK, TX, TX, TX, CORK]);
         assert_eq!(batch.on_cqe(48, &mut counters), TxProgress::Pending);
@@ -1107,22 +1104,11 @@ mod tests {
     fn corking_needs_room_for_both_setsockopts() {
         let mut counters = ConnCounters::default();
         let mut batch = fixed_payload_batch(8192);
-        let mut sub = Tokens {
-            space: 2,
-            tokens: Vec::new(),
-        };
-        batch
-            .push_chain(
-                types::Fd(-1),
-                TX,
-                Some(CORK),
-                false,
-                &mut sub,
-                &mut counters,
-                &mut 0,
-            )
-            .unwrap();
-        assert_eq!(sub.tokens, [TX, TX], "no room for the cork: sent as it is");
+        assert_eq!(
+            pushed_tokens(&mut batch, Some(CORK), false, 2, &mut counters),
+            [TX, TX],
+            "no room for the cork: sent as it is"
+        );
         assert_eq!(counters.corked_chains, 0);
     }
 
@@ -1135,22 +1121,8 @@ mod tests {
             } else {
                 fixed_payload_batch(8192)
             };
-            let mut sub = Tokens {
-                space: 64,
-                tokens: Vec::new(),
-            };
-            batch
-                .push_chain(
-                    types::Fd(-1),
-                    TX,
-                    cork,
-                    false,
-                    &mut sub,
-                    &mut counters,
-                    &mut 0,
-                )
-                .unwrap();
-            assert!(sub.tokens.iter().all(|&token| token == TX), "{cork:?}");
+            let tokens = pushed_tokens(&mut batch, cork, false, 64, &mut counters);
+            assert!(tokens.iter().all(|&token| token == TX), "{cork:?}");
             assert_eq!(counters.corked_chains, 0);
         }
     }
