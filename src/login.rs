@@ -4,8 +4,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, Context};
 use iscsi_proto::login::{random_isid, LoginConfig};
-use iscsi_proto::negotiation::{DigestPreference, OperationalConfig};
-use iscsi_proto::url::{DigestChoice, IscsiUrl};
+use iscsi_proto::negotiation::DigestPreference;
+use iscsi_proto::url::IscsiUrl;
 
 /// Parses an iSCSI URL, taking CHAP credentials from libiscsi's environment variables where the
 /// URL has none. Errors name the bad part and never show a secret.
@@ -22,29 +22,11 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{host} has no address"))
 }
 
-fn digest(choice: Option<DigestChoice>, default: DigestPreference) -> DigestPreference {
-    match choice {
-        Some(DigestChoice::Crc32c) => DigestPreference::Crc32cRequired,
-        Some(DigestChoice::Disabled) => DigestPreference::None,
-        None => default,
-    }
-}
-
-/// Login settings for a normal session to the URL's target. Without a digest in the URL the
-/// header digest is offered as "None,CRC32C" (as libiscsi does: a target that insists gets
-/// it) and the data digest as "None".
+/// Login settings for a normal session to the URL's target: the same login every queue of
+/// a device makes (digest offers, MaxRecvDataSegmentLength), so `perf` measures what the
+/// device runs.
 pub fn normal_session(url: &IscsiUrl, initiator_name: &str, qualifier: u16) -> LoginConfig {
-    let isid = random_isid(&mut rand::thread_rng(), qualifier);
-    LoginConfig {
-        chap: url.initiator_chap.clone(),
-        mutual_chap: url.target_chap.clone(),
-        operational: OperationalConfig {
-            header_digest: digest(url.header_digest, DigestPreference::NonePreferred),
-            data_digest: digest(url.data_digest, DigestPreference::None),
-            ..OperationalConfig::default()
-        },
-        ..LoginConfig::normal(initiator_name, &url.target, isid)
-    }
+    ublk_target::login::login_config(url, initiator_name, qualifier, &mut rand::thread_rng())
 }
 
 /// Login settings for a discovery session.

@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use iscsi_proto::negotiation::OperationalConfig;
 use iscsi_proto::scsi::{self, BlockIo, ReadCapacity16};
 use iscsi_proto::session::TaskOutcome;
 use nix::sys::resource::{getrusage, UsageWho};
 use t3_hw::initiator::{Client, CommandSpec, ConnEvent};
 use t3_hw::{pods_for, EngineConfig, PageSize, PpmConfig, DDP_MIN_PPMAX};
+use ublk_target::login::MAX_RECV_DATA_SEGMENT_LENGTH;
 
 use super::TIMEOUT;
 use crate::login::{lun_field, normal_session, parse_url, resolve};
@@ -117,9 +117,7 @@ fn perf_client(tasks: usize, bs: u32, ring_entries: u32) -> anyhow::Result<Clien
     // allocator's contiguity.
     let per_read = pods_for(bs, 0, PageSize::Size4K) + 1;
     let pods = (per_read * tasks as u64 * 2).clamp(u64::from(DDP_MIN_PPMAX), 1 << 20) as u32;
-    // What the login declares as MaxRecvDataSegmentLength.
-    let max_recv = OperationalConfig::default().max_recv_data_segment_length;
-    let mut config = EngineConfig::new(PpmConfig::new(pods, 4096), max_recv);
+    let mut config = EngineConfig::new(PpmConfig::new(pods, 4096), MAX_RECV_DATA_SEGMENT_LENGTH);
     if let Some(bytes) = env_bytes(EXACT_PLACEMENT_ENV)? {
         config.rx_exact_placement_bytes = bytes;
     }

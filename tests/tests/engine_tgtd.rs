@@ -240,6 +240,53 @@ fn one_mebibyte_commands_span_several_bursts() {
     client.logout_all(T).unwrap();
 }
 
+/// A device declares MaxRecvDataSegmentLength 1 MiB (ublk-target's login) so that a whole
+/// 1 MiB read can come as one Data-In PDU, one wake-up of the receiving thread instead of
+/// four. tgtd honours it (it sends Data-In up to the initiator's MaxRecvDataSegmentLength
+/// even past its MaxBurstLength), and the engine places the PDU whole.
+#[test]
+fn a_one_mebibyte_segment_length_takes_a_read_in_one_pdu() {
+    const LEN: usize = 1 << 20;
+    let tgtd = target();
+    let mut client = Client::new(
+        EngineConfig::new(PpmConfig::new(8192, 4096), LEN as u32),
+        256,
+    )
+    .expect("io_uring engine");
+    client.add_tasks(TASKS, TASK_LEN);
+    let mut config = login_config(DigestPreference::None);
+    config.operational.max_recv_data_segment_length = LEN as u32;
+    let conn = client.login(tgtd.addr(), config, T).unwrap();
+    ready(&mut client, conn);
+    let data = pattern(LEN, 0x2_0000);
+    let (writer, reader) = (5, 6);
+    client.buffer_mut(writer).unwrap()[..LEN].copy_from_slice(&data);
+    let io = BlockIo {
+        lba: 4096,
+        blocks: (LEN / 512) as u32,
+        block_size: 512,
+        fua: false,
+    };
+    good(run(&mut client, conn, writer, &scsi::write16(io).unwrap()));
+    client.buffer_mut(reader).unwrap().fill(0xee);
+    let before = client.conn(conn).session().unwrap().stats().clone();
+    good(run(&mut client, conn, reader, &scsi::read16(io).unwrap()));
+    let after = client.conn(conn).session().unwrap().stats().clone();
+    assert_eq!(
+        after.data_in_pdus - before.data_in_pdus,
+        1,
+        "one Data-In PDU for the whole read: {before:?} -> {after:?}"
+    );
+    assert!(
+        client.buffer(reader).unwrap()[..LEN] == data[..],
+        "1 MiB read differs"
+    );
+    let tid = client.conn(conn).tid().unwrap();
+    let counters = client.engine().conn_counters(tid).unwrap();
+    assert!(counters.ddp_bytes >= LEN as u64, "placed: {counters:?}");
+    client.logout_all(T).unwrap();
+}
+
 /// With DDP unavailable (a page-pod region too small for the T3's minimum) every read takes
 /// the non-DDP path: payload arrives inline and is copied, and the data is still right.
 #[test]

@@ -5,9 +5,13 @@ use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType}
 use iscsi_proto::url::{DigestChoice, IscsiUrl};
 use rand::RngCore;
 
-/// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: libiscsi's and
-/// open-iscsi's default.
-pub const MAX_RECV_DATA_SEGMENT_LENGTH: u32 = 262_144;
+/// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: 1 MiB, the
+/// device's largest request, so a target can answer a whole read with one Data-In PDU.
+/// libiscsi and open-iscsi declare 256 KiB; for the software engine each Data-In is one more
+/// wake-up of the queue thread (a receive that waits for the whole payload with SO_RCVLOWAT),
+/// and 1 MiB reads against tgtd went from 121-130 to 158-166 MiB/s in the VM benchmark (the
+/// kernel initiator: 180-192). The cost is the largest buffer a non-placed PDU can take.
+pub const MAX_RECV_DATA_SEGMENT_LENGTH: u32 = 1 << 20;
 
 /// libiscsi's offers: header digest `None,CRC32C` unless the URL names one, data digest
 /// `None` unless the URL names one. A digest the URL names is required, not just preferred.
@@ -70,7 +74,7 @@ mod tests {
             DigestPreference::Crc32cRequired
         );
         assert_eq!(config.operational.data_digest, DigestPreference::None);
-        assert_eq!(config.operational.max_recv_data_segment_length, 262_144);
+        assert_eq!(config.operational.max_recv_data_segment_length, 1 << 20);
         assert_eq!(config.cmdsn, 1);
     }
 
