@@ -80,23 +80,34 @@ fn good(outcome: TaskOutcome) {
     );
 }
 
+/// `len` bytes at `lba` of the 512-byte-block LUN.
+fn blocks_at(lba: u64, len: usize) -> BlockIo {
+    BlockIo {
+        lba,
+        blocks: (len / 512) as u32,
+        block_size: 512,
+        fua: false,
+    }
+}
+
+/// Writes a pattern of `io`'s length from task `writer`'s buffer and returns it.
+fn write_pattern(client: &mut Client, conn: usize, writer: u32, io: BlockIo, seed: u32) -> Vec<u8> {
+    let len = io.blocks as usize * 512;
+    let data = pattern(len, seed);
+    client.buffer_mut(writer).unwrap()[..len].copy_from_slice(&data);
+    good(run(client, conn, writer, &scsi::write16(io).unwrap()));
+    data
+}
+
 /// Writes patterns of several sizes from several tasks, reads them back into other tasks'
 /// buffers, and checks every byte.
 fn integrity(client: &mut Client, conn: usize) {
     let sizes = [512usize, 4096, 65536, 262_144, 1 << 20];
     let mut lba = 0u64;
     for (i, &len) in sizes.iter().enumerate() {
-        let seed = i as u32 + 11;
-        let data = pattern(len, seed);
         let task = (i * 2) as u32 + 1;
-        client.buffer_mut(task).unwrap()[..len].copy_from_slice(&data);
-        let io = BlockIo {
-            lba,
-            blocks: (len / 512) as u32,
-            block_size: 512,
-            fua: false,
-        };
-        good(run(client, conn, task, &scsi::write16(io).unwrap()));
+        let io = blocks_at(lba, len);
+        let data = write_pattern(client, conn, task, io, i as u32 + 11);
         let reader = task + 1;
         client.buffer_mut(reader).unwrap().fill(0xee);
         good(run(client, conn, reader, &scsi::read16(io).unwrap()));
@@ -194,16 +205,9 @@ fn one_mebibyte_commands_span_several_bursts() {
     let session_stats = |client: &Client| client.conn(conn).session().unwrap().stats().clone();
     let before = session_stats(&client);
 
-    let data = pattern(LEN, 0x1_0000);
     let (writer, reader) = (3, 4);
-    client.buffer_mut(writer).unwrap()[..LEN].copy_from_slice(&data);
-    let io = BlockIo {
-        lba: 2048,
-        blocks: (LEN / 512) as u32,
-        block_size: 512,
-        fua: false,
-    };
-    good(run(&mut client, conn, writer, &scsi::write16(io).unwrap()));
+    let io = blocks_at(2048, LEN);
+    let data = write_pattern(&mut client, conn, writer, io, 0x1_0000);
     let after_write = session_stats(&client);
     let unsolicited_at_most = params.first_burst_length.min(LEN as u32);
     let min_r2ts = (LEN as u32 - unsolicited_at_most).div_ceil(params.max_burst_length);
@@ -258,16 +262,9 @@ fn a_one_mebibyte_segment_length_takes_a_read_in_one_pdu() {
     config.operational.max_recv_data_segment_length = LEN as u32;
     let conn = client.login(tgtd.addr(), config, T).unwrap();
     ready(&mut client, conn);
-    let data = pattern(LEN, 0x2_0000);
     let (writer, reader) = (5, 6);
-    client.buffer_mut(writer).unwrap()[..LEN].copy_from_slice(&data);
-    let io = BlockIo {
-        lba: 4096,
-        blocks: (LEN / 512) as u32,
-        block_size: 512,
-        fua: false,
-    };
-    good(run(&mut client, conn, writer, &scsi::write16(io).unwrap()));
+    let io = blocks_at(4096, LEN);
+    let data = write_pattern(&mut client, conn, writer, io, 0x2_0000);
     client.buffer_mut(reader).unwrap().fill(0xee);
     let before = client.conn(conn).session().unwrap().stats().clone();
     good(run(&mut client, conn, reader, &scsi::read16(io).unwrap()));
