@@ -318,12 +318,7 @@ fn queue_depth_32_mixed_reads_and_writes() {
     for task in 0..TASKS as u32 {
         let data = pattern(len, task);
         client.buffer_mut(task).unwrap()[..len].copy_from_slice(&data);
-        let io = BlockIo {
-            lba: u64::from(task) * 32,
-            blocks: 32,
-            block_size: 512,
-            fua: false,
-        };
+        let io = blocks_at(u64::from(task) * 32, 32 * 512);
         let req = scsi::write16(io).unwrap();
         client
             .submit(conn, task, CommandSpec::new(lun1(), &req))
@@ -339,12 +334,7 @@ fn queue_depth_32_mixed_reads_and_writes() {
     }
     for task in 0..TASKS as u32 {
         client.buffer_mut(task).unwrap().fill(0);
-        let io = BlockIo {
-            lba: u64::from(task) * 32,
-            blocks: 32,
-            block_size: 512,
-            fua: false,
-        };
+        let io = blocks_at(u64::from(task) * 32, 32 * 512);
         let req = scsi::read16(io).unwrap();
         client
             .submit(conn, task, CommandSpec::new(lun1(), &req))
