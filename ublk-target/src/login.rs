@@ -6,7 +6,8 @@ use iscsi_proto::url::{DigestChoice, IscsiUrl};
 use rand::RngCore;
 
 /// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: 1 MiB, the
-/// device's largest request, so a target can answer a whole read with one Data-In PDU.
+/// default request buffer (`--max_io_buf_bytes`), so a target can answer a whole read with
+/// one Data-In PDU.
 /// libiscsi and open-iscsi declare 256 KiB; for the software engine each Data-In is one more
 /// wake-up of the queue thread (a receive that waits for the whole payload with SO_RCVLOWAT),
 /// and 1 MiB reads against tgtd went from 121-130 to 158-166 MiB/s in the VM benchmark (the
