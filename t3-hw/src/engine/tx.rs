@@ -819,11 +819,7 @@ mod tests {
             data_digest: false,
         };
         let pdu = TxPdu::new(tx(payload.clone(), header_only), &tasks).unwrap();
-        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-        let mut batch = TxBatch::new();
-        batch
-            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
-            .unwrap();
+        let batch = batch_of(pdu);
         let kinds: Vec<String> = batch
             .ops
             .iter()
@@ -958,12 +954,7 @@ mod tests {
         };
         let make = || {
             let pdu = TxPdu::new(tx(payload.clone(), UlpSubmode::default()), &tasks).unwrap();
-            let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-            let mut batch = TxBatch::new();
-            batch
-                .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
-                .unwrap();
-            batch
+            batch_of(pdu)
         };
         let mut counters = ConnCounters::default();
         let mut batch = make();
@@ -1021,12 +1012,7 @@ mod tests {
             len,
         };
         let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
-        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-        let mut batch = TxBatch::new();
-        batch
-            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
-            .unwrap();
-        batch
+        batch_of(pdu)
     }
 
     const TX: u64 = 2;
@@ -1127,15 +1113,20 @@ mod tests {
         }
     }
 
-    fn one_sendmsg_batch() -> TxBatch {
-        let tasks = TaskBuffers::default();
-        let pdu = TxPdu::new(tx(Payload::Inline(vec![7; 10]), both()), &tasks).unwrap();
+    /// A batch filled from a queue of just `pdu`.
+    fn batch_of(pdu: TxPdu) -> TxBatch {
         let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
         let mut batch = TxBatch::new();
         batch
             .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
             .unwrap();
         batch
+    }
+
+    fn one_sendmsg_batch() -> TxBatch {
+        let tasks = TaskBuffers::default();
+        let pdu = TxPdu::new(tx(Payload::Inline(vec![7; 10]), both()), &tasks).unwrap();
+        batch_of(pdu)
     }
 
     fn push(batch: &mut TxBatch, silent_ok: bool, counters: &mut ConnCounters) {
@@ -1225,11 +1216,7 @@ mod tests {
             len: 100,
         };
         let pdu = TxPdu::new(tx(payload, UlpSubmode::default()), &tasks).unwrap();
-        let mut queue: VecDeque<TxPdu> = [pdu].into_iter().collect();
-        let mut batch = TxBatch::new();
-        batch
-            .fill(&mut queue, &mut WrCredits::default(), 1 << 20)
-            .unwrap();
+        let mut batch = batch_of(pdu);
         push(&mut batch, true, &mut counters);
         assert!(!batch.has_silent_send(), "SENDMSG, WRITE_FIXED, SENDMSG");
     }
