@@ -3,7 +3,8 @@
 # 4096-byte blocks. The request pages are registered in the queue ring by the kernel and
 # payload moves between them and the socket with READ_FIXED / WRITE_FIXED: data reads back,
 # fio's crc32c verification passes, discard and write-zeroes reach the LUN (UNMAP, WRITE
-# SAME), and the daemon's counters show no payload byte copied in userspace. With
+# SAME), and the daemon's counters show no payload byte copied in userspace. Copy mode
+# registers its per-tag buffers as fixed buffers and uses the same socket operations. With
 # DataDigest negotiated, -z falls back to copy mode and says so.
 #
 # The daemon runs with --foreground (its log is the evidence); binaries, tgtd and cleanup:
@@ -54,16 +55,23 @@ write_zeroes_reaches_lun() {
 }
 check "blkdiscard -z (WRITE SAME) zeroes the range and nothing after it" write_zeroes_reaches_lun
 
-counters() {
+# connection_counters LOG: asks the foreground daemon for its counters and prints its two
+# queues' connection counter lines (also as # comments on stderr for the record).
+connection_counters() {
+	local log=$1
 	kill -USR1 "$daemon_pid" || return 1
 	local deadline=$((SECONDS + 5))
-	until [[ $(grep -c "when=\"requested\".*connection counters\|connection counters.*when=\"requested\"" "$log") -ge 2 ]]; do
+	until [[ $(grep -c "connection counters.*when=\"requested\"" "$log") -ge 2 ]]; do
 		((SECONDS < deadline)) || return 1
 		sleep 0.2
 	done
-	grep "connection counters" "$log" | sed 's/^/#   /' | cut -c 1-400
+	grep "connection counters" "$log" | sed 's/^/#   /' | cut -c 1-400 >&2
+	grep "connection counters" "$log"
+}
+
+counters() {
 	local lines
-	lines=$(grep "connection counters" "$log")
+	lines=$(connection_counters "$log") || return 1
 	! grep -q "payload_copied_bytes=[1-9]" <<<"$lines" &&
 		! grep -q "reads_not_ddp=[1-9]" <<<"$lines" &&
 		grep -q "read_fixed_calls=[1-9]" <<<"$lines" &&
@@ -78,6 +86,21 @@ sigterm_removes() {
 		grep -q "logged out" "$log"
 }
 check "SIGTERM drains, logs out and removes the device and its record" sigterm_removes
+
+copy_buffers_are_fixed() {
+	start_daemon "$work_dir/copy.log" -q 2 "$url" || return 1
+	local lines ok=1
+	if pattern_round_trip 8 && lines=$(connection_counters "$work_dir/copy.log"); then
+		grep -q "device is live.*zero_copy=false" "$work_dir/copy.log" &&
+			[[ $(grep -c "fixed_copy_bufs=true" <<<"$lines") -eq 2 ]] &&
+			! grep -q "payload_copied_bytes=[1-9]" <<<"$lines" &&
+			grep -q "read_fixed_calls=[1-9]" <<<"$lines" &&
+			grep -q "write_fixed_calls=[1-9]" <<<"$lines" && ok=0
+	fi
+	stop_daemon
+	return $ok
+}
+check "copy mode: the per-tag buffers are fixed buffers (READ_FIXED / WRITE_FIXED), data reads back" copy_buffers_are_fixed
 
 digest_falls_back() {
 	tgtadm --lld iscsi --mode target --op update --tid 1 -n DataDigest -v CRC32C || return 1

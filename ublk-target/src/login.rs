@@ -24,6 +24,12 @@ fn digest(choice: Option<DigestChoice>, default: DigestPreference) -> DigestPref
     }
 }
 
+/// Whether the login may end with a data digest: only when the URL asks for one (the
+/// default offer is `None` alone).
+pub fn may_negotiate_data_digest(url: &IscsiUrl) -> bool {
+    digest(url.data_digest, DigestPreference::None) != DigestPreference::None
+}
+
 /// The login for one session to the URL's target. `qualifier` tells the sessions of one
 /// device apart in the ISID (the queue number; the probe uses its own).
 pub fn login_config(
@@ -89,5 +95,20 @@ mod tests {
         );
         assert_eq!(config.operational.data_digest, DigestPreference::None);
         assert!(config.chap.is_none());
+    }
+
+    #[test]
+    fn data_digest_only_when_the_url_asks() {
+        let parse = |url: &str| url.parse::<IscsiUrl>().unwrap();
+        assert!(!may_negotiate_data_digest(&parse("iscsi://h/iqn.t:d/0")));
+        assert!(!may_negotiate_data_digest(&parse(
+            "iscsi://h/iqn.t:d/0?data_digest=none"
+        )));
+        assert!(!may_negotiate_data_digest(&parse(
+            "iscsi://h/iqn.t:d/0?header_digest=crc32c"
+        )));
+        assert!(may_negotiate_data_digest(&parse(
+            "iscsi://h/iqn.t:d/0?data_digest=crc32c"
+        )));
     }
 }

@@ -9,6 +9,7 @@
 //! 3. serve until the kernel takes the queue down (STOP_DEV drains it first), log out, let
 //!    the engine finish.
 
+mod fixed_bufs;
 mod link;
 mod ring;
 mod serve;

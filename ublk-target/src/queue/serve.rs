@@ -24,10 +24,11 @@ use rand::SeedableRng;
 use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, IscsiConn};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
+use super::fixed_bufs::FixedBufs;
 use super::link::{self, Link};
 use super::ring::{flush_engine, wait_and_reap, Tick};
 use super::tags::{Pending, Tags};
-use crate::login::{login_config, MAX_RECV_DATA_SEGMENT_LENGTH};
+use crate::login::{login_config, may_negotiate_data_digest, MAX_RECV_DATA_SEGMENT_LENGTH};
 use crate::ops::{self, BlockRequest, Capabilities, Geometry, PlanBuffer, PlanKind};
 use crate::outcome::{self, Verdict, MAX_RETRIES};
 use crate::user_data::{self, CqeOwner};
@@ -88,6 +89,9 @@ pub(super) struct QueueLoop {
     engine: Engine,
     link: Link,
     tags: Tags,
+    /// Copy mode: `io_bufs` registered as the ring's fixed buffers, when they could be.
+    /// Declared before `io_bufs`, so unregistered before they are freed.
+    fixed_bufs: Option<FixedBufs>,
     /// Copy mode: libublk's per-tag buffers, registered as the tags' task buffers. Empty in
     /// zero-copy mode. Declared after `engine`, so dropped after it.
     io_bufs: Vec<IoBuf<u8>>,
@@ -132,6 +136,28 @@ pub fn every_read_gets_ddp(depth: u16, io_buf_bytes: u32) -> bool {
     page_pods_wanted(depth, io_buf_bytes) <= MAX_PAGE_PODS
 }
 
+/// Registers copy mode's buffers as the ring's fixed buffers where the engine can use them
+/// that way (see [`super::fixed_bufs`]); `None` leaves them mapped task buffers.
+fn register_copy_bufs(
+    qid: u16,
+    depth: u16,
+    io_buf_bytes: u32,
+    target: &QueueTarget,
+    io_bufs: &mut [IoBuf<u8>],
+) -> Option<FixedBufs> {
+    if may_negotiate_data_digest(&target.url) || !every_read_gets_ddp(depth, io_buf_bytes) {
+        return None;
+    }
+    // SAFETY: the buffers live in `QueueLoop::io_bufs`, freed after `QueueLoop::fixed_bufs`.
+    match unsafe { FixedBufs::register(io_bufs) } {
+        Ok(registered) => Some(registered),
+        Err(error) => {
+            tracing::info!(queue = qid, %error, "copy buffers not registered with io_uring: payload moves with plain receives and sends");
+            None
+        }
+    }
+}
+
 impl QueueLoop {
     /// A loop for queue `qid` of `depth` tags. `io_bufs` are the tags' buffers in copy mode
     /// (empty in zero-copy mode); `io_buf_bytes` is the size of each.
@@ -147,6 +173,7 @@ impl QueueLoop {
         ppm.ddp_threshold = 1;
         let mut engine = Engine::new(EngineConfig::new(ppm, MAX_RECV_DATA_SEGMENT_LENGTH))?;
         let tags = Tags::new(depth);
+        let mut fixed_bufs = None;
         if target.zero_copy {
             io_bufs.clear();
             for tag in 0..depth {
@@ -156,6 +183,14 @@ impl QueueLoop {
                     0,
                     io_buf_bytes as usize,
                 );
+            }
+        } else if let Some(registered) =
+            register_copy_bufs(qid, depth, io_buf_bytes, &target, &mut io_bufs)
+        {
+            fixed_bufs = Some(registered);
+            for (tag, buf) in (0..depth).zip(io_bufs.iter_mut()) {
+                let base = buf.as_mut_ptr() as u64;
+                engine.register_fixed_task_buffer(Tags::own_task(tag), tag, base, buf.len());
             }
         } else {
             for (tag, buf) in (0..depth).zip(io_bufs.iter_mut()) {
@@ -189,6 +224,7 @@ impl QueueLoop {
             engine,
             link: Link::Down,
             tags,
+            fixed_bufs,
             io_bufs,
             aux,
             rng: StdRng::from_entropy(),
@@ -398,6 +434,7 @@ impl QueueLoop {
             queue = self.qid,
             when,
             zero_copy = self.target.zero_copy,
+            fixed_copy_bufs = self.fixed_bufs.is_some(),
             pdus_tx = c.pdus_tx,
             pdus_rx = c.pdus_rx,
             bytes_tx = c.bytes_tx,
