@@ -4,7 +4,7 @@
 # payload moves between them and the socket with READ_FIXED / WRITE_FIXED: data reads back,
 # fio's crc32c verification passes, discard and write-zeroes reach the LUN (UNMAP, WRITE
 # SAME), and the daemon's counters show no payload byte copied in userspace. Copy mode
-# registers its per-tag buffers as fixed buffers and uses the same socket operations. With
+# registers its per-tag buffers as fixed buffers and places reads with READ_FIXED too. With
 # DataDigest negotiated, -z falls back to copy mode and says so.
 #
 # The daemon runs with --foreground (its log is the evidence); binaries, tgtd and cleanup:
@@ -95,12 +95,12 @@ copy_buffers_are_fixed() {
 			[[ $(grep -c "fixed_copy_bufs=true" <<<"$lines") -eq 2 ]] &&
 			! grep -q "payload_copied_bytes=[1-9]" <<<"$lines" &&
 			grep -q "read_fixed_calls=[1-9]" <<<"$lines" &&
-			grep -q "write_fixed_calls=[1-9]" <<<"$lines" && ok=0
+			! grep -q "write_fixed_calls=[1-9]" <<<"$lines" && ok=0
 	fi
 	stop_daemon
 	return $ok
 }
-check "copy mode: the per-tag buffers are fixed buffers (READ_FIXED / WRITE_FIXED), data reads back" copy_buffers_are_fixed
+check "copy mode: reads placed in the fixed per-tag buffers with READ_FIXED, writes sent without WRITE_FIXED, data reads back" copy_buffers_are_fixed
 
 digest_falls_back() {
 	tgtadm --lld iscsi --mode target --op update --tid 1 -n DataDigest -v CRC32C || return 1

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iscsi_proto::session::Event;
+use iscsi_proto::session::{Direction, Event};
 use iscsi_proto::url::IscsiUrl;
 use libublk::helpers::IoBuf;
 use libublk::io::{BufDesc, UblkQueue};
@@ -191,6 +191,11 @@ impl QueueLoop {
             for (tag, buf) in (0..depth).zip(io_bufs.iter_mut()) {
                 let base = buf.as_mut_ptr() as u64;
                 engine.register_fixed_task_buffer(Tags::own_task(tag), tag, base, buf.len());
+                // SAFETY: as for the mapped task buffers below; a tag is a read or a write,
+                // so the two tasks never have I/O in flight on the buffer at once.
+                unsafe {
+                    engine.register_task_buffer(tags.send_task(tag), buf.as_mut_ptr(), buf.len())
+                };
             }
         } else {
             for (tag, buf) in (0..depth).zip(io_bufs.iter_mut()) {
@@ -541,6 +546,14 @@ impl QueueLoop {
                     return;
                 }
                 self.tags.aux_task(tag)
+            }
+            // Writes from a fixed copy buffer go out as mapped memory: one SENDMSG with the
+            // header instead of a WRITE_FIXED with corking around it (VM, 4 KiB randwrite
+            // QD32: 2,006-2,052 IOPS as WRITE_FIXED, 2,227-2,485 as SENDMSG).
+            PlanBuffer::Tag
+                if self.fixed_bufs.is_some() && pending.plan.direction == Direction::Write =>
+            {
+                self.tags.send_task(tag)
             }
             PlanBuffer::Tag | PlanBuffer::None => Tags::own_task(tag),
         };

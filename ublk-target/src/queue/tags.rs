@@ -2,7 +2,10 @@
 //!
 //! Task `t` (t < depth) is tag t's own buffer; task `depth + t` is tag t's small auxiliary
 //! buffer (UNMAP parameter list, WRITE SAME pattern block), a separate engine task so its
-//! registration never disturbs the tag's.
+//! registration never disturbs the tag's; task `2 × depth + t` is tag t's own buffer again,
+//! registered as mapped memory for sends where the own task is an io_uring fixed buffer
+//! (copy mode): small writes then leave in one SENDMSG with their header, while reads are
+//! still placed with READ_FIXED.
 
 use std::collections::VecDeque;
 
@@ -55,11 +58,15 @@ impl Tags {
         u32::from(self.depth()) + u32::from(tag)
     }
 
+    /// The task that sends `tag`'s own buffer as mapped memory.
+    pub fn send_task(&self, tag: u16) -> u32 {
+        2 * u32::from(self.depth()) + u32::from(tag)
+    }
+
     /// The tag a task belongs to, if the task is one of ours.
     pub fn tag_of_task(&self, task: u32) -> Option<u16> {
         let depth = u32::from(self.depth());
-        let tag = if task >= depth { task - depth } else { task };
-        (tag < depth).then_some(tag as u16)
+        (task < 3 * depth).then(|| (task % depth) as u16)
     }
 
     pub fn hold(&mut self, tag: u16, pending: Pending) {
@@ -156,8 +163,12 @@ mod tests {
         assert_eq!(tags.aux_task(5), 133);
         assert_eq!(tags.tag_of_task(5), Some(5));
         assert_eq!(tags.tag_of_task(133), Some(5));
+        assert_eq!(tags.send_task(5), 261);
         assert_eq!(tags.tag_of_task(255), Some(127));
-        assert_eq!(tags.tag_of_task(256), None);
+        assert_eq!(tags.tag_of_task(261), Some(5));
+        assert_eq!(tags.tag_of_task(383), Some(127));
+        assert_eq!(tags.tag_of_task(384), None);
+        assert_eq!(Tags::new(0).tag_of_task(0), None);
         assert_eq!(tags.tag_of_task(u32::MAX), None);
     }
 
