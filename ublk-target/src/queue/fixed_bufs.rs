@@ -1,10 +1,11 @@
 //! Copy mode's per-tag buffers as io_uring fixed buffers.
 //!
 //! Registering the buffers pins their pages once. The engine then places read payload with
-//! READ_FIXED and sends write payload with WRITE_FIXED, like zero copy does with the
-//! request's own pages: the socket copies to and from the pinned pages kernel to kernel,
-//! instead of walking and checking userspace addresses on every call. The buffers stay the
-//! DDP targets and ublk still copies between them and the request.
+//! READ_FIXED, as zero copy does with the request's own pages: the socket copies into the
+//! pinned pages kernel to kernel instead of walking and checking userspace addresses on
+//! every receive. The buffers stay the DDP targets and ublk still copies between them and
+//! the request. Writes leave from the same memory as a mapped task buffer (see
+//! `Tags::send_task`): one SENDMSG with the header beats a WRITE_FIXED with corking.
 //!
 //! A fixed buffer's bytes are not read by the engine, so this needs what zero copy needs:
 //! no data digest, and a DDP tag for every read (a non-placed read is copied by the engine
@@ -17,6 +18,7 @@ use libublk::with_task_io_ring_mut;
 /// The queue ring's registration of the copy buffers; unregisters them when dropped, so it
 /// must be dropped before the buffers are freed.
 pub(super) struct FixedBufs {
+    /// The registration belongs to this thread's ring: not `Send`.
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
