@@ -59,7 +59,7 @@ enum Command {
     },
     /// List the targets a portal offers (SendTargets), like `iscsiadm -m discovery -t st`.
     Discover {
-        /// HOST[:PORT], IPv6 in brackets; port 3260 by default.
+        /// `HOST[:PORT]`, IPv6 in brackets; port 3260 by default.
         portal: String,
         #[arg(long)]
         json: bool,
@@ -68,7 +68,10 @@ enum Command {
     },
     /// Log in and describe a LUN: identity, capacity, block sizes, limits, caching.
     Probe {
-        /// iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=crc32c|none&...]
+        /// The LUN's URL (its form is in the help text: rustdoc would read brackets as links).
+        #[arg(
+            help = "iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=crc32c|none&...]"
+        )]
         url: String,
         #[arg(long)]
         json: bool,

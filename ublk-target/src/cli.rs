@@ -80,8 +80,13 @@ pub struct AddArgs {
     /// The LUN, as for ublk.iscsi.
     #[arg(long = "iscsi", value_name = "URL", conflicts_with = "url")]
     pub iscsi: Option<String>,
-    /// iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=..&data_digest=..]
-    #[arg(value_name = "URL", required_unless_present = "iscsi")]
+    /// The LUN's URL (the help text, not this comment, shows its form: rustdoc would read
+    /// its brackets as links).
+    #[arg(
+        value_name = "URL",
+        required_unless_present = "iscsi",
+        help = "iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=..&data_digest=..]"
+    )]
     pub url: Option<String>,
 }
 

@@ -23,7 +23,7 @@
 //! - `ActOpen`: a host TCP socket (IPv4 or IPv6, TCP_NODELAY), IORING_OP_CONNECT →
 //!   `ActEstablish` with an engine-assigned TID, or `ActOpenRpl` with the errno mapped by
 //!   [`CplStatus::from_connect_errno`](crate::cpl::CplStatus::from_connect_errno).
-//! - `TxData`: queued; sent in batches (see [`tx`]), held back while the socket still holds
+//! - `TxData`: queued; sent in batches (see the `tx` module), held back while the socket still holds
 //!   received PDUs the next receive takes at once (the requests they trigger then leave in the
 //!   same send); credits come back as `TxDmaAck` when the socket has taken the bytes. With [`Engine::set_silent_sends`] a
 //!   one-SENDMSG batch posts no CQE unless it falls short.
@@ -35,7 +35,7 @@
 //!   `CloseConRpl`. Bytes still arriving are dropped.
 //! - `AbortReq`: queued data dropped, SO_LINGER 0, close (RST) → `AbortRpl`.
 //!
-//! Unprompted: received PDUs (`IscsiHdr`, see [`rx`]: one receive op per PDU, payload placed
+//! Unprompted: received PDUs (`IscsiHdr`, see the `rx` module: one receive op per PDU, payload placed
 //! by the page pods; small PDUs read ahead many per receive, see
 //! [`EngineConfig::rx_exact_placement_bytes`]), `PeerClose` on FIN, and `Abort` on a socket
 //! error or a protocol violation ([`Engine::abort_reason`] says which).

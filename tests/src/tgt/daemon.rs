@@ -197,7 +197,7 @@ impl Tgtd {
         self.portal
     }
 
-    /// The portal as initiators write it: "127.0.0.1:PORT" or "[::1]:PORT".
+    /// The portal as initiators write it: `127.0.0.1:PORT` or `[::1]:PORT`.
     pub fn portal(&self) -> String {
         self.portal.to_string()
     }

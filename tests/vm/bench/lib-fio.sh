@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The fio rows every configuration runs, and how one row runs. Each row leaves
-# BENCH_RAW/CONFIG.rROUND.ROW.json (fio's JSON) and .cpu ("busy_ticks total_ticks" of all
-# vCPUs over the run, from /proc/stat: the whole guest's CPU, initiator and tgtd included).
+# BENCH_RAW/CONFIG.rROUND.ROW.json (fio's JSON), .cpu ("busy_ticks total_ticks" of all
+# vCPUs over the run, from /proc/stat: the whole guest's CPU, initiator and tgtd included)
+# and .threads (tgtd's and our daemons' threads over the run: lib-threads.sh).
 
 # id rw block-size iodepth-per-job
 readonly BENCH_ROWS=(
@@ -30,7 +31,9 @@ fio_row() {
 	local size job_bytes
 	size=$(blockdev --getsize64 "$device") || return 1
 	job_bytes=$((size / numjobs / 1048576 * 1048576))
-	local before after busy_before total_before busy_after total_after status=0
+	local before after busy_before total_before busy_after total_after status=0 started_us
+	thread_snapshot "$BENCH_WORK/threads.before"
+	started_us=${EPOCHREALTIME/./}
 	before=$(cpu_ticks)
 	timeout --kill-after=10 $((runtime + ramp + FIO_GRACE_SECONDS)) \
 		fio --name="$id" --filename="$device" --ioengine=io_uring --direct=1 \
@@ -39,6 +42,9 @@ fio_row() {
 		--time_based --runtime="$runtime" --ramp_time="$ramp" --group_reporting \
 		--output-format=json --output="$base.json" 2>"$base.err" || status=$?
 	after=$(cpu_ticks)
+	thread_snapshot "$BENCH_WORK/threads.after"
+	thread_delta "$BENCH_WORK/threads.before" "$BENCH_WORK/threads.after" "$base.threads" \
+		$(((${EPOCHREALTIME/./} - started_us) / 1000))
 	read -r busy_before total_before <<<"$before"
 	read -r busy_after total_after <<<"$after"
 	echo "$((busy_after - busy_before)) $((total_after - total_before))" >"$base.cpu"
