@@ -30,15 +30,41 @@ check "the device comes up with two queues" start_reconnecting_daemon
 
 head -c 64M /dev/urandom >"$work_dir/pattern"
 
+# True while the block layer has a write of the device in flight (with the daemon).
+write_in_flight() {
+	local writes
+	read -r _ writes <"/sys/block/${dev#/dev/}/inflight" && ((writes > 0))
+}
+
+# The writer rewrites the pattern back to back until the target has restarted, and tgtd is
+# stopped only once a write is in flight: one 64 MiB pass can take under a second, so a
+# single pass and a fixed delay could let the target stop with nothing to hold. The last
+# pass runs whole after the restart; that is what must read back.
 survives_target_restart() {
-	dd if="$work_dir/pattern" of="$dev" bs=256k oflag=direct status=none &
-	local writer=$!
-	sleep 2
+	local restarted=$work_dir/restarted writer status=0 tries
+	rm -f "$restarted"
+	(
+		until [[ -e $restarted ]]; do
+			dd if="$work_dir/pattern" of="$dev" bs=256k oflag=direct status=none || exit 1
+		done
+	) &
+	writer=$!
+	sleep 1
+	for ((tries = 0; tries < 200; tries++)); do
+		write_in_flight && break
+		sleep 0.05
+	done
+	if ((tries == 200)); then
+		echo "#   no write was in flight within 10 s"
+		status=1
+	fi
 	stop_tgtd
 	sleep 3
-	serve_lun || return 1
-	wait "$writer" || return 1
-	dd if="$dev" of="$work_dir/back" bs=1M count=64 iflag=direct status=none &&
+	serve_lun || status=1
+	touch "$restarted"
+	wait "$writer" || status=1
+	((status == 0)) &&
+		dd if="$dev" of="$work_dir/back" bs=1M count=64 iflag=direct status=none &&
 		cmp "$work_dir/pattern" "$work_dir/back"
 }
 check "a write running while the target restarts completes and reads back" survives_target_restart
