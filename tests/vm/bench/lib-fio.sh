@@ -31,9 +31,8 @@ fio_row() {
 	local size job_bytes
 	size=$(blockdev --getsize64 "$device") || return 1
 	job_bytes=$((size / numjobs / 1048576 * 1048576))
-	local before after busy_before total_before busy_after total_after status=0 started_us
+	local before after busy_before total_before busy_after total_after status=0
 	thread_snapshot "$BENCH_WORK/threads.before"
-	started_us=${EPOCHREALTIME/./}
 	before=$(cpu_ticks)
 	timeout --kill-after=10 $((runtime + ramp + FIO_GRACE_SECONDS)) \
 		fio --name="$id" --filename="$device" --ioengine=io_uring --direct=1 \
@@ -43,8 +42,7 @@ fio_row() {
 		--output-format=json --output="$base.json" 2>"$base.err" || status=$?
 	after=$(cpu_ticks)
 	thread_snapshot "$BENCH_WORK/threads.after"
-	thread_delta "$BENCH_WORK/threads.before" "$BENCH_WORK/threads.after" "$base.threads" \
-		$(((${EPOCHREALTIME/./} - started_us) / 1000))
+	thread_delta "$BENCH_WORK/threads.before" "$BENCH_WORK/threads.after" "$base.threads"
 	read -r busy_before total_before <<<"$before"
 	read -r busy_after total_after <<<"$after"
 	echo "$((busy_after - busy_before)) $((total_after - total_before))" >"$base.cpu"

@@ -32,13 +32,13 @@ thread_snapshot() {
 	} >"$1"
 }
 
-# thread_delta BEFORE AFTER OUT WALL_MS: per-role sums of what changed between two
-# snapshots, for threads present in both: "ROLE THREADS VOLUNTARY INVOLUNTARY TICKS",
-# after a first line "wall_ms WALL_MS clk_tck N".
+# thread_delta BEFORE AFTER OUT: per-role sums of what changed between two snapshots, for
+# threads present in both: "ROLE THREADS VOLUNTARY INVOLUNTARY TICKS", after a first line
+# "clk_tck N".
 thread_delta() {
-	local before=$1 after=$2 out=$3 wall_ms=$4
+	local before=$1 after=$2 out=$3
 	{
-		echo "wall_ms $wall_ms clk_tck $(getconf CLK_TCK)"
+		echo "clk_tck $(getconf CLK_TCK)"
 		awk 'NR == FNR { vol[$1] = $3; invol[$1] = $4; ticks[$1] = $5; next }
 			($1 in vol) {
 				role = $2; threads[role]++
