@@ -26,7 +26,8 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
 /// a device makes (digest offers, MaxRecvDataSegmentLength), so `perf` measures what the
 /// device runs.
 pub fn normal_session(url: &IscsiUrl, initiator_name: &str, qualifier: u16) -> LoginConfig {
-    ublk_target::login::login_config(url, initiator_name, qualifier, &mut rand::thread_rng())
+    let isid = random_isid(&mut rand::thread_rng(), qualifier);
+    ublk_target::login::login_config(url, initiator_name, isid)
 }
 
 /// Login settings for a discovery session.

@@ -20,7 +20,7 @@ pub mod login;
 pub mod ops;
 pub mod outcome;
 pub mod params;
-mod supervisor;
 pub mod pidfile;
 pub mod queue;
+mod supervisor;
 pub mod user_data;

@@ -1,9 +1,8 @@
 //! The login every queue session (and the probe) makes, from the device URL.
 
-use iscsi_proto::login::{random_isid, LoginConfig};
+use iscsi_proto::login::LoginConfig;
 use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType};
 use iscsi_proto::url::{DigestChoice, IscsiUrl};
-use rand::RngCore;
 
 /// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: 1 MiB, the
 /// default request buffer (`--max_io_buf_bytes`), so a target can answer a whole read with
@@ -30,20 +29,26 @@ pub fn may_negotiate_data_digest(url: &IscsiUrl) -> bool {
     digest(url.data_digest, DigestPreference::None) != DigestPreference::None
 }
 
-/// The login for one session to the URL's target. `qualifier` tells the sessions of one
-/// device apart in the ISID (the queue number; the probe uses its own).
-pub fn login_config(
-    url: &IscsiUrl,
-    initiator_name: &str,
-    qualifier: u16,
-    rng: &mut impl RngCore,
-) -> LoginConfig {
+/// The ISID of queue `qid`'s session of device `dev_id`: the same on every login of the
+/// device's life, `ublk recover` included, so each relogin (with TSIH 0) reinstates the old
+/// session and the target ends its tasks before the new one runs a command (RFC 7143
+/// §6.3.5). A command of a dead session can then never land after its reissued copy. The
+/// "random" ISID format (type 10b) with the device number in the random field and the
+/// queue in the qualifier: no other session of this initiator uses the pair.
+pub fn queue_isid(dev_id: u32, qid: u16) -> [u8; 6] {
+    let [_, a, b, c] = dev_id.to_be_bytes();
+    let [q0, q1] = qid.to_be_bytes();
+    [0x80, a, b, c, q0, q1]
+}
+
+/// The login for one session to the URL's target under `isid`.
+pub fn login_config(url: &IscsiUrl, initiator_name: &str, isid: [u8; 6]) -> LoginConfig {
     LoginConfig {
         initiator_name: initiator_name.to_owned(),
         initiator_alias: None,
         target_name: Some(url.target.clone()),
         session_type: SessionType::Normal,
-        isid: random_isid(rng, qualifier),
+        isid,
         tsih: 0,
         cid: 0,
         itt: 0,
@@ -62,7 +67,6 @@ pub fn login_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::mock::StepRng;
 
     #[test]
     fn config_from_url() {
@@ -70,7 +74,7 @@ mod tests {
             "iscsi://alice%secret1234@10.0.0.1:3261/iqn.2026-11.test:disk/3?header_digest=crc32c&data_digest=none"
                 .parse()
                 .unwrap();
-        let config = login_config(&url, "iqn.x:init", 2, &mut StepRng::new(0, 0));
+        let config = login_config(&url, "iqn.x:init", queue_isid(0, 2));
         assert_eq!(config.initiator_name, "iqn.x:init");
         assert_eq!(config.target_name.as_deref(), Some("iqn.2026-11.test:disk"));
         assert_eq!(config.isid, [0x80, 0, 0, 0, 0, 2]);
@@ -86,9 +90,24 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_keeps_its_isid_and_no_two_queues_share_one() {
+        assert_eq!(queue_isid(7, 3), queue_isid(7, 3));
+        assert_eq!(
+            queue_isid(0x0012_3456, 0x0102),
+            [0x80, 0x12, 0x34, 0x56, 1, 2]
+        );
+        let mut seen = std::collections::HashSet::new();
+        for dev in [0, 1, 2, 1 << 20] {
+            for qid in 0..4 {
+                assert!(seen.insert(queue_isid(dev, qid)));
+            }
+        }
+    }
+
+    #[test]
     fn libiscsi_default_digest_offers() {
         let url: IscsiUrl = "iscsi://h/iqn.t:d/0".parse().unwrap();
-        let config = login_config(&url, "iqn.x:init", 0, &mut StepRng::new(0, 0));
+        let config = login_config(&url, "iqn.x:init", queue_isid(0, 0));
         assert_eq!(
             config.operational.header_digest,
             DigestPreference::NonePreferred

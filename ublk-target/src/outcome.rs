@@ -1,32 +1,17 @@
 //! A finished SCSI task to a ublk result: the byte count, a retry, or a negative errno.
 //!
 //! Status and sense go through iscsi-proto's `classify` (Linux `scsi_decide_disposition`
-//! semantics); the queue loop bounds retries with [`MAX_RETRIES`] and then fails with
-//! [`exhausted`].
+//! semantics); the supervisor backs retries off until their window closes and then fails
+//! with the errno a retry carries ([`exhausted`]).
 
 use iscsi_proto::scsi::{classify, BlockError, Disposition, ScsiStatus, Sense};
 use iscsi_proto::session::{Residual, TaskOutcome};
 
 use crate::ops::PlanKind;
-
-/// Reissues of one request for UNIT ATTENTION, BUSY, TASK SET FULL, ABORTED COMMAND and the
-/// like before it fails. A fresh session sees one UNIT ATTENTION per LUN (power on / reset),
-/// so a handful is plenty.
-pub const MAX_RETRIES: u8 = 5;
-
-/// What to do with a finished task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Commit with this result: bytes moved (READ/WRITE) or 0.
-    Done(i32),
-    /// Submit the same command again.
-    Retry,
-    /// Commit with this negative errno.
-    Failed(i32),
-}
+use crate::supervisor::Judged;
 
 /// Judges `outcome` of a command of `kind` that expected `data_len` bytes.
-pub fn judge(kind: PlanKind, data_len: u32, outcome: &TaskOutcome) -> Verdict {
+pub(crate) fn judge(kind: PlanKind, data_len: u32, outcome: &TaskOutcome) -> Judged {
     match outcome {
         TaskOutcome::Status {
             status,
@@ -36,22 +21,26 @@ pub fn judge(kind: PlanKind, data_len: u32, outcome: &TaskOutcome) -> Verdict {
             let sense = sense.as_deref().and_then(|bytes| Sense::parse(bytes).ok());
             match classify(ScsiStatus::from(*status), sense.as_ref()) {
                 Disposition::Complete => completed(kind, data_len, *residual),
-                Disposition::Retry => Verdict::Retry,
-                Disposition::Fail(error) => Verdict::Failed(error.errno()),
+                Disposition::Retry => Judged::Retry {
+                    errno: exhausted(outcome),
+                },
+                Disposition::Fail(error) => Judged::Failed(error.errno()),
             }
         }
         // The command never ran to a status (aborted by a task management function, or the
         // connection went away before it was sent): running it again is safe.
-        TaskOutcome::Aborted => Verdict::Retry,
+        TaskOutcome::Aborted => Judged::Retry {
+            errno: BlockError::Io.errno(),
+        },
         TaskOutcome::TargetFailure { .. } | TaskOutcome::Rejected { .. } => {
-            Verdict::Failed(BlockError::Io.errno())
+            Judged::Failed(BlockError::Io.errno())
         }
     }
 }
 
 /// The errno for a task whose retries ran out: what the sense data says when it says more than
 /// "retry" (e.g. a persistent medium error reported as a deferred error), else EIO.
-pub fn exhausted(outcome: &TaskOutcome) -> i32 {
+fn exhausted(outcome: &TaskOutcome) -> i32 {
     match outcome {
         TaskOutcome::Status {
             sense: Some(bytes), ..
@@ -66,7 +55,7 @@ pub fn exhausted(outcome: &TaskOutcome) -> i32 {
 /// The result of a command that completed: the bytes it moved for READ / WRITE (less any
 /// underflow), 0 for the others. A READ or WRITE that moved nothing is an I/O error: committing
 /// 0 bytes would make the kernel requeue it forever.
-fn completed(kind: PlanKind, data_len: u32, residual: Residual) -> Verdict {
+fn completed(kind: PlanKind, data_len: u32, residual: Residual) -> Judged {
     match kind {
         PlanKind::Read | PlanKind::Write => {
             let moved = match residual {
@@ -74,11 +63,11 @@ fn completed(kind: PlanKind, data_len: u32, residual: Residual) -> Verdict {
                 Residual::None | Residual::Overflow(_) => data_len,
             };
             match i32::try_from(moved) {
-                Ok(bytes) if bytes > 0 => Verdict::Done(bytes),
-                _ => Verdict::Failed(BlockError::Io.errno()),
+                Ok(bytes) if bytes > 0 => Judged::Done(bytes),
+                _ => Judged::Failed(BlockError::Io.errno()),
             }
         }
-        PlanKind::Flush | PlanKind::Discard | PlanKind::WriteZeroes => Verdict::Done(0),
+        PlanKind::Flush | PlanKind::Discard | PlanKind::WriteZeroes => Judged::Done(0),
     }
 }
 
@@ -107,34 +96,40 @@ mod tests {
     #[test]
     fn good_reads_and_writes_return_bytes() {
         let good = status(0, None, Residual::None);
-        assert_eq!(judge(PlanKind::Read, 4096, &good), Verdict::Done(4096));
-        assert_eq!(judge(PlanKind::Write, 512, &good), Verdict::Done(512));
-        assert_eq!(judge(PlanKind::Flush, 0, &good), Verdict::Done(0));
-        assert_eq!(judge(PlanKind::Discard, 24, &good), Verdict::Done(0));
-        assert_eq!(judge(PlanKind::WriteZeroes, 512, &good), Verdict::Done(0));
+        assert_eq!(judge(PlanKind::Read, 4096, &good), Judged::Done(4096));
+        assert_eq!(judge(PlanKind::Write, 512, &good), Judged::Done(512));
+        assert_eq!(judge(PlanKind::Flush, 0, &good), Judged::Done(0));
+        assert_eq!(judge(PlanKind::Discard, 24, &good), Judged::Done(0));
+        assert_eq!(judge(PlanKind::WriteZeroes, 512, &good), Judged::Done(0));
     }
 
     #[test]
     fn underflow_shortens_and_nothing_moved_is_eio() {
         let short = status(0, None, Residual::Underflow(1024));
-        assert_eq!(judge(PlanKind::Read, 4096, &short), Verdict::Done(3072));
+        assert_eq!(judge(PlanKind::Read, 4096, &short), Judged::Done(3072));
         let empty = status(0, None, Residual::Underflow(4096));
-        assert_eq!(judge(PlanKind::Read, 4096, &empty), Verdict::Failed(-5));
+        assert_eq!(judge(PlanKind::Read, 4096, &empty), Judged::Failed(-5));
         let over = status(0, None, Residual::Overflow(512));
-        assert_eq!(judge(PlanKind::Write, 4096, &over), Verdict::Done(4096));
+        assert_eq!(judge(PlanKind::Write, 4096, &over), Judged::Done(4096));
     }
 
     #[test]
     fn retryable_conditions() {
         let ua = status(2, Some(fixed_sense(0x06, 0x29, 0x00)), Residual::None);
-        assert_eq!(judge(PlanKind::Read, 512, &ua), Verdict::Retry);
+        assert_eq!(judge(PlanKind::Read, 512, &ua), Judged::Retry { errno: -5 });
         let busy = status(0x08, None, Residual::None);
-        assert_eq!(judge(PlanKind::Write, 512, &busy), Verdict::Retry);
+        assert_eq!(
+            judge(PlanKind::Write, 512, &busy),
+            Judged::Retry { errno: -5 }
+        );
         let task_set_full = status(0x28, None, Residual::None);
-        assert_eq!(judge(PlanKind::Write, 512, &task_set_full), Verdict::Retry);
+        assert_eq!(
+            judge(PlanKind::Write, 512, &task_set_full),
+            Judged::Retry { errno: -5 }
+        );
         assert_eq!(
             judge(PlanKind::Read, 512, &TaskOutcome::Aborted),
-            Verdict::Retry
+            Judged::Retry { errno: -5 }
         );
     }
 
@@ -150,31 +145,28 @@ mod tests {
         ];
         for (sense, errno) in cases {
             let outcome = status(2, Some(sense), Residual::None);
-            assert_eq!(
-                judge(PlanKind::Write, 512, &outcome),
-                Verdict::Failed(errno)
-            );
+            assert_eq!(judge(PlanKind::Write, 512, &outcome), Judged::Failed(errno));
         }
         let no_sense = status(2, None, Residual::None);
-        assert_eq!(judge(PlanKind::Read, 512, &no_sense), Verdict::Failed(-5));
+        assert_eq!(judge(PlanKind::Read, 512, &no_sense), Judged::Failed(-5));
         let garbage_sense = status(2, Some(vec![0x12, 0x34]), Residual::None);
         assert_eq!(
             judge(PlanKind::Read, 512, &garbage_sense),
-            Verdict::Failed(-5)
+            Judged::Failed(-5)
         );
         let conflict = status(0x18, None, Residual::None);
-        assert_eq!(judge(PlanKind::Read, 512, &conflict), Verdict::Failed(-52));
+        assert_eq!(judge(PlanKind::Read, 512, &conflict), Judged::Failed(-52));
         assert_eq!(
             judge(
                 PlanKind::Read,
                 512,
                 &TaskOutcome::TargetFailure { response: 1 }
             ),
-            Verdict::Failed(-5)
+            Judged::Failed(-5)
         );
         assert_eq!(
             judge(PlanKind::Read, 512, &TaskOutcome::Rejected { reason: 4 }),
-            Verdict::Failed(-5)
+            Judged::Failed(-5)
         );
     }
 

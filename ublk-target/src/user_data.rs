@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Source 1 is the engine (the token goes back to `Engine::on_cqe` unchanged), source 2 the
-//! tick timer. A ublk command's user data has bit 63 clear and its tag in bits 0..16
+//! tick timer, source 3 the supervisor's wake-up timer. A ublk command's user data has bit 63 clear and its tag in bits 0..16
 //! (libublk's `build_user_data`).
 
 use t3_hw::TOKEN_BITS;
@@ -24,6 +24,7 @@ const SOURCE_MASK: u64 = 0xff;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 const ENGINE_SOURCE: u64 = 1;
 const TICK_SOURCE: u64 = 2;
+const WAKEUP_SOURCE: u64 = 3;
 /// Bits 32..63 are never set by us; a CQE with any of them is not ours.
 const RESERVED_MASK: u64 = !(TARGET_BIT | (SOURCE_MASK << SOURCE_SHIFT) | TOKEN_MASK);
 
@@ -36,6 +37,8 @@ pub enum CqeOwner {
     Engine { token: u64 },
     /// The queue loop's tick timer.
     Tick,
+    /// The queue loop's timer for the supervisor's next deadline.
+    Wakeup,
     /// Target I/O we never issued.
     Foreign,
 }
@@ -55,6 +58,11 @@ pub const fn tick() -> u64 {
     TARGET_BIT | (TICK_SOURCE << SOURCE_SHIFT)
 }
 
+/// User data of the supervisor's wake-up timer.
+pub const fn wakeup() -> u64 {
+    TARGET_BIT | (WAKEUP_SOURCE << SOURCE_SHIFT)
+}
+
 /// Decodes a CQE's user data.
 pub fn owner(user_data: u64) -> CqeOwner {
     if user_data & TARGET_BIT == 0 {
@@ -70,6 +78,7 @@ pub fn owner(user_data: u64) -> CqeOwner {
             token: user_data & TOKEN_MASK,
         },
         TICK_SOURCE if user_data & TOKEN_MASK == 0 => CqeOwner::Tick,
+        WAKEUP_SOURCE if user_data & TOKEN_MASK == 0 => CqeOwner::Wakeup,
         _ => CqeOwner::Foreign,
     }
 }
@@ -90,6 +99,7 @@ mod tests {
             assert_eq!(owner(engine(token)), CqeOwner::Engine { token });
         }
         assert_eq!(owner(tick()), CqeOwner::Tick);
+        assert_eq!(owner(wakeup()), CqeOwner::Wakeup);
     }
 
     #[test]

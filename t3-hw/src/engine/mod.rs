@@ -477,6 +477,18 @@ impl Engine {
         }
     }
 
+    /// Whether the engine is done with `tid`: no operation of it is in flight any more, so
+    /// nothing can still write a buffer one of its tasks was bound to.
+    pub fn conn_settled(&self, tid: Tid) -> bool {
+        !matches!(
+            self.slot_of(tid),
+            Some(Slot {
+                state: SlotState::Live(_),
+                ..
+            })
+        )
+    }
+
     /// Statistics of a live or recently closed connection.
     pub fn conn_counters(&self, tid: Tid) -> Option<ConnCounters> {
         match &self.slot_of(tid)?.state {

@@ -99,6 +99,8 @@ pub struct IscsiConn {
     in_flight: IdMap<u32, InFlight>,
     next_housekeeping: u32,
     events: VecDeque<ConnEvent>,
+    /// The target's Time2Wait from our logout's response.
+    logout_time2wait: u16,
     stats: InitiatorStats,
 }
 
@@ -126,6 +128,7 @@ impl IscsiConn {
             in_flight: IdMap::default(),
             next_housekeeping: 0,
             events: VecDeque::new(),
+            logout_time2wait: 0,
             stats: InitiatorStats::default(),
         })
     }
@@ -184,6 +187,12 @@ impl IscsiConn {
     /// Tasks submitted and not yet done: after a failure, what recovery must reissue.
     pub fn outstanding_tasks(&self) -> impl Iterator<Item = u32> + '_ {
         self.in_flight.values().map(|f| f.task)
+    }
+
+    /// Seconds the target asked us to wait before logging in again, from our logout's
+    /// response.
+    pub fn logout_time2wait(&self) -> u16 {
+        self.logout_time2wait
     }
 
     pub fn poll_event(&mut self) -> Option<ConnEvent> {
@@ -276,6 +285,41 @@ impl IscsiConn {
         let itt = self.housekeeping_itt(engine)?;
         match &mut self.state {
             State::FullFeature(session) => session.text_request(itt, pairs)?,
+            _ => return Err(ConnError::NotLoggedIn),
+        }
+        self.flush(engine)?;
+        Ok(itt)
+    }
+
+    /// Sends ABORT TASK for `task`'s command; the answer arrives as a
+    /// `Session(TaskMgmtComplete)` event with the returned ITT (and, if the task is gone at
+    /// the target, a `TaskDone` with an aborted outcome before it). A task still waiting for
+    /// the CmdSN window is finished at once, nothing sent.
+    pub fn abort_task(&mut self, engine: &mut Engine, task: u32) -> Result<u32, ConnError> {
+        let referenced = self
+            .in_flight
+            .iter()
+            .find_map(|(itt, f)| (f.task == task).then_some(*itt))
+            .ok_or(ConnError::Protocol(format!(
+                "no command in flight for task {task}"
+            )))?;
+        let itt = self.housekeeping_itt(engine)?;
+        match &mut self.state {
+            State::FullFeature(session) => session.abort_task(itt, referenced)?,
+            _ => return Err(ConnError::NotLoggedIn),
+        }
+        self.drain_session_events(engine)?;
+        self.flush(engine)?;
+        Ok(itt)
+    }
+
+    /// Sends LOGICAL UNIT RESET for `lun`; the answer arrives as a
+    /// `Session(TaskMgmtComplete)` event with the returned ITT, after a `TaskDone` for each
+    /// task it ended.
+    pub fn lun_reset(&mut self, engine: &mut Engine, lun: u64) -> Result<u32, ConnError> {
+        let itt = self.housekeeping_itt(engine)?;
+        match &mut self.state {
+            State::FullFeature(session) => session.lun_reset(itt, lun)?,
             _ => return Err(ConnError::NotLoggedIn),
         }
         self.flush(engine)?;
@@ -482,7 +526,8 @@ impl IscsiConn {
                         data_in_bytes,
                     });
                 }
-                Event::LoggedOut { .. } => {
+                Event::LoggedOut { time2wait, .. } => {
+                    self.logout_time2wait = time2wait;
                     if let Some(tid) = self.tid {
                         engine.post(WorkRequest::CloseCon { tid })?;
                     }

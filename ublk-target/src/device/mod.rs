@@ -118,6 +118,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         zero_copy,
     };
     let target = Arc::new(QueueTarget {
+        dev_id: ctrl.dev_info().dev_id,
         url: spec.url.clone(),
         peer: probed.peer,
         initiator_name: spec.initiator_name.clone(),
@@ -188,6 +189,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     ctrl.start_user_recover()
         .map_err(|error| DeviceError::control("start user recovery", error))?;
     let target = Arc::new(QueueTarget {
+        dev_id,
         url: url.clone(),
         peer: probed.peer,
         initiator_name: record.initiator_name.clone(),

@@ -5,6 +5,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use iscsi_proto::login::random_isid;
 use iscsi_proto::negotiation::SessionParams;
 use iscsi_proto::scsi::Lun;
 use iscsi_proto::url::IscsiUrl;
@@ -97,8 +98,7 @@ pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailur
     let config = login_config(
         url,
         initiator_name,
-        PROBE_QUALIFIER,
-        &mut StdRng::from_entropy(),
+        random_isid(&mut StdRng::from_entropy(), PROBE_QUALIFIER),
     );
     let conn = client
         .login(peer, config, PROBE_TIMEOUT)

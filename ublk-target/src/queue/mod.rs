@@ -10,7 +10,6 @@
 //!    the engine finish.
 
 mod fixed_bufs;
-mod link;
 mod ring;
 mod serve;
 mod tags;

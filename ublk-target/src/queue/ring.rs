@@ -5,7 +5,7 @@
 //! libublk.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::squeue::Entry;
 use io_uring::types::{SubmitArgs, Timespec};
@@ -55,32 +55,52 @@ pub(super) fn flush_engine(engine: &mut Engine) -> io::Result<()> {
     ))
 }
 
-/// A relative timeout of `every`, kept at a stable address because the kernel reads it when
-/// the SQE is submitted, which may be after the push.
-pub(super) struct Tick {
+/// A one-shot io_uring timeout whose timespec sits at a stable address, because the kernel
+/// reads it when the SQE is submitted, which may be after the push. One timer has at most
+/// one timeout in flight.
+pub(super) struct Timer {
     timespec: Box<Timespec>,
+    user_data: u64,
+    /// When the timeout in flight fires, if one is.
+    armed_until: Option<Instant>,
 }
 
-impl Tick {
-    pub fn new(every: Duration) -> Tick {
-        Tick {
-            timespec: Box::new(
-                Timespec::new()
-                    .sec(every.as_secs())
-                    .nsec(every.subsec_nanos()),
-            ),
+impl Timer {
+    pub fn new(user_data: u64) -> Timer {
+        Timer {
+            timespec: Box::new(Timespec::new()),
+            user_data,
+            armed_until: None,
         }
     }
 
-    /// Arms the timer once; its CQE comes back as [`user_data::CqeOwner::Tick`].
-    pub fn arm(&self) -> io::Result<()> {
+    /// When the timeout in flight fires, if one is.
+    pub fn armed_until(&self) -> Option<Instant> {
+        self.armed_until
+    }
+
+    /// Its CQE came back.
+    pub fn fired(&mut self) {
+        self.armed_until = None;
+    }
+
+    /// Arms the timer to fire `after` from `now`; does nothing while a timeout is in flight.
+    pub fn arm(&mut self, now: Instant, after: Duration) -> io::Result<()> {
+        if self.armed_until.is_some() {
+            return Ok(());
+        }
+        *self.timespec = Timespec::new()
+            .sec(after.as_secs())
+            .nsec(after.subsec_nanos());
         let sqe = opcode::Timeout::new(&*self.timespec as *const Timespec)
             .build()
-            .user_data(user_data::tick());
+            .user_data(self.user_data);
         loop {
-            // SAFETY: the timespec is boxed in `self`, which outlives the ring's next submit.
+            // SAFETY: the timespec is boxed in `self`, not changed while a timeout is in
+            // flight, and outlives the ring's next submit.
             let pushed = with_task_io_ring_mut(|ring| unsafe { ring.submission().push(&sqe) });
             if pushed.is_ok() {
+                self.armed_until = Some(now + after);
                 return Ok(());
             }
             with_task_io_ring_mut(|ring| ring.submit())?;

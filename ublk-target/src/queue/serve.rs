@@ -3,10 +3,11 @@
 //! Each turn of the loop is one `io_uring_enter`: libublk's `flush_and_wake_io_tasks` submits
 //! whatever is queued (COMMIT_AND_FETCH of finished tags and the engine's socket operations,
 //! pushed just before) and waits for at least one CQE. The CQEs of the batch are then routed:
-//! new requests become SCSI commands (planned, submitted to the session, which queues them
-//! behind the CmdSN window), engine CQEs go to the engine, and the engine's completions go to
-//! the connection, whose finished tasks are committed. A one-second tick drives keepalive,
-//! login timeouts and reconnects.
+//! new requests go to the supervisor, engine CQEs to the engine, and the engine's completions
+//! to the connection, whose events go to the supervisor too. The loop then executes what the
+//! supervisor decided (submit, commit, ping, abort, reset, drop, connect, log out). It makes
+//! no decision about time itself: a timer wakes it at the supervisor's next deadline, and a
+//! one-second tick serves the counters.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iscsi_proto::session::{Direction, Event};
+use iscsi_proto::session::{Direction, Event, TaskOutcome};
 use iscsi_proto::url::IscsiUrl;
 use libublk::helpers::IoBuf;
 use libublk::io::{BufDesc, UblkQueue};
@@ -25,21 +26,23 @@ use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, IscsiConn};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
 use super::fixed_bufs::FixedBufs;
-use super::link::{self, Link};
-use super::ring::{flush_engine, wait_and_reap, Tick};
-use super::tags::{Pending, Tags};
-use crate::login::{login_config, may_negotiate_data_digest, MAX_RECV_DATA_SEGMENT_LENGTH};
-use crate::ops::{self, BlockRequest, Capabilities, Geometry, PlanBuffer, PlanKind};
-use crate::outcome::{self, Verdict, MAX_RETRIES};
+use super::ring::{flush_engine, wait_and_reap, Timer};
+use super::tags::Tags;
+use crate::login::{
+    login_config, may_negotiate_data_digest, queue_isid, MAX_RECV_DATA_SEGMENT_LENGTH,
+};
+use crate::ops::{self, BlockRequest, Capabilities, Geometry, PlanBuffer, PlanKind, ScsiPlan};
+use crate::outcome;
+use crate::supervisor::{Action, Submitted, Supervisor, Timeouts};
 use crate::user_data::{self, CqeOwner};
 
 const EIO: i32 = -5;
-const ENOLINK: i32 = -67;
 const TICK: Duration = Duration::from_secs(1);
-/// How long a clean logout may take at shutdown.
-const LOGOUT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the engine may take to finish its operations at shutdown.
+/// How long the engine may take to finish its operations at exit.
 const ENGINE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// The wake-up timer is not armed for a deadline closer than this: the loop is awake then
+/// anyway.
+const WAKEUP_SLACK: Duration = Duration::from_millis(1);
 
 /// Bumped (by SIGUSR1) to ask every queue to log its counters at its next tick.
 pub static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -50,6 +53,8 @@ pub static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 /// What every queue of a device serves: the same LU, over its own session.
 #[derive(Debug)]
 pub struct QueueTarget {
+    /// The ublk device number: with the queue number, the sessions' ISIDs.
+    pub dev_id: u32,
     pub url: IscsiUrl,
     pub peer: SocketAddr,
     pub initiator_name: String,
@@ -74,6 +79,9 @@ pub struct QueueStats {
     pub failed: u64,
     pub retries: u64,
     pub reconnects: u64,
+    pub timeouts: u64,
+    pub aborts_sent: u64,
+    pub resets_sent: u64,
 }
 
 /// A queue loop could not be set up.
@@ -83,11 +91,24 @@ pub enum SetupError {
     Engine(#[from] t3_hw::ppm::PpmConfigError),
 }
 
+/// A task management request in flight, by its ITT.
+#[derive(Debug, Clone, Copy)]
+enum PendingTmf {
+    AbortTask { itt: u32, tag: u16 },
+    LunReset { itt: u32 },
+}
+
 pub(super) struct QueueLoop {
     qid: u16,
     target: Arc<QueueTarget>,
     engine: Engine,
-    link: Link,
+    supervisor: Supervisor<ScsiPlan>,
+    /// The connection that is logging in, up or logging out.
+    conn: Option<IscsiConn>,
+    /// A failed connection the engine is still winding down: its tasks' buffers may still be
+    /// written until the engine has settled it.
+    draining: Option<IscsiConn>,
+    tmfs: Vec<PendingTmf>,
     tags: Tags,
     /// Copy mode: `io_bufs` registered as the ring's fixed buffers, when they could be.
     /// Declared before `io_bufs`, so unregistered before they are freed.
@@ -99,14 +120,11 @@ pub(super) struct QueueLoop {
     rng: StdRng,
     next_atid: u32,
     cqes: Vec<(u64, i32, u32)>,
-    tick: Tick,
-    /// No reconnects: the loop is shutting down.
-    shutting_down: bool,
-    /// While the session is down past the replacement timeout, requests fail at once.
-    fail_fast: bool,
-    outage_since: Option<Instant>,
-    reconnect_attempts: u32,
+    tick: Timer,
+    wakeup: Timer,
+    /// Why the last connection ended, for the log line that gives up.
     last_error: Option<String>,
+    stop_seen: bool,
     stats_seen: u64,
     stats: QueueStats,
 }
@@ -225,9 +243,12 @@ impl QueueLoop {
             .collect();
         Ok(QueueLoop {
             qid,
+            supervisor: Supervisor::new(depth, Timeouts::default()),
             target,
             engine,
-            link: Link::Down,
+            conn: None,
+            draining: None,
+            tmfs: Vec::new(),
             tags,
             fixed_bufs,
             io_bufs,
@@ -235,12 +256,10 @@ impl QueueLoop {
             rng: StdRng::from_entropy(),
             next_atid: 1,
             cqes: Vec::with_capacity(usize::from(depth) * 2),
-            tick: Tick::new(TICK),
-            shutting_down: false,
-            fail_fast: false,
-            outage_since: None,
-            reconnect_attempts: 0,
+            tick: Timer::new(user_data::tick()),
+            wakeup: Timer::new(user_data::wakeup()),
             last_error: None,
+            stop_seen: false,
             stats_seen: STATS_REQUESTS.load(Ordering::Relaxed),
             stats: QueueStats::default(),
         })
@@ -249,24 +268,16 @@ impl QueueLoop {
     /// Logs in before any request is fetched. Fails (without retrying) with the reason the
     /// login did not succeed.
     pub fn log_in(&mut self, queue: &UblkQueue) -> Result<(), String> {
-        let deadline = Instant::now() + link::LOGIN_TIMEOUT;
-        self.start_connect(Instant::now());
+        self.supervisor.start(Instant::now());
+        self.run_actions(queue, Instant::now());
         loop {
-            match &self.link {
-                Link::Up { .. } => return Ok(()),
-                Link::Connecting { .. } => {}
-                _ => {
-                    return Err(self
-                        .last_error
-                        .clone()
-                        .unwrap_or_else(|| "the login did not complete".into()))
-                }
+            if self.supervisor.is_up() {
+                return Ok(());
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                self.declare_dead(queue, "the login timed out".into());
-                continue;
-            };
-            if let Err(error) = self.pump_without_queue(queue, left) {
+            if let Some(error) = self.last_error.take() {
+                return Err(error);
+            }
+            if let Err(error) = self.pump_without_queue(queue, TICK) {
                 return Err(format!("queue ring: {error}"));
             }
         }
@@ -274,7 +285,7 @@ impl QueueLoop {
 
     /// Serves requests until the kernel takes the queue down.
     pub fn serve(&mut self, queue: &UblkQueue) {
-        if let Err(error) = self.tick.arm() {
+        if let Err(error) = self.tick.arm(Instant::now(), TICK) {
             tracing::error!(queue = self.qid, %error, "cannot arm the queue timer");
             return;
         }
@@ -288,7 +299,7 @@ impl QueueLoop {
                 1,
             );
             self.process_cqes(queue, true);
-            self.after_batch(queue);
+            self.after_batch(queue, true);
             match result {
                 Ok(_) => {}
                 Err(UblkError::QueueIsDown) => break,
@@ -303,26 +314,12 @@ impl QueueLoop {
 
     /// Logs out (or drops a connection that is not up) and lets the engine finish.
     pub fn shut_down(&mut self, queue: &UblkQueue) {
-        self.shutting_down = true;
         let now = Instant::now();
-        match std::mem::replace(&mut self.link, Link::Down) {
-            Link::Up { mut conn, .. } => match conn.logout(&mut self.engine) {
-                Ok(()) => {
-                    self.link = Link::LoggingOut {
-                        conn,
-                        deadline: now + LOGOUT_TIMEOUT,
-                    };
-                }
-                Err(error) => {
-                    tracing::warn!(queue = self.qid, %error, "cannot log out; dropping the connection");
-                    conn.abort(&mut self.engine);
-                }
-            },
-            Link::Connecting { mut conn, .. } => conn.abort(&mut self.engine),
-            other => self.link = other,
-        }
-        let deadline = now + LOGOUT_TIMEOUT + link::DRAIN_TIMEOUT;
-        while !matches!(self.link, Link::Down | Link::Waiting { .. }) {
+        self.supervisor.shut_down(now);
+        self.run_actions(queue, now);
+        let timeouts = self.supervisor.timeouts();
+        let deadline = now + timeouts.logout + timeouts.drain_warning;
+        while !(self.supervisor.is_settled() && self.draining.is_none()) {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
@@ -346,14 +343,22 @@ impl QueueLoop {
                 break;
             }
         }
-        let held = self.tags.held_count();
-        if held > 0 {
-            tracing::warn!(queue = self.qid, held, "requests never served");
+        let busy = self.supervisor.busy();
+        if busy > 0 {
+            tracing::warn!(queue = self.qid, busy, "requests never served");
         }
     }
 
     pub fn stats(&self) -> QueueStats {
-        self.stats
+        let mut stats = self.stats;
+        let s = self.supervisor.stats();
+        stats.failed = s.failed;
+        stats.retries = s.retries;
+        stats.reconnects = s.reconnects;
+        stats.timeouts = s.timeouts;
+        stats.aborts_sent = s.aborts_sent;
+        stats.resets_sent = s.resets_sent;
+        stats
     }
 
     /// The tags' buffers in copy mode, for FETCH.
@@ -365,9 +370,14 @@ impl QueueLoop {
     /// down), reaping the CQEs ourselves.
     fn pump_without_queue(&mut self, queue: &UblkQueue, limit: Duration) -> io::Result<()> {
         flush_engine(&mut self.engine)?;
-        wait_and_reap(limit.min(TICK), &mut self.cqes)?;
+        let until_deadline = self
+            .supervisor
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+            .unwrap_or(TICK);
+        wait_and_reap(limit.min(TICK).min(until_deadline), &mut self.cqes)?;
         self.process_cqes(queue, false);
-        self.after_batch(queue);
+        self.after_batch(queue, false);
         Ok(())
     }
 
@@ -378,13 +388,15 @@ impl QueueLoop {
                 CqeOwner::UblkCommand { tag } => self.on_ublk_command(queue, tag, result),
                 CqeOwner::Engine { token } => self.engine.on_cqe(token, result, flags),
                 CqeOwner::Tick => {
+                    self.tick.fired();
                     self.on_tick();
                     if serving {
-                        if let Err(error) = self.tick.arm() {
+                        if let Err(error) = self.tick.arm(Instant::now(), TICK) {
                             tracing::error!(queue = self.qid, %error, "cannot re-arm the queue timer");
                         }
                     }
                 }
+                CqeOwner::Wakeup => self.wakeup.fired(),
                 CqeOwner::Foreign => {
                     tracing::debug!(queue = self.qid, data, result, "CQE of unknown origin")
                 }
@@ -419,11 +431,8 @@ impl QueueLoop {
             reconnects = s.reconnects,
             "queue counters"
         );
-        match &self.link {
-            Link::Up { conn, .. } | Link::LoggingOut { conn, .. } | Link::Draining { conn, .. } => {
-                self.log_conn_counters(conn, when)
-            }
-            _ => {}
+        if let Some(conn) = self.conn.as_ref().or(self.draining.as_ref()) {
+            self.log_conn_counters(conn, when);
         }
     }
 
@@ -489,10 +498,9 @@ impl QueueLoop {
         }
         if result == sys::UBLK_IO_RES_OK as i32 {
             self.on_request(queue, tag);
-        } else if result == sys::UBLK_IO_RES_ABORT {
-            // The queue is going down; libublk counts these and ends `serve`.
-            self.tags.mark_idle(tag);
-        } else {
+        } else if result != sys::UBLK_IO_RES_ABORT {
+            // UBLK_IO_RES_ABORT: the queue is going down; libublk counts these and ends
+            // `serve`.
             tracing::warn!(
                 queue = self.qid,
                 tag,
@@ -511,16 +519,7 @@ impl QueueLoop {
             return;
         }
         match ops::plan(&request, &self.target.geometry, &self.target.caps) {
-            Ok(plan) => {
-                let pending = Pending { plan, retries: 0 };
-                if self.link.is_up() {
-                    self.submit(queue, tag, pending);
-                } else if self.fail_fast {
-                    self.commit(queue, tag, ENOLINK);
-                } else {
-                    self.tags.hold(tag, pending);
-                }
-            }
+            Ok(plan) => self.supervisor.request_arrived(Instant::now(), tag, plan),
             Err(error) => {
                 tracing::debug!(queue = self.qid, tag, ?request, %error, "request refused");
                 self.commit(queue, tag, error.errno());
@@ -528,40 +527,138 @@ impl QueueLoop {
         }
     }
 
-    fn submit(&mut self, queue: &UblkQueue, tag: u16, pending: Pending) {
-        let task = match &pending.plan.buffer {
-            PlanBuffer::Aux(data) => {
-                let Some(buffer) = self.aux.get_mut(usize::from(tag)) else {
-                    self.commit(queue, tag, EIO);
-                    return;
-                };
-                if data.fill(buffer.as_mut_slice()).is_none() {
-                    tracing::error!(
-                        queue = self.qid,
-                        tag,
-                        len = data.len(),
-                        "auxiliary data does not fit"
-                    );
-                    self.commit(queue, tag, EIO);
-                    return;
+    /// Executes what the supervisor decided, until it has nothing more.
+    fn run_actions(&mut self, queue: &UblkQueue, now: Instant) {
+        while let Some(action) = self.supervisor.poll_action() {
+            match action {
+                Action::Connect => self.start_connect(now),
+                Action::Submit(tag) => {
+                    let result = self.submit(tag);
+                    self.supervisor.submitted(now, tag, result);
                 }
-                self.tags.aux_task(tag)
+                Action::Complete {
+                    tag,
+                    result,
+                    request,
+                } => {
+                    if result < 0 {
+                        tracing::warn!(queue = self.qid, tag, kind = ?request.kind, result, "request failed");
+                    }
+                    self.count_done(request.kind, result);
+                    self.commit(queue, tag, result);
+                }
+                Action::Ping => {
+                    if let Some(conn) = self.conn.as_mut() {
+                        if let Err(error) = conn.ping(&mut self.engine) {
+                            tracing::debug!(queue = self.qid, %error, "cannot send a NOP-Out");
+                        }
+                    }
+                }
+                Action::AbortTask(tag) => self.abort_task(tag),
+                Action::LunReset => self.lun_reset(),
+                Action::Drop(reason) => {
+                    tracing::warn!(queue = self.qid, %reason, "dropping the connection");
+                    self.last_error = Some(reason.to_string());
+                    if let Some(mut conn) = self.conn.take() {
+                        conn.abort(&mut self.engine);
+                        self.start_draining(conn);
+                    }
+                }
+                Action::Logout => self.log_out(now),
             }
+        }
+    }
+
+    fn abort_task(&mut self, tag: u16) {
+        let task = self.task_of(tag);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        match conn.abort_task(&mut self.engine, task) {
+            Ok(itt) => {
+                tracing::warn!(
+                    queue = self.qid,
+                    tag,
+                    itt,
+                    "command timed out: ABORT TASK sent"
+                );
+                self.tmfs.push(PendingTmf::AbortTask { itt, tag });
+            }
+            Err(error) => {
+                tracing::debug!(queue = self.qid, tag, %error, "cannot send ABORT TASK")
+            }
+        }
+        self.route_conn_events(Instant::now());
+    }
+
+    fn lun_reset(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        match conn.lun_reset(&mut self.engine, self.target.lun) {
+            Ok(itt) => {
+                tracing::warn!(queue = self.qid, itt, "LOGICAL UNIT RESET sent");
+                self.tmfs.push(PendingTmf::LunReset { itt });
+            }
+            Err(error) => {
+                tracing::debug!(queue = self.qid, %error, "cannot send LOGICAL UNIT RESET")
+            }
+        }
+    }
+
+    fn log_out(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if let Err(error) = conn.logout(&mut self.engine) {
+            tracing::warn!(queue = self.qid, %error, "cannot log out; dropping the connection");
+            if let Some(mut conn) = self.conn.take() {
+                conn.abort(&mut self.engine);
+                self.start_draining(conn);
+            }
+            self.supervisor.link_failed(now);
+        }
+    }
+
+    /// The engine task a tag's command moves its data through.
+    fn task_of(&self, tag: u16) -> u32 {
+        let Some(plan) = self.supervisor.request(tag) else {
+            return Tags::own_task(tag);
+        };
+        match &plan.buffer {
+            PlanBuffer::Aux(_) => self.tags.aux_task(tag),
             // Writes from a fixed copy buffer go out as mapped memory: one SENDMSG with the
-            // header instead of a WRITE_FIXED with corking around it (VM, 4 KiB randwrite
-            // QD32: 2,006-2,052 IOPS as WRITE_FIXED, 2,227-2,485 as SENDMSG).
-            PlanBuffer::Tag
-                if self.fixed_bufs.is_some() && pending.plan.direction == Direction::Write =>
-            {
+            // header instead of a WRITE_FIXED with corking around it.
+            PlanBuffer::Tag if self.fixed_bufs.is_some() && plan.direction == Direction::Write => {
                 self.tags.send_task(tag)
             }
             PlanBuffer::Tag | PlanBuffer::None => Tags::own_task(tag),
+        }
+    }
+
+    /// Puts a tag's command on the session.
+    fn submit(&mut self, tag: u16) -> Submitted {
+        let task = self.task_of(tag);
+        let Some(plan) = self.supervisor.request(tag) else {
+            return Submitted::Refused(EIO);
         };
-        let Link::Up { conn, .. } = &mut self.link else {
-            self.tags.hold(tag, pending);
-            return;
+        if let PlanBuffer::Aux(data) = &plan.buffer {
+            let Some(buffer) = self.aux.get_mut(usize::from(tag)) else {
+                return Submitted::Refused(EIO);
+            };
+            if data.fill(buffer.as_mut_slice()).is_none() {
+                tracing::error!(
+                    queue = self.qid,
+                    tag,
+                    len = data.len(),
+                    "auxiliary data does not fit"
+                );
+                return Submitted::Refused(EIO);
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Submitted::NotUp;
         };
-        let plan = &pending.plan;
         let submitted = conn.submit(
             &mut self.engine,
             task,
@@ -571,26 +668,24 @@ impl QueueLoop {
             plan.data_len,
         );
         match submitted {
-            Ok(()) => self.tags.set_in_flight(tag, pending),
-            Err(ConnError::NotLoggedIn) => self.tags.hold(tag, pending),
+            Ok(()) => Submitted::Taken,
+            Err(ConnError::NotLoggedIn) => Submitted::NotUp,
             // The session took the command but its PDUs could not be queued on the
             // connection: the command is the session's now, so the connection is dropped and
             // recovery reissues it with the others.
             Err(error @ (ConnError::Post(_) | ConnError::Pdu(_) | ConnError::WorkRequest(_))) => {
-                self.tags.set_in_flight(tag, pending);
-                self.declare_dead(queue, format!("cannot queue a PDU: {error}"));
+                tracing::warn!(queue = self.qid, tag, %error, "cannot queue a PDU");
+                Submitted::Broken
             }
             // Refused before the session took it (no ITT, or the session said no).
             Err(error) => {
                 tracing::error!(queue = self.qid, tag, %error, "cannot submit");
-                self.stats.failed += 1;
-                self.commit(queue, tag, EIO);
+                Submitted::Refused(EIO)
             }
         }
     }
 
     fn commit(&mut self, queue: &UblkQueue, tag: u16, result: i32) {
-        self.tags.mark_idle(tag);
         let desc = if self.target.zero_copy {
             BufDesc::AutoReg(auto_buf_reg(tag))
         } else {
@@ -605,27 +700,70 @@ impl QueueLoop {
         }
     }
 
-    /// Routes the engine's completions, then moves the session along in time.
-    fn after_batch(&mut self, queue: &UblkQueue) {
-        while let Some(completion) = self.engine.poll_completion() {
-            self.on_completion(queue, completion);
+    /// Routes the engine's completions, moves the supervisor along in time and executes its
+    /// decisions; arms the wake-up timer for its next deadline.
+    fn after_batch(&mut self, queue: &UblkQueue, serving: bool) {
+        let now = Instant::now();
+        if !self.stop_seen && STOP_REQUESTED.load(Ordering::Relaxed) {
+            self.stop_seen = true;
+            self.supervisor.stop(now);
         }
-        self.poll_link(queue, Instant::now());
+        while let Some(completion) = self.engine.poll_completion() {
+            self.on_completion(now, completion);
+        }
+        self.settle_draining(now);
+        self.supervisor.handle_timeout(now);
+        self.run_actions(queue, now);
+        if serving {
+            self.arm_wakeup(now);
+        }
     }
 
-    fn on_completion(&mut self, queue: &UblkQueue, completion: Completion) {
-        if let Link::Draining { tid, .. } = &self.link {
-            let ends_it = matches!(
-                completion,
-                Completion::Abort { tid: t, .. } | Completion::AbortRpl { tid: t }
-                    | Completion::CloseConRpl { tid: t } if Some(t) == *tid
-            );
-            if ends_it {
-                self.finish_drain(queue);
-            }
+    fn arm_wakeup(&mut self, now: Instant) {
+        let Some(next) = self.supervisor.poll_timeout() else {
+            return;
+        };
+        let after = next.saturating_duration_since(now).max(WAKEUP_SLACK);
+        let covered = |armed: Option<Instant>| armed.is_some_and(|at| at <= now + after);
+        if covered(self.tick.armed_until()) || covered(self.wakeup.armed_until()) {
             return;
         }
-        let Some(conn) = self.link.conn_mut() else {
+        if let Err(error) = self.wakeup.arm(now, after) {
+            tracing::error!(queue = self.qid, %error, "cannot arm the wake-up timer");
+        }
+    }
+
+    /// Hands a failed connection's tasks back once the engine can no longer touch their
+    /// buffers.
+    fn settle_draining(&mut self, now: Instant) {
+        let Some(conn) = &self.draining else {
+            return;
+        };
+        if conn.tid().is_some_and(|tid| !self.engine.conn_settled(tid)) {
+            return;
+        }
+        if let Some(mut conn) = self.draining.take() {
+            self.log_conn_counters(&conn, "failed");
+            // Releases the DDP tags: nothing is in flight on their buffers any more.
+            conn.take_outstanding(&mut self.engine);
+        }
+        self.supervisor.drained(now);
+    }
+
+    fn start_draining(&mut self, conn: IscsiConn) {
+        self.tmfs.clear();
+        if let Some(mut old) = self.draining.replace(conn) {
+            // Cannot happen: the supervisor waits for one drain before it connects again.
+            tracing::error!(
+                queue = self.qid,
+                "a second connection failed while one drains"
+            );
+            old.take_outstanding(&mut self.engine);
+        }
+    }
+
+    fn on_completion(&mut self, now: Instant, completion: Completion) {
+        let Some(conn) = self.conn.as_mut() else {
             self.reap_orphan(&completion);
             return;
         };
@@ -634,21 +772,16 @@ impl QueueLoop {
             return;
         }
         // Only a PDU from the target proves it alive (our own sends complete too).
-        let received = matches!(completion, Completion::IscsiHdr(_));
+        if matches!(completion, Completion::IscsiHdr(_)) {
+            self.supervisor.received(now);
+        }
         conn.handle(&mut self.engine, completion, &mut self.rng);
-        let mut events = Vec::new();
-        while let Some(event) = conn.poll_event() {
-            events.push(event);
-        }
-        if let (true, Link::Up { last_rx, .. }) = (received, &mut self.link) {
-            *last_rx = Instant::now();
-        }
-        for event in events {
-            self.on_conn_event(queue, event);
-        }
+        self.route_conn_events(now);
     }
 
-    /// A connection that completed its open after we gave up on it is closed at once.
+    /// A completion for no live connection: a connection that completed its open after we
+    /// gave up on it is closed at once; the rest belong to a draining connection, whose end
+    /// the engine reports by settling it.
     fn reap_orphan(&mut self, completion: &Completion) {
         if let Completion::ActEstablish { tid, .. } = completion {
             let _ = self.engine.post(WorkRequest::AbortReq { tid: *tid });
@@ -660,21 +793,27 @@ impl QueueLoop {
         );
     }
 
-    fn on_conn_event(&mut self, queue: &UblkQueue, event: ConnEvent) {
+    fn route_conn_events(&mut self, now: Instant) {
+        while let Some(event) = self.conn.as_mut().and_then(IscsiConn::poll_event) {
+            self.on_conn_event(now, event);
+        }
+    }
+
+    fn on_conn_event(&mut self, now: Instant, event: ConnEvent) {
         match event {
-            ConnEvent::LoggedIn => self.on_logged_in(queue),
-            ConnEvent::TaskDone { task, outcome, .. } => self.on_task_done(queue, task, outcome),
-            ConnEvent::Session(Event::PingReply { .. }) => {
-                if let Link::Up { ping_sent, .. } = &mut self.link {
-                    *ping_sent = None;
-                }
+            ConnEvent::LoggedIn => self.on_logged_in(now),
+            ConnEvent::TaskDone { task, outcome, .. } => self.on_task_done(now, task, &outcome),
+            ConnEvent::Session(Event::PingReply { .. }) => self.supervisor.ping_answered(now),
+            ConnEvent::Session(Event::TaskMgmtComplete { itt, response, .. }) => {
+                self.on_tmf_done(now, itt, response)
             }
             ConnEvent::Session(Event::LogoutRequested { within_secs }) => {
                 tracing::warn!(
                     queue = self.qid,
                     within_secs,
-                    "the target asks us to log out; it will drop the session"
+                    "the target asks us to log out: logging out and back in"
                 );
+                self.supervisor.logout_requested(now);
             }
             ConnEvent::Session(Event::TargetWillDrop { time2wait, .. }) => {
                 tracing::warn!(
@@ -682,6 +821,8 @@ impl QueueLoop {
                     time2wait,
                     "the target will drop the connection"
                 );
+                self.supervisor
+                    .target_will_drop(now, Duration::from_secs(u64::from(time2wait)));
             }
             ConnEvent::Session(Event::ScsiAsyncEvent { lun, sense }) => {
                 tracing::info!(queue = self.qid, lun, ?sense, "SCSI asynchronous event");
@@ -689,140 +830,96 @@ impl QueueLoop {
             ConnEvent::Session(other) => {
                 tracing::debug!(queue = self.qid, event = ?other, "session event");
             }
-            ConnEvent::Failed(error) => self.on_conn_failed(queue, error),
+            ConnEvent::Failed(error) => self.on_conn_failed(now, error),
             ConnEvent::Closed => {
-                if let Link::LoggingOut { conn, .. } = &self.link {
-                    tracing::info!(queue = self.qid, "logged out");
-                    self.log_conn_counters(conn, "final");
-                    self.link = Link::Down;
-                }
+                let Some(conn) = self.conn.take() else {
+                    return;
+                };
+                tracing::info!(queue = self.qid, "logged out");
+                self.log_conn_counters(&conn, "final");
+                let time2wait = Duration::from_secs(u64::from(conn.logout_time2wait()));
+                self.start_draining(conn);
+                self.supervisor.logged_out(now, time2wait);
             }
         }
     }
 
-    fn on_logged_in(&mut self, queue: &UblkQueue) {
-        let conn = match std::mem::replace(&mut self.link, Link::Down) {
-            Link::Connecting { conn, .. } => conn,
-            other => {
-                self.link = other;
-                return;
+    fn on_tmf_done(&mut self, now: Instant, itt: u32, response: u8) {
+        let Some(index) = self.tmfs.iter().position(|tmf| match tmf {
+            PendingTmf::AbortTask { itt: i, .. } | PendingTmf::LunReset { itt: i } => *i == itt,
+        }) else {
+            return;
+        };
+        match self.tmfs.swap_remove(index) {
+            PendingTmf::AbortTask { tag, .. } => {
+                tracing::info!(queue = self.qid, tag, response, "ABORT TASK answered");
+                self.supervisor.abort_answered(now, tag, response);
             }
-        };
-        let window = conn.window_room();
-        let params = conn.params().cloned();
-        let local = conn.tid().and_then(|tid| self.engine.local_addr(tid));
-        self.link = Link::Up {
-            conn,
-            last_rx: Instant::now(),
-            ping_sent: None,
-        };
-        if let Some(p) = params {
+            PendingTmf::LunReset { .. } => {
+                tracing::info!(queue = self.qid, response, "LOGICAL UNIT RESET answered");
+                self.supervisor.reset_answered(now, response);
+            }
+        }
+    }
+
+    fn on_logged_in(&mut self, now: Instant) {
+        if let Some(conn) = &self.conn {
+            let window = conn.window_room();
+            let local = conn.tid().and_then(|tid| self.engine.local_addr(tid));
+            if let Some(p) = conn.params() {
+                tracing::info!(
+                    queue = self.qid,
+                    local = ?local,
+                    peer = %self.target.peer,
+                    header_digest = p.header_digest,
+                    data_digest = p.data_digest,
+                    max_burst = p.max_burst_length,
+                    first_burst = p.first_burst_length,
+                    immediate_data = p.immediate_data,
+                    initial_r2t = p.initial_r2t,
+                    cmd_window = window,
+                    "session up"
+                );
+            }
+            if window < u32::from(self.tags.depth()) {
+                tracing::debug!(
+                    queue = self.qid,
+                    window,
+                    depth = self.tags.depth(),
+                    "the CmdSN window is narrower than the queue; the rest waits in the session"
+                );
+            }
+        }
+        if let Some(outage) = self.supervisor.outage(now) {
             tracing::info!(
                 queue = self.qid,
-                local = ?local,
-                peer = %self.target.peer,
-                header_digest = p.header_digest,
-                data_digest = p.data_digest,
-                max_burst = p.max_burst_length,
-                first_burst = p.first_burst_length,
-                immediate_data = p.immediate_data,
-                initial_r2t = p.initial_r2t,
-                cmd_window = window,
-                "session up"
-            );
-        }
-        if window < u32::from(self.tags.depth()) {
-            tracing::debug!(
-                queue = self.qid,
-                window,
-                depth = self.tags.depth(),
-                "the CmdSN window is narrower than the queue; the rest waits in the session"
-            );
-        }
-        if self.outage_since.take().is_some() {
-            self.stats.reconnects += 1;
-            tracing::info!(
-                queue = self.qid,
-                reissued = self.tags.held_count(),
+                reissued = self.supervisor.held(),
+                outage_ms = outage.as_millis() as u64,
                 "session recovered"
             );
         }
-        self.reconnect_attempts = 0;
-        self.fail_fast = false;
-        // Each held request once: one that cannot go now is held again for the next time.
-        for _ in 0..self.tags.held_count() {
-            let Some((tag, pending)) = self.tags.next_held() else {
-                break;
-            };
-            self.submit(queue, tag, pending);
-            if !self.link.is_up() {
-                break;
-            }
-        }
+        self.last_error = None;
+        self.supervisor.logged_in(now);
     }
 
-    fn on_task_done(
-        &mut self,
-        queue: &UblkQueue,
-        task: u32,
-        outcome: iscsi_proto::session::TaskOutcome,
-    ) {
+    fn on_task_done(&mut self, now: Instant, task: u32, outcome: &TaskOutcome) {
         let Some(tag) = self.tags.tag_of_task(task) else {
             tracing::warn!(queue = self.qid, task, "completion for an unknown task");
             return;
         };
-        let Some(mut pending) = self.tags.take_in_flight(tag) else {
+        let Some(plan) = self.supervisor.request(tag) else {
             tracing::warn!(queue = self.qid, tag, "completion for a tag not in flight");
             return;
         };
-        let kind = pending.plan.kind;
-        match outcome::judge(kind, pending.plan.data_len, &outcome) {
-            Verdict::Done(result) => {
-                self.count_done(kind, result);
-                self.commit(queue, tag, result);
-            }
-            Verdict::Retry if pending.retries < MAX_RETRIES => {
-                pending.retries += 1;
-                self.stats.retries += 1;
-                tracing::debug!(
-                    queue = self.qid,
-                    tag,
-                    ?outcome,
-                    retry = pending.retries,
-                    "reissuing"
-                );
-                self.submit(queue, tag, pending);
-            }
-            Verdict::Retry => {
-                let errno = outcome::exhausted(&outcome);
-                tracing::warn!(
-                    queue = self.qid,
-                    tag,
-                    ?kind,
-                    ?outcome,
-                    errno,
-                    "retries exhausted"
-                );
-                self.stats.failed += 1;
-                self.commit(queue, tag, errno);
-            }
-            Verdict::Failed(errno) => {
-                tracing::warn!(
-                    queue = self.qid,
-                    tag,
-                    ?kind,
-                    ?outcome,
-                    errno,
-                    "command failed"
-                );
-                self.stats.failed += 1;
-                self.commit(queue, tag, errno);
-            }
-        }
+        let judged = outcome::judge(plan.kind, plan.data_len, outcome);
+        tracing::debug!(queue = self.qid, tag, ?outcome, ?judged, "command finished");
+        self.supervisor.finished(now, tag, judged);
     }
 
     fn count_done(&mut self, kind: PlanKind, result: i32) {
-        let bytes = u64::try_from(result).unwrap_or(0);
+        let Ok(bytes) = u64::try_from(result) else {
+            return;
+        };
         let s = &mut self.stats;
         match kind {
             PlanKind::Read => {
@@ -840,224 +937,40 @@ impl QueueLoop {
     }
 
     fn start_connect(&mut self, now: Instant) {
-        let config = login_config(
-            &self.target.url,
-            &self.target.initiator_name,
-            self.qid,
-            &mut self.rng,
-        );
+        let isid = queue_isid(self.target.dev_id, self.qid);
+        let config = login_config(&self.target.url, &self.target.initiator_name, isid);
         let atid = self.next_atid;
         self.next_atid = self.next_atid.wrapping_add(1).max(1);
         match IscsiConn::open(&mut self.engine, atid, self.target.peer, config) {
-            Ok(conn) => {
-                self.link = Link::Connecting { conn, started: now };
-            }
+            Ok(conn) => self.conn = Some(conn),
             Err(error) => {
                 tracing::warn!(queue = self.qid, %error, "cannot open a connection");
                 self.last_error = Some(error.to_string());
-                self.schedule_reconnect(now);
+                self.supervisor.connect_failed(now);
             }
         }
     }
 
-    /// The session failed (the connection reported it): hold its commands and reconnect.
-    fn on_conn_failed(&mut self, queue: &UblkQueue, error: ConnError) {
-        let now = Instant::now();
-        let conn = match std::mem::replace(&mut self.link, Link::Down) {
-            Link::LoggingOut { .. } => {
-                tracing::debug!(queue = self.qid, %error, "connection ended during logout");
-                return;
-            }
-            Link::Connecting { conn, .. } | Link::Up { conn, .. } => conn,
-            other => {
-                self.link = other;
-                return;
-            }
+    /// The connection failed: it drains, and the supervisor holds its commands meanwhile.
+    fn on_conn_failed(&mut self, now: Instant, error: ConnError) {
+        let Some(conn) = self.conn.take() else {
+            return;
         };
-        if !self.shutting_down && self.outage_since.is_none() && self.tags.busy_count() > 0 {
+        if self.supervisor.busy() > 0 {
             tracing::warn!(queue = self.qid, %error, "session failed; holding I/O and reconnecting");
         } else {
             tracing::warn!(queue = self.qid, %error, "session failed");
         }
-        self.last_error = Some(error.to_string());
-        let tid = conn.tid();
-        // Connect failures and engine aborts leave nothing running; a FIN from the target
-        // leaves the socket open, which we reset; other failures already posted an abort.
-        let mut engine_done =
-            matches!(error, ConnError::Connect { .. } | ConnError::Aborted { .. });
+        // A FIN from the target leaves the socket open, which we reset; other failures are
+        // already being torn down by the engine.
         if matches!(error, ConnError::PeerClosed) {
-            if let Some(tid) = tid {
-                engine_done |= self.engine.post(WorkRequest::AbortReq { tid }).is_err();
+            if let Some(tid) = conn.tid() {
+                let _ = self.engine.post(WorkRequest::AbortReq { tid });
             }
         }
-        self.link = Link::Draining {
-            conn,
-            tid,
-            deadline: now + link::DRAIN_TIMEOUT,
-        };
-        if engine_done || tid.is_none() {
-            self.finish_drain(queue);
-        }
-    }
-
-    /// We gave up on the connection (login or keepalive timeout): abort it and recover.
-    fn declare_dead(&mut self, queue: &UblkQueue, reason: String) {
-        let now = Instant::now();
-        let mut conn = match std::mem::replace(&mut self.link, Link::Down) {
-            Link::Connecting { conn, .. } | Link::Up { conn, .. } => conn,
-            other => {
-                self.link = other;
-                return;
-            }
-        };
-        tracing::warn!(queue = self.qid, reason, "dropping the connection");
-        self.last_error = Some(reason);
-        conn.abort(&mut self.engine);
-        let tid = conn.tid();
-        self.link = Link::Draining {
-            conn,
-            tid,
-            deadline: now + link::DRAIN_TIMEOUT,
-        };
-        if tid.is_none() {
-            self.finish_drain(queue);
-        }
-    }
-
-    /// The failed connection's engine side is done: its commands go back to held, and a
-    /// reconnect is scheduled.
-    fn finish_drain(&mut self, _queue: &UblkQueue) {
-        let Link::Draining { mut conn, .. } = std::mem::replace(&mut self.link, Link::Down) else {
-            return;
-        };
-        self.log_conn_counters(&conn, "failed");
-        // Releases the DDP tags; the tasks themselves are found by tag below.
-        conn.take_outstanding(&mut self.engine);
-        let held = self.tags.hold_all_in_flight();
-        if held > 0 {
-            tracing::info!(queue = self.qid, held, "commands held for reissue");
-        }
-        let now = Instant::now();
-        if self.shutting_down {
-            return;
-        }
-        self.outage_since.get_or_insert(now);
-        self.schedule_reconnect(now);
-    }
-
-    fn schedule_reconnect(&mut self, now: Instant) {
-        self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
-        self.link = Link::Waiting {
-            until: now + link::backoff(self.reconnect_attempts),
-        };
-    }
-
-    /// Timeouts, keepalive and reconnects.
-    fn poll_link(&mut self, queue: &UblkQueue, now: Instant) {
-        enum Action {
-            None,
-            Connect,
-            Dead(String),
-            Ping,
-            Drained,
-            GiveUpLogout,
-        }
-        let action = match &self.link {
-            Link::Waiting { until } if now >= *until && !self.shutting_down => Action::Connect,
-            Link::Connecting { started, .. }
-                if now.duration_since(*started) > link::LOGIN_TIMEOUT =>
-            {
-                Action::Dead("the login timed out".into())
-            }
-            Link::Up {
-                ping_sent: Some(sent),
-                ..
-            } if now.duration_since(*sent) > link::NOP_TIMEOUT => {
-                Action::Dead(format!("no answer to a NOP-Out in {:?}", link::NOP_TIMEOUT))
-            }
-            Link::Up {
-                ping_sent: None,
-                last_rx,
-                ..
-            } if now.duration_since(*last_rx) >= link::NOP_INTERVAL => Action::Ping,
-            Link::Draining { deadline, .. }
-                if now >= *deadline || self.engine.ops_in_flight() == 0 =>
-            {
-                Action::Drained
-            }
-            Link::LoggingOut { deadline, .. } if now >= *deadline => Action::GiveUpLogout,
-            _ => Action::None,
-        };
-        match action {
-            Action::None => {}
-            Action::Connect => {
-                tracing::info!(
-                    queue = self.qid,
-                    attempt = self.reconnect_attempts,
-                    "reconnecting"
-                );
-                self.start_connect(now);
-            }
-            Action::Dead(reason) => self.declare_dead(queue, reason),
-            Action::Ping => {
-                if let Link::Up {
-                    conn, ping_sent, ..
-                } = &mut self.link
-                {
-                    match conn.ping(&mut self.engine) {
-                        Ok(_) => *ping_sent = Some(now),
-                        Err(error) => {
-                            tracing::debug!(queue = self.qid, %error, "cannot send a NOP-Out")
-                        }
-                    }
-                }
-            }
-            Action::Drained => self.finish_drain(queue),
-            Action::GiveUpLogout => {
-                if let Link::LoggingOut { mut conn, .. } =
-                    std::mem::replace(&mut self.link, Link::Down)
-                {
-                    tracing::warn!(
-                        queue = self.qid,
-                        "logout timed out; resetting the connection"
-                    );
-                    conn.abort(&mut self.engine);
-                }
-            }
-        }
-        if let Some(since) = self.outage_since {
-            if !self.fail_fast && now.duration_since(since) >= link::REPLACEMENT_TIMEOUT {
-                self.fail_held(
-                    queue,
-                    "the session stayed down past the replacement timeout",
-                );
-            }
-        }
-        if !self.fail_fast && !self.link.is_up() && STOP_REQUESTED.load(Ordering::Relaxed) {
-            // Stopping waits for every request; with the target gone they would wait for the
-            // replacement timeout.
-            self.fail_held(
-                queue,
-                "the device is being stopped while the session is down",
-            );
-        }
-    }
-
-    /// Fails every held request with ENOLINK, and new ones too until the session is back.
-    fn fail_held(&mut self, queue: &UblkQueue, why: &str) {
-        self.fail_fast = true;
-        let mut failed = 0;
-        while let Some((tag, _)) = self.tags.next_held() {
-            self.stats.failed += 1;
-            failed += 1;
-            self.commit(queue, tag, ENOLINK);
-        }
-        tracing::error!(
-            queue = self.qid,
-            failed,
-            last_error = self.last_error.as_deref().unwrap_or("unknown"),
-            "{why}: failing I/O until the session is back"
-        );
+        self.last_error = Some(error.to_string());
+        self.start_draining(conn);
+        self.supervisor.link_failed(now);
     }
 }
 

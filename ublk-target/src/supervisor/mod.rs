@@ -197,7 +197,8 @@ impl<R> Supervisor<R> {
 
     /// How long the session has been down, if it is.
     pub fn outage(&self, now: Instant) -> Option<Duration> {
-        self.outage_since.map(|since| now.saturating_duration_since(since))
+        self.outage_since
+            .map(|since| now.saturating_duration_since(since))
     }
 
     /// Requests taken from the kernel and not committed.
@@ -258,9 +259,12 @@ impl<R> Supervisor<R> {
     /// Sends a request now, holds it for a session, or fails it during an outage.
     fn dispatch(&mut self, now: Instant, tag: u16) {
         if self.path.is_up() {
-            self.set_state(tag, SlotState::InFlight {
-                deadline: now + self.timeouts.command,
-            });
+            self.set_state(
+                tag,
+                SlotState::InFlight {
+                    deadline: now + self.timeouts.command,
+                },
+            );
             self.actions.push_back(Action::Submit(tag));
         } else if self.fail_fast {
             self.complete(tag, ENOLINK);
@@ -413,20 +417,26 @@ impl<R> Supervisor<R> {
         self.path.drain(now, &self.timeouts);
     }
 
-    /// The device is being stopped: log out if the session is up, fail what waits if it is
-    /// not, and never reconnect.
+    /// The device is being stopped (SIGTERM): the kernel drains what is in flight, so a
+    /// live session keeps serving; but nothing waits for a session any more. Held requests
+    /// fail at once, a login in progress is dropped, and no reconnect follows.
     pub fn stop(&mut self, now: Instant) {
-        if self.stopping {
-            return;
-        }
         self.stopping = true;
-        if self.path.logout(now, &self.timeouts, false) {
-            self.actions.push_back(Action::Logout);
-        }
         match self.path.state {
             PathState::Connecting { .. } => self.drop_connection(now, DropReason::Stopping),
             PathState::Waiting { .. } => self.path.state = PathState::Down,
             _ => {}
+        }
+        if !self.path.is_up() {
+            self.fail_held();
+        }
+    }
+
+    /// The queue is down: log out if the session is up, else end whatever runs.
+    pub fn shut_down(&mut self, now: Instant) {
+        self.stop(now);
+        if self.path.logout(now, &self.timeouts, false) {
+            self.actions.push_back(Action::Logout);
         }
         self.fail_held();
     }
@@ -475,9 +485,12 @@ impl<R> Supervisor<R> {
         self.reset_deadline = None;
         for tag in 0..self.slots.len() as u16 {
             if matches!(self.slot_state(tag), Some(SlotState::Resetting)) {
-                self.set_state(tag, SlotState::InFlight {
-                    deadline: now + self.timeouts.command,
-                });
+                self.set_state(
+                    tag,
+                    SlotState::InFlight {
+                        deadline: now + self.timeouts.command,
+                    },
+                );
             }
         }
     }
@@ -497,9 +510,12 @@ impl<R> Supervisor<R> {
                     }
                     tracing::warn!(tag, "command timed out; aborting it");
                     self.stats.aborts_sent += 1;
-                    self.set_state(tag, SlotState::Aborting {
-                        deadline: now + self.timeouts.abort,
-                    });
+                    self.set_state(
+                        tag,
+                        SlotState::Aborting {
+                            deadline: now + self.timeouts.abort,
+                        },
+                    );
                     self.actions.push_back(Action::AbortTask(tag));
                 }
                 Some(SlotState::Aborting { deadline }) if now >= *deadline => {
@@ -589,7 +605,11 @@ impl<R> Supervisor<R> {
             return;
         }
         self.path.wait(now, &self.timeouts);
-        if self.path.deadline(&self.timeouts).is_some_and(|at| at <= now) {
+        if self
+            .path
+            .deadline(&self.timeouts)
+            .is_some_and(|at| at <= now)
+        {
             self.handle_timeout(now);
         }
     }

@@ -179,10 +179,14 @@ impl Path {
         match self.state {
             PathState::Down => None,
             PathState::Connecting { started } => Some(started + timeouts.login),
-            PathState::Up { ping_sent: Some(sent), .. } => Some(sent + timeouts.nop_timeout),
-            PathState::Up { last_rx, ping_sent: None } => {
-                (!timeouts.nop_interval.is_zero()).then(|| last_rx + timeouts.nop_interval)
-            }
+            PathState::Up {
+                ping_sent: Some(sent),
+                ..
+            } => Some(sent + timeouts.nop_timeout),
+            PathState::Up {
+                last_rx,
+                ping_sent: None,
+            } => (!timeouts.nop_interval.is_zero()).then(|| last_rx + timeouts.nop_interval),
             PathState::LoggingOut { deadline } => Some(deadline),
             PathState::Draining { warn_at } => Some(warn_at),
             PathState::Waiting { until } => Some(until),
@@ -197,7 +201,9 @@ impl Path {
         match &mut self.state {
             PathState::Down => Due::Nothing,
             PathState::Connecting { .. } => Due::Drop(DropReason::LoginTimeout),
-            PathState::Up { ping_sent: Some(_), .. } => Due::Drop(DropReason::NopTimeout),
+            PathState::Up {
+                ping_sent: Some(_), ..
+            } => Due::Drop(DropReason::NopTimeout),
             PathState::Up { ping_sent, .. } => {
                 *ping_sent = Some(now);
                 Due::Ping

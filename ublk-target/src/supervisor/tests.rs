@@ -88,10 +88,7 @@ fn login_timeout_drops_the_connection() {
     sup.handle_timeout(t0 + secs(14));
     assert!(actions(&mut sup).is_empty());
     sup.handle_timeout(t0 + secs(15));
-    assert_eq!(
-        actions(&mut sup),
-        [Action::Drop(DropReason::LoginTimeout)]
-    );
+    assert_eq!(actions(&mut sup), [Action::Drop(DropReason::LoginTimeout)]);
 }
 
 #[test]
@@ -186,10 +183,7 @@ fn an_unanswered_abort_escalates_to_a_lun_reset_then_a_new_connection() {
     let t75 = t45 + secs(30);
     sup.received(t75);
     sup.handle_timeout(t75);
-    assert_eq!(
-        actions(&mut sup),
-        [Action::Drop(DropReason::ResetTimeout)]
-    );
+    assert_eq!(actions(&mut sup), [Action::Drop(DropReason::ResetTimeout)]);
     // Nothing is reissued until the engine has let go of the connection.
     sup.handle_timeout(t75 + secs(60));
     assert!(actions(&mut sup)
@@ -230,10 +224,7 @@ fn a_refused_lun_reset_drops_the_connection() {
     sup.received(t0 + secs(30));
     sup.handle_timeout(t0 + secs(30));
     sup.abort_answered(t0 + secs(30), 0, 0xff);
-    assert_eq!(
-        actions(&mut sup),
-        [Action::AbortTask(0), Action::LunReset]
-    );
+    assert_eq!(actions(&mut sup), [Action::AbortTask(0), Action::LunReset]);
     sup.reset_answered(t0 + secs(31), 5);
     assert_eq!(
         actions(&mut sup),
@@ -274,7 +265,11 @@ fn retriable_statuses_back_off_until_the_retry_window_closes() {
     }
     assert_eq!(&delays[..4], [ms(10), ms(20), ms(40), ms(80)]);
     assert!(delays.iter().all(|d| *d <= secs(1)));
-    assert!(now - t0 >= secs(60) && now - t0 <= secs(61), "{:?}", now - t0);
+    assert!(
+        now - t0 >= secs(60) && now - t0 <= secs(61),
+        "{:?}",
+        now - t0
+    );
     assert!(sup.stats().retries > 60);
 }
 
@@ -318,7 +313,11 @@ fn a_failed_connection_holds_its_commands_until_the_engine_lets_go() {
 fn reconnects_back_off_by_a_second_per_attempt() {
     let (mut sup, t0) = up(1);
     fail_and_drain(&mut sup, t0);
-    assert_eq!(actions(&mut sup), [Action::Connect], "first attempt at once");
+    assert_eq!(
+        actions(&mut sup),
+        [Action::Connect],
+        "first attempt at once"
+    );
     let mut now = t0;
     let mut waits = Vec::new();
     for _ in 0..35 {
@@ -401,9 +400,28 @@ fn stopping_while_connecting_drops_the_login_and_fails_held_io() {
 }
 
 #[test]
-fn stopping_while_up_logs_out_and_stays_down() {
-    let (mut sup, t0) = up(1);
+fn stopping_while_up_keeps_serving_but_holds_nothing_after_a_failure() {
+    let (mut sup, t0) = up(2);
+    submit(&mut sup, t0, 0);
     sup.stop(t0);
+    assert!(
+        actions(&mut sup).is_empty(),
+        "the kernel drains what is in flight"
+    );
+    sup.request_arrived(t0, 1, 1);
+    assert_eq!(actions(&mut sup), [Action::Submit(1)]);
+    sup.submitted(t0, 1, Submitted::Taken);
+    sup.link_failed(t0 + secs(1));
+    sup.drained(t0 + secs(1));
+    let acts = actions(&mut sup);
+    assert_eq!(acts, [complete(0, ENOLINK), complete(1, ENOLINK)]);
+    assert!(sup.is_settled());
+}
+
+#[test]
+fn shutting_down_while_up_logs_out_and_stays_down() {
+    let (mut sup, t0) = up(1);
+    sup.shut_down(t0);
     assert_eq!(actions(&mut sup), [Action::Logout]);
     sup.logged_out(t0 + ms(3), Duration::ZERO);
     sup.drained(t0 + ms(3));
@@ -444,13 +462,10 @@ fn target_will_drop_waits_time2wait_before_reconnecting() {
 #[test]
 fn a_logout_that_hangs_drops_the_connection() {
     let (mut sup, t0) = up(1);
-    sup.stop(t0);
+    sup.shut_down(t0);
     assert_eq!(actions(&mut sup), [Action::Logout]);
     sup.handle_timeout(t0 + secs(15));
-    assert_eq!(
-        actions(&mut sup),
-        [Action::Drop(DropReason::LogoutTimeout)]
-    );
+    assert_eq!(actions(&mut sup), [Action::Drop(DropReason::LogoutTimeout)]);
 }
 
 #[test]
