@@ -90,7 +90,9 @@ pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
 /// Default staging buffer of a connection's receive side: how far one receive may read ahead.
 pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
 /// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
-/// threshold (see the README's benchmark section for the measured crossover).
+/// threshold. Below it, reading a payload ahead with its header and copying it out of staging
+/// costs less than a receive of its own; above it, placing it straight from the socket costs
+/// less (the crossover is measured in `docs/benchmarks/2026-11-24-host-engine-batching.md`).
 pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 32 * 1024;
 /// Default for [`EngineConfig::rx_wake_on_bytes`].
 pub const DEFAULT_RX_WAKE_ON_BYTES: u32 = 64 * 1024;

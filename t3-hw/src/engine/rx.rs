@@ -41,9 +41,10 @@
 //!
 //! Why not read ahead while many statuses are owed: each exact receive leaves the next PDUs in
 //! the socket, so the commands their completions trigger are held back and leave together (see
-//! `Conn::tx_deferred`); swallowing the socket in one read sends them one by one. Against a
-//! CPU-bound target (tgtd) at 4 KiB QD32 that measured about 15% more IOPS and less CPU per
-//! I/O for the exact receives.
+//! `Conn::tx_deferred`); swallowing the socket in one read sends them one by one. One send for
+//! many commands saves more than the receives read-ahead saves: against a CPU-bound target
+//! (tgtd) at a deep queue, exact receives gave more IOPS and less CPU per I/O (see
+//! `docs/benchmarks/2026-11-24-host-engine-batching.md`).
 
 use std::collections::VecDeque;
 

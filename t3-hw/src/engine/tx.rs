@@ -445,7 +445,8 @@ impl TxBatch {
     /// under TCP_CORK: a setsockopt pushed just before the chain corks the socket and one
     /// linked behind its last op uncorks it. A WRITE_FIXED cannot say MSG_MORE, so without
     /// the cork each one (a Data-Out's payload, 8 KiB against tgtd) leaves as a segment of
-    /// its own; under it the chain's PDUs fill whole segments, as the kernel initiator's do.
+    /// its own; under it the chain's PDUs fill whole segments, as the kernel initiator's do
+    /// (see `docs/benchmarks/2026-11-25-vm-so-rcvlowat-cork.md`).
     /// The cork is not linked ahead of the sends, so a kernel refusing it fails only the
     /// setsockopt; an uncork cancelled behind a short send leaves the socket corked until
     /// the resumed chain's own uncork (or the kernel's 200 ms cork timeout).

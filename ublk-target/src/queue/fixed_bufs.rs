@@ -5,7 +5,9 @@
 //! pinned pages kernel to kernel instead of walking and checking userspace addresses on
 //! every receive. The buffers stay the DDP targets and ublk still copies between them and
 //! the request. Writes leave from the same memory as a mapped task buffer (see
-//! `Tags::send_task`): one SENDMSG with the header beats a WRITE_FIXED with corking.
+//! `Tags::send_task`): one SENDMSG then carries the headers and payloads of many PDUs, where
+//! WRITE_FIXED would take an op per payload beside its header's send and a corked chain, which
+//! costs small writes more (see `docs/benchmarks/2026-11-25-vm-copy-fixed-buffers.md`).
 //!
 //! A fixed buffer's bytes are not read by the engine, so this needs what zero copy needs:
 //! no data digest, and a DDP tag for every read (a non-placed read is copied by the engine
