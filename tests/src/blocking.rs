@@ -50,6 +50,9 @@ pub struct Credentials {
     pub chap: Option<ChapCredentials>,
     pub mutual_chap: Option<ChapCredentials>,
     pub operational: OperationalConfig,
+    /// The session's ISID; a random one when `None`. Logging in again with the same ISID
+    /// (and TSIH 0) reinstates the session.
+    pub isid: Option<[u8; 6]>,
 }
 
 impl Default for Credentials {
@@ -59,6 +62,7 @@ impl Default for Credentials {
             chap: None,
             mutual_chap: None,
             operational: OperationalConfig::default(),
+            isid: None,
         }
     }
 }
@@ -133,7 +137,7 @@ fn login(
 ) -> Result<(TcpStream, Vec<u8>, iscsi_proto::login::LoginOutcome), DriverError> {
     let mut rng = rand::thread_rng();
     let mut stream = connect(portal)?;
-    let isid = random_isid(&mut rng, 0);
+    let isid = creds.isid.unwrap_or_else(|| random_isid(&mut rng, 0));
     let config = LoginConfig {
         target_name: target.map(str::to_owned),
         session_type,

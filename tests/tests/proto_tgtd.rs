@@ -369,3 +369,48 @@ fn ipv6_portal() {
     write_read_back(&mut init, 0, 16384, 7);
     init.logout().unwrap();
 }
+
+/// The sessions (I_T nexuses) tgtd lists for target 1.
+fn sessions_of_target_1(tgtd: &Tgtd) -> usize {
+    let shown = tgtd
+        .tgtadm(&["--lld", "iscsi", "--op", "show", "--mode", "target"])
+        .unwrap();
+    let target_1 = shown.split("Target 2:").next().unwrap_or_default();
+    target_1.matches("I_T nexus:").count()
+}
+
+/// What the device's queues rely on after a reconnect: logging in again with the same ISID
+/// and TSIH 0 makes the target end the old session (RFC 7143 session reinstatement), even
+/// while the old connection is still open at the target, as one the initiator gave up on
+/// can be. No command of the old session can then run after its reissued copy.
+#[test]
+fn relogin_with_the_same_isid_reinstates_the_session() {
+    let tgtd = target();
+    let creds = Credentials {
+        isid: Some([0x80, 0, 0, 7, 0, 1]),
+        ..Credentials::default()
+    };
+    let mut replaced = Vec::new();
+    for round in 0..10u32 {
+        let mut init = login_ready(&tgtd, &creds);
+        write_read_back(&mut init, u64::from(round) * 8, 4096, round);
+        assert_eq!(sessions_of_target_1(&tgtd), 1, "after login {round}");
+        replaced.push(init);
+    }
+    let current = replaced.pop().unwrap();
+    for (round, old) in replaced.iter_mut().enumerate() {
+        assert!(
+            old.ready(lun1()).is_err(),
+            "the session of login {round} still serves commands"
+        );
+    }
+    // Another ISID is another session.
+    let other = Credentials {
+        isid: Some([0x80, 0, 0, 7, 0, 2]),
+        ..Credentials::default()
+    };
+    let second = login_ready(&tgtd, &other);
+    assert_eq!(sessions_of_target_1(&tgtd), 2);
+    second.logout().unwrap();
+    current.logout().unwrap();
+}
