@@ -247,8 +247,16 @@ fn vanished_is_done(
 /// ublksrv's `del`: STOP_DEV, wait up to 3 s for the daemon to exit, DEL_DEV. A daemon that
 /// left its record behind has it removed. A device that does not exist when `del` looks is an
 /// error; one that disappears while `del` removes it is not.
+///
+/// Our daemon is told first (SIGTERM), so requests it holds for a session that is down fail
+/// at once instead of after the replacement timeout: STOP_DEV alone waits for every
+/// request the daemon has, and the daemon cannot see that STOP_DEV is waiting.
 pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
     let ctrl = open(id)?;
+    if let Some(pid) = daemon_alive(run_dir, id) {
+        // SAFETY: plain kill(2) of the pid the device's record names.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
     vanished_is_done(ctrl.kill_dev(), || device_exists(id))
         .map_err(|error| AdminError::Stop { id, error })?;
     let mut waited = Duration::ZERO;
@@ -373,6 +381,7 @@ mod tests {
             dev_size: 64 << 20,
             url: "iscsi://u%secretsecret12@127.0.0.1:3261/iqn.t:d/1".into(),
             initiator_name: "iqn.x:y".into(),
+            timeouts: Default::default(),
             zero_copy: false,
         };
         let record = DeviceRecord::new(

@@ -16,6 +16,7 @@ use iscsi_proto::url::IscsiUrl;
 use crate::admin::{self, AdminError};
 use crate::daemon::{self, Forked, Verdict};
 use crate::device::{self, DeviceError, DeviceSpec, Notifier, TARGET_NAME};
+use crate::supervisor::TimeoutSettings;
 use crate::{initiator_name, logging, pidfile};
 
 /// ublksrv's default queue depth and its maximum.
@@ -74,6 +75,8 @@ pub struct AddArgs {
     /// name).
     #[arg(long = "initiator-name", visible_alias = "initiator_name")]
     pub initiator_name: Option<String>,
+    #[command(flatten)]
+    pub timeouts: TimeoutSettings,
     /// Report the device id on this pipe (ublksrv's external-target protocol).
     #[arg(long = "eventfd", hide = true)]
     pub eventfd: Option<i32>,
@@ -253,6 +256,7 @@ pub fn run_add(args: AddArgs) -> ExitCode {
         zero_copy: args.zero_copy,
         url,
         initiator_name: initiator_name::resolve(args.initiator_name.clone()),
+        timeouts: args.timeouts,
         run_dir: run_dir(),
     };
     let mut notifier = match launch(args.eventfd, args.foreground) {

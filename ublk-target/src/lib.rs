@@ -22,5 +22,5 @@ pub mod outcome;
 pub mod params;
 pub mod pidfile;
 pub mod queue;
-mod supervisor;
+pub mod supervisor;
 pub mod user_data;

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
+use crate::supervisor::TimeoutSettings;
+
 /// Where ublksrv keeps its records.
 pub const RUN_DIR: &str = "/run/ublksrvd";
 /// Byte offset of the JSON.
@@ -69,6 +71,9 @@ pub struct TargetRecord {
     /// Whether the device was created with `-z`.
     #[serde(default)]
     pub zero_copy: bool,
+    /// Supervision timeouts, kept for `ublk recover`.
+    #[serde(default)]
+    pub timeouts: TimeoutSettings,
 }
 
 /// The whole record.
@@ -209,6 +214,7 @@ mod tests {
             dev_size: 64 << 20,
             url: "iscsi://u%secretsecret12@127.0.0.1:3260/iqn.t:d/1".into(),
             initiator_name: "iqn.x:init".into(),
+            timeouts: Default::default(),
             zero_copy: true,
         }
     }

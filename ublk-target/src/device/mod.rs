@@ -32,6 +32,7 @@ use crate::daemon;
 use crate::params::{self, DeviceParams};
 use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
 use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED};
+use crate::supervisor::TimeoutSettings;
 use probe::Probed;
 
 /// The ublksrv target name: `ublk add -t cxgb3i` execs `ublk.cxgb3i`.
@@ -57,6 +58,7 @@ pub struct DeviceSpec {
     pub zero_copy: bool,
     pub url: IscsiUrl,
     pub initiator_name: String,
+    pub timeouts: TimeoutSettings,
     /// Where the ublksrv record goes (normally [`pidfile::RUN_DIR`]).
     pub run_dir: PathBuf,
 }
@@ -116,6 +118,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         url: url_with_secrets,
         initiator_name: spec.initiator_name.clone(),
         zero_copy,
+        timeouts: spec.timeouts,
     };
     let target = Arc::new(QueueTarget {
         dev_id: ctrl.dev_info().dev_id,
@@ -126,6 +129,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         geometry: params.geometry(),
         caps: params.caps,
         zero_copy,
+        timeouts: spec.timeouts.timeouts(),
     });
     // From here on the device exists: any failure deletes it (explicitly, and the control's
     // drop would too).
@@ -197,6 +201,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
         geometry: params.geometry(),
         caps: params.caps,
         zero_copy,
+        timeouts: record.timeouts.timeouts(),
     });
     let result = run(&ctrl, &params, target, &record, run_dir, notifier);
     if result.is_ok() {

@@ -86,6 +86,7 @@ pub fn run_queue(
 ) {
     let tid = libublk::ctrl::UblkCtrl::init_queue_thread();
     let _ = reports.send(QueueReport::Started { qid, tid });
+    let _panic_exit = ExitOnPanic { qid };
     let stats = match serve_queue(qid, dev, target, gate, reports) {
         Ok(stats) => stats,
         Err(error) => {
@@ -96,6 +97,25 @@ pub fn run_queue(
     };
     let _ = reports.send(QueueReport::Finished { qid, stats });
 }
+
+/// Ends the daemon when a queue thread panics. The thread's requests would never complete,
+/// and STOP_DEV would wait for them forever; with the process gone the kernel ends them
+/// itself (or, with user recovery, keeps the device quiesced for `ublk recover`).
+struct ExitOnPanic {
+    qid: u16,
+}
+
+impl Drop for ExitOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(queue = self.qid, "queue thread panicked: the daemon exits");
+            std::process::exit(PANIC_EXIT_STATUS);
+        }
+    }
+}
+
+/// The daemon's exit status after a queue thread panicked (EX_SOFTWARE).
+const PANIC_EXIT_STATUS: i32 = 70;
 
 fn serve_queue(
     qid: u16,

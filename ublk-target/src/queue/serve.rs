@@ -64,6 +64,7 @@ pub struct QueueTarget {
     pub caps: Capabilities,
     /// Requests' pages are the kernel's, registered at index = tag (UBLK_F_AUTO_BUF_REG).
     pub zero_copy: bool,
+    pub timeouts: Timeouts,
 }
 
 /// Per-queue counters.
@@ -243,7 +244,7 @@ impl QueueLoop {
             .collect();
         Ok(QueueLoop {
             qid,
-            supervisor: Supervisor::new(depth, Timeouts::default()),
+            supervisor: Supervisor::new(depth, target.timeouts.clone()),
             target,
             engine,
             conn: None,

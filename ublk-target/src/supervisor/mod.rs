@@ -22,12 +22,14 @@
 //! so no command of the old session can run after its reissued copy.
 
 mod path;
+mod settings;
 mod timeouts;
 
 #[cfg(test)]
 mod tests;
 
 pub use path::DropReason;
+pub use settings::TimeoutSettings;
 pub use timeouts::Timeouts;
 
 use std::collections::VecDeque;
