@@ -345,7 +345,6 @@ impl<R> Supervisor<R> {
         }
         if self.outage_since.take().is_some() {
             self.stats.reconnects += 1;
-            tracing::info!(reissued = self.held.len(), "session recovered");
         }
         self.fail_fast = false;
         while let Some(tag) = self.held.pop_front() {
