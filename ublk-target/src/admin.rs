@@ -382,6 +382,7 @@ mod tests {
             url: "iscsi://u%secretsecret12@127.0.0.1:3261/iqn.t:d/1".into(),
             initiator_name: "iqn.x:y".into(),
             timeouts: Default::default(),
+            device_id: None,
             zero_copy: false,
         };
         let record = DeviceRecord::new(

@@ -74,6 +74,9 @@ pub struct TargetRecord {
     /// Supervision timeouts, kept for `ublk recover`.
     #[serde(default)]
     pub timeouts: TimeoutSettings,
+    /// The LU's VPD 0x83 designator: `ublk recover` and every relogin must find it again.
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 
 /// The whole record.
@@ -215,6 +218,7 @@ mod tests {
             url: "iscsi://u%secretsecret12@127.0.0.1:3260/iqn.t:d/1".into(),
             initiator_name: "iqn.x:init".into(),
             timeouts: Default::default(),
+            device_id: None,
             zero_copy: true,
         }
     }

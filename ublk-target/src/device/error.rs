@@ -11,6 +11,8 @@ use crate::pidfile::RecordError;
 pub enum DeviceError {
     #[error("{0}")]
     Probe(#[from] ProbeFailure),
+    #[error("the target presents another LU under this URL (VPD 0x83 {found}, the device's is {expected}): not recovering onto it")]
+    WrongLu { expected: String, found: String },
     #[error("{0}")]
     Params(#[from] ParamsError),
     #[error("device id {0} is already in use")]

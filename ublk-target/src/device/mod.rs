@@ -119,6 +119,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         initiator_name: spec.initiator_name.clone(),
         zero_copy,
         timeouts: spec.timeouts,
+        device_id: probed.lun.device_id.clone(),
     };
     let target = Arc::new(QueueTarget {
         dev_id: ctrl.dev_info().dev_id,
@@ -130,6 +131,8 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         caps: params.caps,
         zero_copy,
         timeouts: spec.timeouts.timeouts(),
+        device_id: probed.lun.device_id.clone(),
+        capacity_bytes: params.capacity_bytes,
     });
     // From here on the device exists: any failure deletes it (explicitly, and the control's
     // drop would too).
@@ -178,6 +181,16 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
         return Err(DeviceError::NotRecoverable(dev_id));
     }
     let params = params::derive(&probed.lun, info.max_io_buf_bytes)?;
+    if record.device_id.is_some() && probed.lun.device_id != record.device_id {
+        return Err(DeviceError::WrongLu {
+            expected: record.device_id.clone().unwrap_or_default(),
+            found: probed
+                .lun
+                .device_id
+                .clone()
+                .unwrap_or_else(|| "none".into()),
+        });
+    }
     if params.capacity_bytes != record.dev_size {
         tracing::warn!(
             was = record.dev_size,
@@ -202,6 +215,8 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
         caps: params.caps,
         zero_copy,
         timeouts: record.timeouts.timeouts(),
+        device_id: record.device_id.clone(),
+        capacity_bytes: record.dev_size,
     });
     let result = run(&ctrl, &params, target, &record, run_dir, notifier);
     if result.is_ok() {
@@ -287,18 +302,23 @@ fn run(
     drop(reports_tx);
 
     let mut queue_tids = vec![0; usize::from(nr_queues)];
-    let startup = wait_for_logins(ctrl, &dev, &reports, &mut queue_tids);
-    if let Err(error) = startup {
-        gate.decide(false);
-        join(threads);
-        return Err(error);
-    }
+    let resized = match wait_for_logins(ctrl, &dev, &reports, &mut queue_tids) {
+        Ok(resized) => resized,
+        Err(error) => {
+            gate.decide(false);
+            join(threads);
+            return Err(error);
+        }
+    };
     gate.decide(true);
     if let Err(error) = ctrl.start_dev(&dev) {
         // Queues that fetched are released by the stop; the others never started.
         let _ = ctrl.kill_dev();
         join(threads);
         return Err(DeviceError::control("start the device", error));
+    }
+    if let Some((qid, bytes)) = resized {
+        resize(ctrl, qid, bytes);
     }
     let dev_id = ctrl.dev_info().dev_id;
     let record_path = pidfile::path(run_dir, dev_id);
@@ -315,14 +335,16 @@ fn run(
 }
 
 /// Collects thread ids (setting affinity and libublk's JSON as they arrive) until every queue
-/// has logged in, or one has failed.
+/// has logged in, or one has failed. Returns the capacity a queue found, if it is not the
+/// device's (a LUN resized before `recover`): the device is resized once it runs.
 fn wait_for_logins(
     ctrl: &UblkCtrl,
     dev: &UblkDev,
     reports: &Receiver<QueueReport>,
     queue_tids: &mut [i32],
-) -> Result<(), DeviceError> {
+) -> Result<Option<(u16, u64)>, DeviceError> {
     let mut logged_in = 0;
+    let mut resized = None;
     while logged_in < queue_tids.len() {
         match reports.recv() {
             Ok(QueueReport::Started { qid, tid }) => {
@@ -335,6 +357,7 @@ fn wait_for_logins(
                 }
             }
             Ok(QueueReport::LoggedIn { .. }) => logged_in += 1,
+            Ok(QueueReport::CapacityChanged { qid, bytes }) => resized = Some((qid, bytes)),
             Ok(QueueReport::Failed { qid, error }) => {
                 return Err(DeviceError::QueueLogin { qid, error })
             }
@@ -352,7 +375,7 @@ fn wait_for_logins(
             }
         }
     }
-    Ok(())
+    Ok(resized)
 }
 
 /// Waits until every queue thread has finished, stopping the device on a termination
@@ -390,9 +413,22 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
                 QueueReport::Failed { qid, error } => {
                     tracing::error!(queue = qid, %error, "queue failed");
                 }
+                QueueReport::CapacityChanged { qid, bytes } => resize(ctrl, qid, bytes),
                 _ => {}
             }
         }
+    }
+}
+
+/// UPDATE_SIZE, once per new size (every queue reports the change it sees).
+fn resize(ctrl: &UblkCtrl, qid: u16, bytes: u64) {
+    let mut params = sys::ublk_params::default();
+    if ctrl.get_params(&mut params).is_ok() && params.basic.dev_sectors << 9 == bytes {
+        return;
+    }
+    match ctrl.update_size(bytes) {
+        Ok(_) => tracing::warn!(queue = qid, bytes, "device resized to the LU's capacity"),
+        Err(error) => tracing::error!(queue = qid, bytes, ?error, "cannot resize the device"),
     }
 }
 

@@ -10,6 +10,7 @@
 //!    the engine finish.
 
 mod fixed_bufs;
+mod lu_check;
 mod ring;
 mod serve;
 mod tags;
@@ -33,6 +34,8 @@ pub enum QueueReport {
     LoggedIn { qid: u16 },
     /// The queue could not start.
     Failed { qid: u16, error: String },
+    /// The LU reports a capacity other than the device's: resize the device.
+    CapacityChanged { qid: u16, bytes: u64 },
     /// The thread is done.
     Finished { qid: u16, stats: QueueStats },
 }
@@ -134,7 +137,7 @@ fn serve_queue(
     } else {
         dev.alloc_queue_io_bufs()
     };
-    let mut lp = QueueLoop::new(qid, depth, io_buf_bytes, target, io_bufs)
+    let mut lp = QueueLoop::new(qid, depth, io_buf_bytes, target, io_bufs, reports.clone())
         .map_err(|error| error.to_string())?;
     if let Err(error) = lp.log_in(&queue) {
         lp.shut_down(&queue);

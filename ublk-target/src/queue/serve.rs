@@ -12,9 +12,11 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use iscsi_proto::scsi::Sense;
 use iscsi_proto::session::{Direction, Event, TaskOutcome};
 use iscsi_proto::url::IscsiUrl;
 use libublk::helpers::IoBuf;
@@ -26,8 +28,10 @@ use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, IscsiConn};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
 use super::fixed_bufs::FixedBufs;
+use super::lu_check::{self, LuCheck, Next, CHECK_BUFFER_LEN};
 use super::ring::{flush_engine, wait_and_reap, Timer};
 use super::tags::Tags;
+use super::QueueReport;
 use crate::login::{
     login_config, may_negotiate_data_digest, queue_isid, MAX_RECV_DATA_SEGMENT_LENGTH,
 };
@@ -65,6 +69,11 @@ pub struct QueueTarget {
     /// Requests' pages are the kernel's, registered at index = tag (UBLK_F_AUTO_BUF_REG).
     pub zero_copy: bool,
     pub timeouts: Timeouts,
+    /// The LU's VPD 0x83 designator when the device was created: every new session must
+    /// reach the same one.
+    pub device_id: Option<String>,
+    /// The device's capacity in bytes.
+    pub capacity_bytes: u64,
 }
 
 /// Per-queue counters.
@@ -111,6 +120,12 @@ pub(super) struct QueueLoop {
     draining: Option<IscsiConn>,
     tmfs: Vec<PendingTmf>,
     tags: Tags,
+    lu_check: LuCheck,
+    /// What the LU check reads into (task `Tags::check_task`).
+    check_buf: AlignedBuf,
+    /// The capacity the device has, as far as this queue knows.
+    capacity_bytes: u64,
+    reports: Sender<QueueReport>,
     /// Copy mode: `io_bufs` registered as the ring's fixed buffers, when they could be.
     /// Declared before `io_bufs`, so unregistered before they are freed.
     fixed_bufs: Option<FixedBufs>,
@@ -186,6 +201,7 @@ impl QueueLoop {
         io_buf_bytes: u32,
         target: Arc<QueueTarget>,
         mut io_bufs: Vec<IoBuf<u8>>,
+        reports: Sender<QueueReport>,
     ) -> Result<QueueLoop, SetupError> {
         let mut ppm = PpmConfig::new(page_pods_needed(depth, io_buf_bytes), 4096);
         // Every read must be placed directly in zero-copy mode: the bytes cannot be copied.
@@ -242,9 +258,23 @@ impl QueueLoop {
                 buffer
             })
             .collect();
+        let mut check_buf = AlignedBuf::new(CHECK_BUFFER_LEN);
+        // SAFETY: as for the aux buffers; it lives in `self.check_buf`, dropped after the
+        // engine, and is read only after its task finished.
+        unsafe {
+            engine.register_task_buffer(
+                tags.check_task(),
+                check_buf.as_mut_slice().as_mut_ptr(),
+                CHECK_BUFFER_LEN,
+            )
+        };
         Ok(QueueLoop {
             qid,
             supervisor: Supervisor::new(depth, target.timeouts.clone()),
+            lu_check: LuCheck::new(target.device_id.clone()),
+            check_buf,
+            capacity_bytes: target.capacity_bytes,
+            reports,
             target,
             engine,
             conn: None,
@@ -533,6 +563,10 @@ impl QueueLoop {
         while let Some(action) = self.supervisor.poll_action() {
             match action {
                 Action::Connect => self.start_connect(now),
+                Action::VerifyLu => {
+                    let next = self.lu_check.start();
+                    self.lu_step(now, next);
+                }
                 Action::Submit(tag) => {
                     let result = self.submit(tag);
                     self.supervisor.submitted(now, tag, result);
@@ -753,6 +787,7 @@ impl QueueLoop {
 
     fn start_draining(&mut self, conn: IscsiConn) {
         self.tmfs.clear();
+        self.lu_check.abandon();
         if let Some(mut old) = self.draining.replace(conn) {
             // Cannot happen: the supervisor waits for one drain before it connects again.
             tracing::error!(
@@ -803,7 +838,11 @@ impl QueueLoop {
     fn on_conn_event(&mut self, now: Instant, event: ConnEvent) {
         match event {
             ConnEvent::LoggedIn => self.on_logged_in(now),
-            ConnEvent::TaskDone { task, outcome, .. } => self.on_task_done(now, task, &outcome),
+            ConnEvent::TaskDone {
+                task,
+                outcome,
+                data_in_bytes,
+            } => self.on_task_done(now, task, &outcome, data_in_bytes),
             ConnEvent::Session(Event::PingReply { .. }) => self.supervisor.ping_answered(now),
             ConnEvent::Session(Event::TaskMgmtComplete { itt, response, .. }) => {
                 self.on_tmf_done(now, itt, response)
@@ -827,6 +866,9 @@ impl QueueLoop {
             }
             ConnEvent::Session(Event::ScsiAsyncEvent { lun, sense }) => {
                 tracing::info!(queue = self.qid, lun, ?sense, "SCSI asynchronous event");
+                if Sense::parse(&sense).is_ok_and(|s| lu_check::is_capacity_change(&s)) {
+                    self.check_capacity(now);
+                }
             }
             ConnEvent::Session(other) => {
                 tracing::debug!(queue = self.qid, event = ?other, "session event");
@@ -903,7 +945,18 @@ impl QueueLoop {
         self.supervisor.logged_in(now);
     }
 
-    fn on_task_done(&mut self, now: Instant, task: u32, outcome: &TaskOutcome) {
+    fn on_task_done(&mut self, now: Instant, task: u32, outcome: &TaskOutcome, data_in: u32) {
+        if task == self.tags.check_task() {
+            let len = (data_in as usize).min(CHECK_BUFFER_LEN);
+            let next = self
+                .lu_check
+                .on_done(outcome, &self.check_buf.as_slice()[..len]);
+            self.lu_step(now, next);
+            return;
+        }
+        if lu_check::announces_capacity_change(outcome) {
+            self.check_capacity(now);
+        }
         let Some(tag) = self.tags.tag_of_task(task) else {
             tracing::warn!(queue = self.qid, task, "completion for an unknown task");
             return;
@@ -934,6 +987,65 @@ impl QueueLoop {
             PlanKind::Flush => s.flushes += 1,
             PlanKind::Discard => s.discards += 1,
             PlanKind::WriteZeroes => s.write_zeroes += 1,
+        }
+    }
+
+    /// A capacity change was announced: read the capacity again, unless a check runs.
+    fn check_capacity(&mut self, now: Instant) {
+        if self.supervisor.is_up() && !self.lu_check.is_running() {
+            tracing::info!(queue = self.qid, "the LU announces a capacity change");
+            let next = self.lu_check.start_capacity();
+            self.lu_step(now, next);
+        }
+    }
+
+    /// Carries the LU check one step on.
+    fn lu_step(&mut self, now: Instant, next: Next) {
+        match next {
+            Next::Send(request) => {
+                let task = self.tags.check_task();
+                let Some(conn) = self.conn.as_mut() else {
+                    self.lu_check.abandon();
+                    return;
+                };
+                if let Err(error) = conn.submit(
+                    &mut self.engine,
+                    task,
+                    self.target.lun,
+                    request.cdb.as_bytes(),
+                    Direction::Read,
+                    request.transfer_len,
+                ) {
+                    tracing::warn!(queue = self.qid, %error, "cannot send the LU check");
+                    self.lu_check.abandon();
+                }
+            }
+            Next::Done { capacity_bytes } => {
+                if let Some(bytes) = capacity_bytes.filter(|b| *b != self.capacity_bytes) {
+                    tracing::warn!(
+                        queue = self.qid,
+                        was = self.capacity_bytes,
+                        now = bytes,
+                        "the LU's capacity changed"
+                    );
+                    self.capacity_bytes = bytes;
+                    let _ = self.reports.send(QueueReport::CapacityChanged {
+                        qid: self.qid,
+                        bytes,
+                    });
+                }
+                self.supervisor.lu_verified(now);
+            }
+            Next::Mismatch { found } => {
+                tracing::error!(
+                    queue = self.qid,
+                    expected = self.target.device_id.as_deref().unwrap_or("none"),
+                    found = found.as_deref().unwrap_or("none"),
+                    "the target now presents another LU under this URL: no I/O goes to it"
+                );
+                self.last_error = Some("the LU is not the device's (VPD 0x83 differs)".into());
+                self.supervisor.lu_mismatch(now);
+            }
         }
     }
 

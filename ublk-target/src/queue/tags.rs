@@ -38,6 +38,11 @@ impl Tags {
         2 * u32::from(self.depth) + u32::from(tag)
     }
 
+    /// The task of the queue's own LU check (not a tag's).
+    pub fn check_task(&self) -> u32 {
+        3 * u32::from(self.depth)
+    }
+
     /// The tag a task belongs to, if the task is one of ours.
     pub fn tag_of_task(&self, task: u32) -> Option<u16> {
         let depth = u32::from(self.depth);
@@ -61,6 +66,7 @@ mod tests {
         assert_eq!(tags.tag_of_task(261), Some(5));
         assert_eq!(tags.tag_of_task(383), Some(127));
         assert_eq!(tags.tag_of_task(384), None);
+        assert_eq!(tags.check_task(), 384);
         assert_eq!(Tags::new(0).tag_of_task(0), None);
         assert_eq!(tags.tag_of_task(u32::MAX), None);
     }

@@ -50,6 +50,9 @@ pub const EIO: i32 = -5;
 pub enum Action<R> {
     /// Open a connection and log in (the session's ISID stays the same on every login).
     Connect,
+    /// The login finished: check the LU is still the device's (VPD 0x83, and its capacity)
+    /// and report [`Supervisor::lu_verified`] or [`Supervisor::lu_mismatch`].
+    VerifyLu,
     /// Send this tag's command on the session, then report [`Supervisor::submitted`].
     Submit(u16),
     /// Give the tag back to the kernel with this result; the request is the loop's again.
@@ -338,9 +341,16 @@ impl<R> Supervisor<R> {
         self.path.ping_answered(now);
     }
 
-    /// The login finished: reissue what was held, oldest first.
+    /// The login finished: the LU is checked before any request goes.
     pub fn logged_in(&mut self, now: Instant) {
-        if !self.path.logged_in(now) {
+        if self.path.logged_in(now) {
+            self.actions.push_back(Action::VerifyLu);
+        }
+    }
+
+    /// The LU behind the new session is the device's: reissue what was held, oldest first.
+    pub fn lu_verified(&mut self, now: Instant) {
+        if !self.path.verified(now) {
             return;
         }
         if self.outage_since.take().is_some() {
@@ -351,6 +361,15 @@ impl<R> Supervisor<R> {
             if matches!(self.slot_state(tag), Some(SlotState::Held)) {
                 self.dispatch(now, tag);
             }
+        }
+    }
+
+    /// The LU behind the new session is not the device's: never send it a request. The
+    /// connection is dropped and the queue keeps trying (the right LU may come back);
+    /// held requests fail at the replacement timeout.
+    pub fn lu_mismatch(&mut self, now: Instant) {
+        if matches!(self.path.state, PathState::Verifying { .. }) {
+            self.drop_connection(now, DropReason::WrongLu);
         }
     }
 
@@ -423,10 +442,10 @@ impl<R> Supervisor<R> {
     /// fail at once, a login in progress is dropped, and no reconnect follows.
     pub fn stop(&mut self, now: Instant) {
         self.stopping = true;
-        match self.path.state {
-            PathState::Connecting { .. } => self.drop_connection(now, DropReason::Stopping),
-            PathState::Waiting { .. } => self.path.state = PathState::Down,
-            _ => {}
+        if self.path.is_starting() {
+            self.drop_connection(now, DropReason::Stopping);
+        } else if matches!(self.path.state, PathState::Waiting { .. }) {
+            self.path.state = PathState::Down;
         }
         if !self.path.is_up() {
             self.fail_held();

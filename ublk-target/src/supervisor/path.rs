@@ -20,6 +20,10 @@ pub enum DropReason {
     CannotSend,
     /// The device is stopping while the login was still running.
     Stopping,
+    /// After a login, the LU did not answer the identity and capacity check in time.
+    VerifyTimeout,
+    /// After a login, the LU's identity (VPD 0x83) is not the device's.
+    WrongLu,
 }
 
 impl fmt::Display for DropReason {
@@ -34,6 +38,12 @@ impl fmt::Display for DropReason {
             }
             DropReason::CannotSend => f.write_str("a command's PDUs could not be queued"),
             DropReason::Stopping => f.write_str("the device is stopping"),
+            DropReason::VerifyTimeout => {
+                f.write_str("the LU did not answer the identity check after the login")
+            }
+            DropReason::WrongLu => {
+                f.write_str("the LU behind the target is not the device's (VPD 0x83 differs)")
+            }
         }
     }
 }
@@ -43,6 +53,10 @@ pub(super) enum PathState {
     /// Never connected, or stopped.
     Down,
     Connecting {
+        started: Instant,
+    },
+    /// Logged in; checking that the LU is still the device's before any request goes.
+    Verifying {
         started: Instant,
     },
     Up {
@@ -109,12 +123,29 @@ impl Path {
         if !matches!(self.state, PathState::Connecting { .. }) {
             return false;
         }
+        self.state = PathState::Verifying { started: now };
+        true
+    }
+
+    /// The LU passed its check; false if none was running.
+    pub fn verified(&mut self, now: Instant) -> bool {
+        if !matches!(self.state, PathState::Verifying { .. }) {
+            return false;
+        }
         self.attempts = 0;
         self.state = PathState::Up {
             last_rx: now,
             ping_sent: None,
         };
         true
+    }
+
+    /// Connecting or verifying: a session that is not serving yet.
+    pub fn is_starting(&self) -> bool {
+        matches!(
+            self.state,
+            PathState::Connecting { .. } | PathState::Verifying { .. }
+        )
     }
 
     pub fn received(&mut self, now: Instant) {
@@ -178,7 +209,9 @@ impl Path {
     pub fn deadline(&self, timeouts: &Timeouts) -> Option<Instant> {
         match self.state {
             PathState::Down => None,
-            PathState::Connecting { started } => Some(started + timeouts.login),
+            PathState::Connecting { started } | PathState::Verifying { started } => {
+                Some(started + timeouts.login)
+            }
             PathState::Up {
                 ping_sent: Some(sent),
                 ..
@@ -201,6 +234,7 @@ impl Path {
         match &mut self.state {
             PathState::Down => Due::Nothing,
             PathState::Connecting { .. } => Due::Drop(DropReason::LoginTimeout),
+            PathState::Verifying { .. } => Due::Drop(DropReason::VerifyTimeout),
             PathState::Up {
                 ping_sent: Some(_), ..
             } => Due::Drop(DropReason::NopTimeout),

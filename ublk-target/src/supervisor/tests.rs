@@ -19,13 +19,20 @@ fn actions(sup: &mut Sup) -> Vec<Action<u32>> {
     std::iter::from_fn(|| sup.poll_action()).collect()
 }
 
+/// The login finishes at `now` and the LU checks out.
+fn log_in(sup: &mut Sup, now: Instant) {
+    sup.logged_in(now);
+    assert_eq!(actions(sup), [Action::VerifyLu]);
+    sup.lu_verified(now);
+}
+
 /// A supervisor whose session is up at `t0`.
 fn up(depth: u16) -> (Sup, Instant) {
     let t0 = Instant::now();
     let mut sup = Sup::new(depth, Timeouts::default());
     sup.start(t0);
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(t0);
+    log_in(&mut sup, t0);
     assert!(sup.is_up());
     (sup, t0)
 }
@@ -71,7 +78,7 @@ fn requests_wait_for_the_first_login_then_go_in_order() {
     }
     assert!(actions(&mut sup).is_empty());
     assert_eq!(sup.held(), 3);
-    sup.logged_in(t0 + ms(5));
+    log_in(&mut sup, t0 + ms(5));
     assert_eq!(
         actions(&mut sup),
         [Action::Submit(5), Action::Submit(1), Action::Submit(3)]
@@ -118,8 +125,8 @@ fn zero_nop_interval_turns_keepalive_off() {
     };
     let mut sup = Sup::new(1, timeouts);
     sup.start(t0);
-    sup.logged_in(t0);
-    actions(&mut sup);
+    assert_eq!(actions(&mut sup), [Action::Connect]);
+    log_in(&mut sup, t0);
     assert_eq!(sup.poll_timeout(), None);
     sup.handle_timeout(t0 + secs(3600));
     assert!(actions(&mut sup).is_empty());
@@ -191,7 +198,7 @@ fn an_unanswered_abort_escalates_to_a_lun_reset_then_a_new_connection() {
         .all(|a| !matches!(a, Action::Submit(_) | Action::Complete { .. })));
     sup.drained(t75 + secs(60));
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(t75 + secs(61));
+    log_in(&mut sup, t75 + secs(61));
     assert_eq!(actions(&mut sup), [Action::Submit(0), Action::Submit(1)]);
 }
 
@@ -301,7 +308,7 @@ fn a_failed_connection_holds_its_commands_until_the_engine_lets_go() {
     assert!(actions(&mut sup).is_empty());
     sup.drained(t0 + secs(30));
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(t0 + secs(31));
+    log_in(&mut sup, t0 + secs(31));
     assert_eq!(
         actions(&mut sup),
         [Action::Submit(1), Action::Submit(0), Action::Submit(3)]
@@ -361,7 +368,7 @@ fn the_replacement_timeout_fails_held_io_and_the_device_serves_again_later() {
     let back = sup.poll_timeout().expect("a reconnect attempt is due");
     sup.handle_timeout(back);
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(back);
+    log_in(&mut sup, back);
     sup.request_arrived(back, 3, 3);
     assert_eq!(actions(&mut sup), [Action::Submit(3)]);
 }
@@ -444,7 +451,7 @@ fn a_logout_request_logs_out_and_back_in_after_time2wait() {
     assert_eq!(sup.poll_timeout(), Some(t0 + ms(5) + secs(2)));
     sup.handle_timeout(t0 + ms(5) + secs(2));
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(t0 + secs(3));
+    log_in(&mut sup, t0 + secs(3));
     assert_eq!(actions(&mut sup), [Action::Submit(1), Action::Submit(0)]);
 }
 
@@ -477,7 +484,7 @@ fn a_command_the_connection_cannot_carry_drops_it() {
     assert_eq!(actions(&mut sup), [Action::Drop(DropReason::CannotSend)]);
     sup.drained(t0);
     assert_eq!(actions(&mut sup), [Action::Connect]);
-    sup.logged_in(t0);
+    log_in(&mut sup, t0);
     assert_eq!(actions(&mut sup), [Action::Submit(0)]);
 }
 
@@ -505,4 +512,61 @@ fn timers_do_not_run_while_the_session_is_not_up() {
     assert!(actions(&mut sup)
         .iter()
         .all(|a| !matches!(a, Action::AbortTask(_))));
+}
+
+#[test]
+fn nothing_goes_to_a_session_until_its_lu_checks_out() {
+    let t0 = Instant::now();
+    let mut sup = Sup::new(2, Timeouts::default());
+    sup.start(t0);
+    actions(&mut sup);
+    sup.request_arrived(t0, 0, 0);
+    sup.logged_in(t0 + ms(2));
+    assert_eq!(actions(&mut sup), [Action::VerifyLu]);
+    assert!(!sup.is_up());
+    sup.lu_verified(t0 + ms(4));
+    assert_eq!(actions(&mut sup), [Action::Submit(0)]);
+}
+
+#[test]
+fn a_different_lu_gets_no_request_and_held_io_fails_at_the_replacement_timeout() {
+    let (mut sup, t0) = up(2);
+    submit(&mut sup, t0, 0);
+    fail_and_drain(&mut sup, t0);
+    assert_eq!(actions(&mut sup), [Action::Connect]);
+    let mut now = t0;
+    let mut mismatches = 0;
+    while now < t0 + secs(130) {
+        sup.logged_in(now);
+        assert_eq!(actions(&mut sup), [Action::VerifyLu]);
+        sup.lu_mismatch(now);
+        mismatches += 1;
+        let acts = actions(&mut sup);
+        assert_eq!(acts[0], Action::Drop(DropReason::WrongLu));
+        assert!(!acts.iter().any(|a| matches!(a, Action::Submit(_))));
+        sup.drained(now);
+        let mut acts = actions(&mut sup);
+        while !acts.contains(&Action::Connect) {
+            now = sup.poll_timeout().unwrap();
+            sup.handle_timeout(now);
+            acts.extend(actions(&mut sup));
+        }
+        if now >= t0 + secs(120) {
+            assert!(acts.contains(&complete(0, ENOLINK)), "{acts:?}");
+            break;
+        }
+    }
+    assert!(mismatches > 5);
+}
+
+#[test]
+fn an_lu_check_that_hangs_drops_the_connection() {
+    let t0 = Instant::now();
+    let mut sup = Sup::new(1, Timeouts::default());
+    sup.start(t0);
+    actions(&mut sup);
+    sup.logged_in(t0);
+    assert_eq!(actions(&mut sup), [Action::VerifyLu]);
+    sup.handle_timeout(t0 + secs(15));
+    assert_eq!(actions(&mut sup), [Action::Drop(DropReason::VerifyTimeout)]);
 }
