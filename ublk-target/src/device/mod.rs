@@ -124,7 +124,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
     let target = Arc::new(QueueTarget {
         dev_id: ctrl.dev_info().dev_id,
         url: spec.url.clone(),
-        peer: probed.peer,
+        portals: probed.portals.clone(),
         initiator_name: spec.initiator_name.clone(),
         lun: probe::wire_lun(spec.url.lun)?,
         geometry: params.geometry(),
@@ -208,7 +208,7 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
     let target = Arc::new(QueueTarget {
         dev_id,
         url: url.clone(),
-        peer: probed.peer,
+        portals: probed.portals.clone(),
         initiator_name: record.initiator_name.clone(),
         lun: probe::wire_lun(url.lun)?,
         geometry: params.geometry(),

@@ -5,7 +5,10 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use iscsi_proto::login::random_isid;
+use std::collections::VecDeque;
+
+use iscsi_proto::discovery::TargetAddress;
+use iscsi_proto::login::{random_isid, LoginError};
 use iscsi_proto::negotiation::SessionParams;
 use iscsi_proto::scsi::Lun;
 use iscsi_proto::url::IscsiUrl;
@@ -58,31 +61,97 @@ pub fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
     Ok(u64::from_be_bytes(encoded.0))
 }
 
-/// The first address the URL's host resolves to.
-pub fn resolve(url: &IscsiUrl) -> Result<SocketAddr, ProbeFailure> {
+/// Every address the URL's host resolves to, in the resolver's order.
+fn resolve(url: &IscsiUrl) -> Result<Vec<SocketAddr>, ProbeFailure> {
     let failure = |reason: String| ProbeFailure::Resolve {
         host: url.host.clone(),
         reason,
     };
-    (url.host.as_str(), url.port)
+    let addresses: Vec<SocketAddr> = (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|error| failure(error.to_string()))?
-        .next()
-        .ok_or_else(|| failure("no addresses".into()))
+        .collect();
+    if addresses.is_empty() {
+        return Err(failure("no addresses".into()));
+    }
+    Ok(addresses)
 }
+
+/// Login redirections one probe follows before it gives up (a target that redirects in a
+/// loop).
+const MAX_REDIRECTIONS: usize = 4;
 
 /// What the probe learned.
 #[derive(Debug, Clone)]
 pub struct Probed {
-    pub peer: SocketAddr,
+    /// Where the queues log in: the portal the probe reached first, then the URL host's
+    /// other addresses.
+    pub portals: Vec<SocketAddr>,
     pub lun: LunInfo,
     /// The negotiated parameters of the probe session; the queue sessions offer the same.
     pub session: SessionParams,
 }
 
-/// Logs in to `url`'s target, probes the LUN, logs out.
+/// Logs in to `url`'s target, probes the LUN, logs out. Each address of the URL's host is
+/// tried in turn, and a login redirection is followed.
 pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailure> {
-    let peer = resolve(url)?;
+    let mut candidates: VecDeque<SocketAddr> = resolve(url)?.into();
+    let mut portals: Vec<SocketAddr> = candidates.iter().copied().collect();
+    let mut redirections = 0;
+    let mut last_failure = None;
+    while let Some(peer) = candidates.pop_front() {
+        match probe_at(url, initiator_name, peer) {
+            Err(ProbeFailure::Login {
+                source:
+                    ClientError::Conn(ConnError::Login(LoginError::Redirected {
+                        temporary,
+                        addresses,
+                    })),
+                ..
+            }) if redirections < MAX_REDIRECTIONS => {
+                redirections += 1;
+                let to: Vec<SocketAddr> = addresses
+                    .iter()
+                    .filter_map(|value| TargetAddress::parse(value).ok())
+                    .filter_map(|a| (a.host.as_str(), a.port).to_socket_addrs().ok())
+                    .flatten()
+                    .collect();
+                tracing::info!(from = %peer, ?to, temporary, "the target redirects the login");
+                if !temporary {
+                    portals = to.clone();
+                }
+                for address in to.into_iter().rev() {
+                    candidates.push_front(address);
+                }
+            }
+            Err(failure) => {
+                if !candidates.is_empty() {
+                    tracing::info!(%peer, %failure, "trying the next address");
+                }
+                last_failure = Some(failure);
+            }
+            Ok((lun, session)) => {
+                portals.retain(|p| *p != peer);
+                portals.insert(0, peer);
+                return Ok(Probed {
+                    portals,
+                    lun,
+                    session,
+                });
+            }
+        }
+    }
+    Err(last_failure.unwrap_or_else(|| ProbeFailure::Resolve {
+        host: url.host.clone(),
+        reason: "the login redirection names no usable address".into(),
+    }))
+}
+
+fn probe_at(
+    url: &IscsiUrl,
+    initiator_name: &str,
+    peer: SocketAddr,
+) -> Result<(LunInfo, SessionParams), ProbeFailure> {
     let wire = wire_lun(url.lun)?;
     let login_failure = |source: ClientError| match source {
         // Already names the portal.
@@ -125,7 +194,7 @@ pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailur
     if let Err(error) = client.logout_all(PROBE_TIMEOUT) {
         tracing::warn!(%error, "probe session did not log out cleanly");
     }
-    Ok(Probed { peer, lun, session })
+    Ok((lun, session))
 }
 
 #[cfg(test)]

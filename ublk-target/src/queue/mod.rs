@@ -11,6 +11,7 @@
 
 mod fixed_bufs;
 mod lu_check;
+mod portals;
 mod ring;
 mod serve;
 mod tags;

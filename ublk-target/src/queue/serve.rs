@@ -16,6 +16,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use iscsi_proto::login::LoginError;
 use iscsi_proto::scsi::Sense;
 use iscsi_proto::session::{Direction, Event, TaskOutcome};
 use iscsi_proto::url::IscsiUrl;
@@ -29,6 +30,7 @@ use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, Wor
 
 use super::fixed_bufs::FixedBufs;
 use super::lu_check::{self, LuCheck, Next, CHECK_BUFFER_LEN};
+use super::portals::Portals;
 use super::ring::{flush_engine, wait_and_reap, Timer};
 use super::tags::Tags;
 use super::QueueReport;
@@ -60,7 +62,8 @@ pub struct QueueTarget {
     /// The ublk device number: with the queue number, the sessions' ISIDs.
     pub dev_id: u32,
     pub url: IscsiUrl,
-    pub peer: SocketAddr,
+    /// Where sessions log in, in the order to try them.
+    pub portals: Vec<SocketAddr>,
     pub initiator_name: String,
     /// The LUN in its 8-byte wire form.
     pub lun: u64,
@@ -119,6 +122,7 @@ pub(super) struct QueueLoop {
     /// written until the engine has settled it.
     draining: Option<IscsiConn>,
     tmfs: Vec<PendingTmf>,
+    portals: Portals,
     tags: Tags,
     lu_check: LuCheck,
     /// What the LU check reads into (task `Tags::check_task`).
@@ -271,6 +275,7 @@ impl QueueLoop {
         Ok(QueueLoop {
             qid,
             supervisor: Supervisor::new(depth, target.timeouts.clone()),
+            portals: Portals::new(target.portals.clone()),
             lu_check: LuCheck::new(target.device_id.clone()),
             check_buf,
             capacity_bytes: target.capacity_bytes,
@@ -913,7 +918,7 @@ impl QueueLoop {
                 tracing::info!(
                     queue = self.qid,
                     local = ?local,
-                    peer = %self.target.peer,
+                    peer = %conn.peer(),
                     header_digest = p.header_digest,
                     data_digest = p.data_digest,
                     max_burst = p.max_burst_length,
@@ -1054,7 +1059,12 @@ impl QueueLoop {
         let config = login_config(&self.target.url, &self.target.initiator_name, isid);
         let atid = self.next_atid;
         self.next_atid = self.next_atid.wrapping_add(1).max(1);
-        match IscsiConn::open(&mut self.engine, atid, self.target.peer, config) {
+        let Some(peer) = self.portals.next_login() else {
+            self.last_error = Some("the URL has no address to log in to".into());
+            self.supervisor.connect_failed(now);
+            return;
+        };
+        match IscsiConn::open(&mut self.engine, atid, peer, config) {
             Ok(conn) => self.conn = Some(conn),
             Err(error) => {
                 tracing::warn!(queue = self.qid, %error, "cannot open a connection");
@@ -1073,6 +1083,22 @@ impl QueueLoop {
             tracing::warn!(queue = self.qid, %error, "session failed; holding I/O and reconnecting");
         } else {
             tracing::warn!(queue = self.qid, %error, "session failed");
+        }
+        if let ConnError::Login(LoginError::Redirected {
+            temporary,
+            addresses,
+        }) = &error
+        {
+            let to = self.portals.redirect(addresses, *temporary);
+            tracing::info!(
+                queue = self.qid,
+                ?to,
+                temporary,
+                "the target redirects the login"
+            );
+        } else if !conn.is_logged_in() {
+            // Not even logged in: the next attempt tries the host's next address.
+            self.portals.failed();
         }
         // A FIN from the target leaves the socket open, which we reset; other failures are
         // already being torn down by the engine.
