@@ -16,8 +16,10 @@ use thiserror::Error;
 use crate::device::error::describe;
 use crate::pidfile::{self, DeviceRecord};
 
-/// How long `del` waits for the daemon to exit after STOP_DEV (ublksrv: 3 s in 100 ms steps).
-const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(3);
+/// How long `del` waits for the daemon to exit after STOP_DEV. ublksrv waits 3 s; ours logs
+/// its sessions out first, which may take the logout timeout (15 s by default) against a slow
+/// target, so it gets that and a margin.
+const DAEMON_EXIT_WAIT: Duration = Duration::from_secs(20);
 const DAEMON_EXIT_STEP: Duration = Duration::from_millis(100);
 const REDACTED: &str = "<redacted>";
 
