@@ -13,8 +13,9 @@
 //! header and data digests. By default ([`DigestMode::FromLogin`]) it follows the login: it
 //! reads the HeaderDigest / DataDigest results from the login text of both directions and
 //! switches to them when the Login Response that enters full-feature phase goes by. Login
-//! PDUs themselves are never digested. [`DigestMode::Fixed`] forces a setting instead (the
-//! binary's `--digests` flag), for a connection whose login the proxy does not see whole.
+//! PDUs themselves are never digested. [`DigestMode::Fixed`] (the binary's `--digests` flag)
+//! takes the setting from the caller instead of the login text; it too applies from the
+//! Login Response that enters full-feature phase.
 //!
 //! A flipped bit is flipped *after* the target computed the data digest, so with
 //! DataDigest=CRC32C the initiator must detect it; without digests nothing but TCP's checksum
@@ -57,7 +58,7 @@ pub enum DigestMode {
     /// From the login text (the default; see the module docs).
     #[default]
     FromLogin,
-    /// Always these, once the login is over.
+    /// These, from the end of each login on, whatever the login text said.
     Fixed(Digests),
 }
 
