@@ -1,23 +1,19 @@
-//! `probe URL`: log in, read what the LUN is, print it.
+//! `probe URL`: log in, read what the LUN is, print it. The same probe `add` makes: each
+//! address of the host in turn, login redirection followed.
 
-use t3_hw::initiator::probe::{probe_lun, LunInfo, PROBE_BUFFER_LEN};
+use t3_hw::initiator::probe::LunInfo;
+use ublk_target::device::probe::{probe, Probed};
 
-use super::{client, TIMEOUT};
-use crate::login::{lun_field, normal_session, parse_url, resolve};
+use crate::login::parse_url;
 use crate::size::Size;
 
 pub fn run(url: &str, initiator_name: &str, json: bool) -> anyhow::Result<()> {
     let url = parse_url(url)?;
-    let addr = resolve(&url.host, url.port)?;
-    let mut client = client(1, PROBE_BUFFER_LEN, 64)?;
-    let conn = client.login(addr, normal_session(&url, initiator_name, 0), TIMEOUT)?;
-    let params = client
-        .conn(conn)
-        .params()
-        .cloned()
-        .expect("logged in connections have parameters");
-    let info = probe_lun(&mut client, conn, 0, lun_field(&url)?, TIMEOUT)?;
-    client.logout_all(TIMEOUT)?;
+    let Probed {
+        lun: info,
+        session: params,
+        ..
+    } = probe(&url, initiator_name)?;
     if json {
         println!(
             "{}",

@@ -3,6 +3,7 @@
 
 use std::process::{Command, Output};
 
+use cxgb3i_tests::hostile::Redirector;
 use cxgb3i_tests::{Backing, Tgtd};
 
 const IQN: &str = "iqn.2026-11.org.ublk-cxgb3i:cli";
@@ -222,4 +223,52 @@ fn front_end_help() {
     let out = ublk(&["help", "-t", "nosuch"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no such target"), "{}", stderr(&out));
+}
+
+/// A portal that redirects the login (temporarily and permanently) sends the probe to the
+/// real target, as a load-balanced portal does.
+#[test]
+fn probe_follows_a_login_redirection() {
+    let tgtd = target();
+    for temporary in [true, false] {
+        let redirector = Redirector::start(tgtd.addr(), temporary).unwrap();
+        let url = format!("iscsi://{}/{IQN}/1", redirector.addr());
+        let out = ublk_cxgb3i(&["probe", &url, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["vendor"], "IET");
+        assert_eq!(redirector.logins(), 1);
+    }
+}
+
+/// A redirection to a portal that is gone ends with the connect error, naming the portal.
+#[test]
+fn a_redirection_to_a_dead_portal_ends_with_a_clear_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let redirector = Redirector::start(dead, true).unwrap();
+    let url = format!("iscsi://{}/{IQN}/1", redirector.addr());
+    let out = ublk_cxgb3i(&["probe", &url]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&dead.to_string()), "{err}");
+    assert_eq!(redirector.logins(), 1);
+}
+
+/// A portal that redirects to itself is followed a few times, then given up on with the
+/// redirection named.
+#[test]
+fn a_redirection_loop_is_given_up_on() {
+    let redirector = Redirector::start_loop(false).unwrap();
+    let url = format!("iscsi://{}/{IQN}/1", redirector.addr());
+    let out = ublk_cxgb3i(&["probe", &url]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("redirects the login"), "{err}");
+    assert_eq!(
+        redirector.logins(),
+        5,
+        "the first login and four redirections"
+    );
 }

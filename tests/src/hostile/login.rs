@@ -135,7 +135,7 @@ pub(super) fn serve_login(
 }
 
 /// A success response in the request's stage, without transit.
-fn response_to(request: &LoginRequest, statsn: u32) -> LoginResponse {
+pub(super) fn response_to(request: &LoginRequest, statsn: u32) -> LoginResponse {
     LoginResponse {
         transit: false,
         cont: false,

@@ -12,10 +12,12 @@
 //! own thread, until dropped. [`HostileTarget::report`] says what happened.
 
 mod login;
+mod redirect;
 mod session;
 mod wire;
 
 pub use login::TARGET_MAX_RECV_DATA_SEGMENT;
+pub use redirect::Redirector;
 
 use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
