@@ -80,4 +80,70 @@ deleted() {
 }
 check "ublk del removes the recovered device" deleted
 
+# Under a mounted ext4 with a verifying writer: the daemon killed -9 and recovered (-r 1 -i 1:
+# the requests in flight at the kill are reissued) RECOVER_ROUNDS times (default 3).
+readonly ROUNDS=${RECOVER_ROUNDS:-3}
+mnt=$work_dir/mnt
+fio_pid=""
+fio_log=$work_dir/fio.log
+
+add_reissuing() {
+	local output
+	output=$("$ublk" add -t cxgb3i -r 1 -i 1 -q 2 "iscsi://127.0.0.1:$PORT/$IQN/1" 2>&1) || {
+		echo "$output"
+		return 1
+	}
+	dev_id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' <<<"$output" | head -1)
+	[[ -n $dev_id ]] && track_device "$dev_id" && dev=/dev/ublkb$dev_id &&
+		wait_for_block_device "$dev" &&
+		mkfs.ext4 -q -F "$dev" && mount "$dev" "$mnt"
+}
+check "ublk add -r 1 -i 1, ext4 mounted on it" add_reissuing
+
+start_fio() {
+	fio --name=recover --directory="$mnt" --direct=1 --ioengine=libaio --rw=randwrite \
+		--bs=4k --iodepth=8 --size=16M --time_based --runtime=3600 \
+		--verify=crc32c --verify_backlog=64 --verify_fatal=1 --output="$fio_log" &
+	fio_pid=$!
+	sleep 3
+	kill -0 "$fio_pid"
+}
+check "fio writes and verifies a file on the mounted ext4" start_fio
+
+kills_and_recovers() {
+	local round start output
+	for ((round = 1; round <= ROUNDS; round++)); do
+		old_pid=$(daemon_pid_of "$dev_id")
+		kill -KILL "$old_pid" && state_is QUIESCED || return 1
+		start=$SECONDS
+		output=$(timeout 60 "$ublk" recover -n "$dev_id" 2>&1) || {
+			printf '#   %s\n' "${output//$'\n'/$'\n'#   }"
+			return 1
+		}
+		state_is LIVE || return 1
+		echo "# figures: kill -9 $round/$ROUNDS: recovered in $((SECONDS - start)) s"
+		sleep 2
+		kill -0 "$fio_pid" || {
+			tail -20 "$fio_log" | sed 's/^/#   /'
+			return 1
+		}
+	done
+}
+check "daemon killed -9 and recovered $ROUNDS times under fio: fio keeps going" kills_and_recovers
+
+fio_clean_and_fsck() {
+	kill -INT "$fio_pid"
+	wait "$fio_pid"
+	fio_pid=""
+	grep -E "err= *[0-9]+" "$fio_log" | sed 's/^/#   /'
+	grep -qE "err= *0" "$fio_log" && ! grep -qE "err= *[1-9]|verify: bad|crc32c: verify failed" "$fio_log" &&
+		umount "$mnt" && fsck.ext4 -n -f "$dev" >/dev/null
+}
+check "no I/O error, no verify failure, fsck clean" fio_clean_and_fsck
+check "ublk del removes the device" deleted
+
+failure_context() {
+	[[ -n $fio_pid ]] && kill "$fio_pid" 2>/dev/null
+	dmesg | tail -20 | sed 's/^/#   dmesg: /'
+}
 finish
