@@ -116,6 +116,12 @@ pub fn read_verdict(mut pipe: impl Read) -> Verdict {
 /// Gives the daemon its own mount namespace with private propagation, so a file system
 /// mounted on its device elsewhere never pins it (ublksrv README; libublk-rs #50/#51). Must
 /// be called while the process has a single thread.
+///
+/// The new namespace starts as a copy of the caller's: a daemon started by `ublk recover`
+/// while a file system on a ublk device is mounted would hold its own copy of that mount, and
+/// the file system would outlive its `umount` inside the daemon, which then cannot stop (the
+/// kernel's STOP_DEV waits for the file system's writes, which need the daemon). So every
+/// mount of a ublk device is detached in the copy; the caller's namespace keeps its mounts.
 pub fn private_mount_namespace() -> io::Result<()> {
     unshare(CloneFlags::CLONE_NEWNS)?;
     mount(
@@ -125,7 +131,51 @@ pub fn private_mount_namespace() -> io::Result<()> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    for target in ublk_mount_points(&mountinfo).iter().rev() {
+        if let Err(error) = nix::mount::umount2(target.as_str(), nix::mount::MntFlags::MNT_DETACH) {
+            tracing::warn!(target, %error, "cannot detach a ublk device's mount in the daemon's namespace");
+        }
+    }
     Ok(())
+}
+
+/// Mount points, in mountinfo order, whose source is a ublk block device.
+fn ublk_mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (fields, after) = line.split_once(" - ")?;
+            let mount_point = fields.split(' ').nth(4)?;
+            let source = after.split(' ').nth(1)?;
+            source
+                .starts_with("/dev/ublkb")
+                .then(|| unescape_mountinfo(mount_point))
+        })
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo` octal.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What the control thread is asked to do.
@@ -194,6 +244,22 @@ pub fn thread_cpus(tid: i32) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn finds_the_mounts_of_ublk_devices() {
+        let mountinfo = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+31 22 259:0 / /mnt/data rw,relatime shared:12 - ext4 /dev/ublkb0 rw
+32 22 259:1 / /mnt/with\\040space rw - xfs /dev/ublkb12 rw
+33 22 0:5 / /dev rw - devtmpfs udev rw
+34 31 259:0 /sub /srv/bind rw - ext4 /dev/ublkb0 rw
+";
+        assert_eq!(
+            ublk_mount_points(mountinfo),
+            ["/mnt/data", "/mnt/with space", "/srv/bind"]
+        );
+        assert!(ublk_mount_points("garbage\n\n - \n").is_empty());
+    }
+
     use super::*;
 
     #[test]
