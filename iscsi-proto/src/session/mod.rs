@@ -336,6 +336,14 @@ impl Session {
     /// Moves the oldest waiting command (and its unsolicited data) to the outbox if the window
     /// is open.
     fn release_waiting_command(&mut self) {
+        // A CmdSN taken must go out on a PDU, or the target waits for it forever: drop entries
+        // whose task is gone or was already sent before taking one.
+        while let Some(Queued::Command(itt)) = self.waiting.front() {
+            if self.tasks.get(itt).is_some_and(|t| t.cmdsn.is_none()) {
+                break;
+            }
+            self.waiting.pop_front();
+        }
         if self.waiting.is_empty() {
             return;
         }
@@ -363,9 +371,12 @@ impl Session {
     }
 
     fn release_command(&mut self, itt: u32, cmdsn: Sn) {
+        // release_waiting_command only takes a CmdSN for a task that exists and is unsent.
         let Some(task) = self.tasks.get_mut(&itt) else {
+            debug_assert!(false, "CmdSN {} taken for vanished task {itt:#x}", cmdsn.0);
             return;
         };
+        debug_assert!(task.cmdsn.is_none(), "task {itt:#x} released twice");
         task.cmdsn = Some(cmdsn);
         let plan = DataOutPlan::unsolicited(&self.params, task.direction, task.data_len);
         let mut cdb = [0u8; 16];
@@ -576,14 +587,22 @@ impl Session {
         }
     }
 
+    /// The task a target PDU refers to. The target can only answer a command it received, so
+    /// one for a task still waiting for the CmdSN window is a protocol error: accepting it would
+    /// finish the task, and the CmdSN it would have taken is then never sent.
+    fn sent_task(tasks: &mut HashMap<u32, Task>, itt: u32) -> Result<&mut Task, SessionError> {
+        let task = tasks.get_mut(&itt).ok_or(SessionError::UnknownItt(itt))?;
+        if task.cmdsn.is_none() {
+            return Err(SessionError::NotSent(itt));
+        }
+        Ok(task)
+    }
+
     fn on_data_in(&mut self, h: &DataIn, segment: Segment<'_>) -> Result<Received, SessionError> {
         self.window.update(h.expcmdsn, h.maxcmdsn);
         self.stats.data_in_pdus += 1;
         let len = segment.len();
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         task.accept_data_in(h, len)?;
         let placement = Received::DataIn {
             itt: h.itt,
@@ -616,10 +635,7 @@ impl Session {
         if h.overflow && h.underflow {
             return Err(SessionError::BothResiduals(h.itt));
         }
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         let outcome = if h.response != 0 {
             TaskOutcome::TargetFailure {
                 response: h.response,
@@ -638,10 +654,7 @@ impl Session {
         self.stats.r2ts += 1;
         let max_r2t = self.params.max_outstanding_r2t;
         let max_burst = self.params.max_burst_length;
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         task.accept_r2t(h, max_burst, u32::from(max_r2t))?;
         let lun = task.lun;
         self.queue_data_out(h.itt, lun, h.ttt, h.buffer_offset, h.desired_len);
@@ -755,6 +768,7 @@ impl Session {
         let itt = u32::from_be_bytes([rejected[16], rejected[17], rejected[18], rejected[19]]);
         let opcode = rejected[0] & 0x3f;
         if opcode == crate::pdu::Opcode::ScsiCommand as u8 && self.tasks.contains_key(&itt) {
+            Self::sent_task(&mut self.tasks, itt)?;
             self.finish_task(itt, TaskOutcome::Rejected { reason: h.reason });
             return Ok(());
         }
@@ -777,6 +791,14 @@ impl Session {
         self.on_status(h.statsn);
         if h.final_ && h.cont {
             return Err(SessionError::TextFinalAndContinue(h.itt));
+        }
+        // An answer to a request (or a continuation fetch) still waiting for its CmdSN.
+        if self
+            .waiting
+            .iter()
+            .any(|w| matches!(w, Queued::Text(r, _) if r.itt == h.itt))
+        {
+            return Err(SessionError::NotSent(h.itt));
         }
         let (assembler, gathered) = self
             .pending_text
