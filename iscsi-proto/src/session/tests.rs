@@ -1111,3 +1111,80 @@ fn waiting_entries_of_gone_or_sent_tasks_take_no_cmdsn() {
     open_window(&mut s, 7);
     assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(3, 7)]);
 }
+
+fn tmf_response(itt: u32, response: u8) -> Header {
+    Header::TaskMgmtResponse(TaskMgmtResponse {
+        response,
+        itt,
+        statsn: 9,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+    })
+}
+
+/// ERL 0, one connection: after "function complete" for ABORT TASK the target sends nothing
+/// more for the task, so a late Data-In or response is an unknown ITT (the connection is
+/// dropped) and nothing is handed out for placement.
+#[test]
+fn pdus_for_a_task_after_its_abort_completed_are_refused_and_not_placed() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 8192)).unwrap();
+    drain(&mut s);
+    s.handle(&data_in(1, 0, 0, None), Segment::Placed(4096))
+        .unwrap();
+    s.abort_task(0x1000, 1).unwrap();
+    drain(&mut s);
+    s.handle(&tmf_response(0x1000, 0), Segment::Inline(&[]))
+        .unwrap();
+    assert!(events(&mut s).contains(&Event::TaskComplete {
+        itt: 1,
+        outcome: TaskOutcome::Aborted,
+        data_in_bytes: 4096
+    }));
+    for (header, segment) in [
+        (data_in(1, 1, 4096, None), Segment::Placed(4096)),
+        (data_in(1, 1, 4096, Some(0)), Segment::Inline(&[0u8; 4096])),
+        (response(1, 0), Segment::Inline(&[])),
+    ] {
+        assert_eq!(
+            s.handle(&header, segment),
+            Err(SessionError::UnknownItt(1)),
+            "{header:?}"
+        );
+    }
+    assert!(events(&mut s).is_empty(), "no second completion");
+    assert_eq!(s.outstanding(), 0);
+}
+
+/// The task ABORT TASK named completed before the TMF response and its ITT went to a new
+/// command: "function complete" (the target answers so for a RefCmdSN it has seen) must not
+/// end the new command.
+#[test]
+fn abort_response_does_not_end_a_new_task_under_the_same_itt() {
+    let test_unit_ready = || Command {
+        cdb: vec![0; 6],
+        direction: Direction::None,
+        data_len: 0,
+        ..read_cmd(1, 0)
+    };
+    let mut s = session(params(true, false));
+    s.submit(test_unit_ready()).unwrap();
+    drain(&mut s);
+    s.abort_task(0x1000, 1).unwrap();
+    drain(&mut s);
+    completes_with_good_status(&mut s, 1);
+    s.submit(test_unit_ready()).unwrap();
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(1, 101)]);
+    s.handle(&tmf_response(0x1000, 0), Segment::Inline(&[]))
+        .unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskMgmtComplete {
+            itt: 0x1000,
+            function: tmf::ABORT_TASK,
+            response: 0
+        }]
+    );
+    assert_eq!(s.outstanding(), 1);
+    completes_with_good_status(&mut s, 1);
+}
