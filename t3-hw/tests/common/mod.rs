@@ -59,6 +59,12 @@ pub fn assert_large_payload_wakes_once(receive: impl Fn(bool) -> (i64, t3_hw::Co
     assert!(raised * 8 < plain, "{raised} vs {plain}");
 }
 
+/// Reports a test that cannot run here as skipped: a `SKIP:` line written straight to stderr,
+/// past the test harness's capture of `eprintln!`, so it shows in an ordinary `cargo test`.
+pub fn skip(test: &str, reason: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
+}
+
 /// Voluntary context switches of the calling thread so far: how often it slept.
 pub fn voluntary_switches() -> i64 {
     // SAFETY: getrusage fills the zeroed struct it is given.
