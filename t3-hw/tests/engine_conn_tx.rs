@@ -117,9 +117,12 @@ fn refused_connect_reports_act_open_rpl() {
 
 #[test]
 fn ipv6_loopback_connects_when_available() {
-    let Ok(peer) = Peer::start_on("[::1]:0") else {
-        eprintln!("no IPv6 loopback here; skipping");
-        return;
+    let peer = match Peer::start_on("[::1]:0") {
+        Ok(peer) => peer,
+        Err(error) => {
+            let reason = format!("no IPv6 loopback here (binding [::1]:0: {error})");
+            return skip("ipv6_loopback_connects_when_available", &reason);
+        }
     };
     let mut ring = ring();
     let tid = open(&mut ring, 0x10001, peer.addr);

@@ -135,39 +135,7 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
     assert_eq!(header.data, pattern(512, 1));
 }
 
-/// A 128 KiB Data-In arriving in 1 KiB pieces into a fixed buffer; returns the ring thread's
-/// voluntary context switches while it was received, and the counters.
-fn receive_paced_into_fixed(raise: bool) -> (i64, t3_hw::ConnCounters) {
-    const LEN: usize = 131072;
-    let peer = Peer::start();
-    // Declared before the ring so the registered memory outlives it.
-    let mut buffer = Guarded::new(LEN);
-    let mut ring = ring_with_config(rx_config(raise));
-    let iovec = libc::iovec {
-        iov_base: buffer.ptr().cast(),
-        iov_len: LEN,
-    };
-    // SAFETY: `buffer` outlives the ring.
-    unsafe { ring.register_buffers(&[iovec]) }.unwrap();
-    ring.engine_mut()
-        .register_fixed_task_buffer(TASK, BUF_INDEX, buffer.ptr() as u64, LEN);
-    let tid = open(&mut ring, 0x10000, peer.addr);
-    let reservation = ring
-        .engine_mut()
-        .reserve_ddp(tid, TASK, 1, LEN as u32)
-        .unwrap();
-    let data = pattern(LEN, 12);
-    let before = voluntary_switches();
-    peer.write_paced(data_in(reservation.itt, 0, &data, Digests::NONE));
-    let header = pdu(next_completion(&mut ring));
-    let switches = voluntary_switches() - before;
-    assert_eq!(header.ddp_status, DdpStatus::DDP_PDU);
-    assert_eq!(buffer.body(), data.as_slice());
-    assert!(buffer.guards_intact());
-    (switches, ring.engine().conn_counters(tid).unwrap())
-}
-
 #[test]
-fn a_large_fixed_buffer_payload_wakes_the_receiver_once_it_is_all_in() {
-    assert_large_payload_wakes_once(receive_paced_into_fixed);
+fn a_large_fixed_buffer_payload_is_received_with_the_low_water_mark_raised() {
+    assert_lowat_raised_only_when_enabled(true);
 }

@@ -245,34 +245,9 @@ fn pdus_split_into_single_bytes_are_reassembled() {
     assert!(buffer.guards_intact());
 }
 
-/// A 128 KiB Data-In arriving in 1 KiB pieces; returns the ring thread's voluntary
-/// context switches while it was received, and the connection's counters.
-/// `raise`: whether SO_RCVLOWAT may be raised (the default) or not.
-fn receive_paced_payload(raise: bool) -> (i64, t3_hw::ConnCounters) {
-    let peer = Peer::start();
-    let mut ring = ring_with_config(rx_config(raise));
-    let mut buffer = Guarded::new(131072);
-    let (tid, itt) = bound(&mut ring, &peer, &mut buffer, 131072);
-    let data = pattern(131072, 8);
-    let wire = [
-        data_in(itt, 0, &data, Digests::NONE),
-        nop_in(0x30, b"", Digests::NONE),
-    ]
-    .concat();
-    let before = voluntary_switches();
-    peer.write_paced(wire);
-    let seen: Vec<_> = completions(&mut ring, 2).into_iter().map(pdu).collect();
-    let switches = voluntary_switches() - before;
-    assert_eq!(seen[0].ddp_status, DdpStatus::DDP_PDU);
-    assert_eq!(itt_of(&seen[1]), 0x30);
-    assert_eq!(buffer.body(), data.as_slice());
-    assert!(buffer.guards_intact());
-    (switches, ring.engine().conn_counters(tid).unwrap())
-}
-
 #[test]
-fn a_large_payload_wakes_the_receiver_once_it_is_all_in() {
-    assert_large_payload_wakes_once(receive_paced_payload);
+fn a_large_payload_is_received_with_the_low_water_mark_raised() {
+    assert_lowat_raised_only_when_enabled(false);
 }
 
 /// Forty inline NOP-Ins each followed by a placed Data-In, all in one write.

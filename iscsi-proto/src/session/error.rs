@@ -34,6 +34,8 @@ pub enum SessionError {
     UnexpectedPdu(Opcode),
     #[error("PDU for unknown ITT 0x{0:08x}")]
     UnknownItt(u32),
+    #[error("PDU for ITT 0x{0:08x}, whose request was not sent yet")]
+    NotSent(u32),
     #[error("Data-In for task 0x{0:08x}, which reads no data")]
     DataInForNonRead(u32),
     #[error("Data-In for task 0x{itt:08x}: DataSN {got}, expected {expected}")]

@@ -187,13 +187,24 @@ pub struct Session {
     outbox: VecDeque<OutPdu>,
     events: VecDeque<Event>,
     /// Outstanding ITTs of our own non-SCSI requests: task management, pings, logout.
-    pending_tmf: HashMap<u32, (u8, u32, u64)>,
+    pending_tmf: HashMap<u32, PendingTmf>,
     pending_pings: HashMap<u32, ()>,
     /// Text requests awaiting (the rest of) their response: the C-bit assembler and the
     /// pairs of earlier responses in the same exchange (F=0 ones).
     pending_text: HashMap<u32, (TextAssembler, Vec<(String, String)>)>,
     logout_itt: Option<u32>,
     stats: SessionStats,
+}
+
+/// A task management request awaiting its response.
+#[derive(Debug, Clone, Copy)]
+struct PendingTmf {
+    function: u8,
+    /// The task ABORT TASK refers to (the reserved tag otherwise) and the CmdSN it was sent
+    /// with: the ITT alone may name a newer task by the time the response comes.
+    referenced: u32,
+    refcmdsn: Sn,
+    lun: u64,
 }
 
 /// A non-immediate request waiting for a CmdSN.
@@ -336,6 +347,14 @@ impl Session {
     /// Moves the oldest waiting command (and its unsolicited data) to the outbox if the window
     /// is open.
     fn release_waiting_command(&mut self) {
+        // A CmdSN taken must go out on a PDU, or the target waits for it forever: drop entries
+        // whose task is gone or was already sent before taking one.
+        while let Some(Queued::Command(itt)) = self.waiting.front() {
+            if self.tasks.get(itt).is_some_and(|t| t.cmdsn.is_none()) {
+                break;
+            }
+            self.waiting.pop_front();
+        }
         if self.waiting.is_empty() {
             return;
         }
@@ -363,9 +382,12 @@ impl Session {
     }
 
     fn release_command(&mut self, itt: u32, cmdsn: Sn) {
+        // release_waiting_command only takes a CmdSN for a task that exists and is unsent.
         let Some(task) = self.tasks.get_mut(&itt) else {
+            debug_assert!(false, "CmdSN {} taken for vanished task {itt:#x}", cmdsn.0);
             return;
         };
+        debug_assert!(task.cmdsn.is_none(), "task {itt:#x} released twice");
         task.cmdsn = Some(cmdsn);
         let plan = DataOutPlan::unsolicited(&self.params, task.direction, task.data_len);
         let mut cdb = [0u8; 16];
@@ -479,12 +501,12 @@ impl Session {
             self.finish_task(referenced, TaskOutcome::Aborted);
             return Ok(());
         };
-        self.task_mgmt(itt, tmf::ABORT_TASK, lun, referenced, refcmdsn.0)
+        self.task_mgmt(itt, tmf::ABORT_TASK, lun, referenced, refcmdsn)
     }
 
     /// Queues LOGICAL UNIT RESET for `lun`.
     pub fn lun_reset(&mut self, itt: u32, lun: u64) -> Result<(), SubmitError> {
-        self.task_mgmt(itt, tmf::LOGICAL_UNIT_RESET, lun, RESERVED_TAG, 0)
+        self.task_mgmt(itt, tmf::LOGICAL_UNIT_RESET, lun, RESERVED_TAG, Sn(0))
     }
 
     fn task_mgmt(
@@ -493,10 +515,18 @@ impl Session {
         function: u8,
         lun: u64,
         referenced: u32,
-        refcmdsn: u32,
+        refcmdsn: Sn,
     ) -> Result<(), SubmitError> {
         self.check_new_itt(itt)?;
-        self.pending_tmf.insert(itt, (function, referenced, lun));
+        self.pending_tmf.insert(
+            itt,
+            PendingTmf {
+                function,
+                referenced,
+                refcmdsn,
+                lun,
+            },
+        );
         self.outbox.push_back(OutPdu {
             header: Header::TaskMgmtRequest(TaskMgmtRequest {
                 immediate: true,
@@ -506,7 +536,7 @@ impl Session {
                 referenced_itt: referenced,
                 cmdsn: self.window.next().0,
                 expstatsn: self.expstatsn.0,
-                refcmdsn,
+                refcmdsn: refcmdsn.0,
                 expdatasn: 0,
             }),
             data: OutData::None,
@@ -576,14 +606,25 @@ impl Session {
         }
     }
 
+    /// The task a target PDU refers to. The target can only answer a command it received, so
+    /// one for a task still waiting for the CmdSN window is a protocol error: accepting it would
+    /// finish the task, and the CmdSN it would have taken is then never sent.
+    ///
+    /// A task that is no longer listed (completed, or ended by ABORT TASK or LUN RESET) is an
+    /// unknown ITT, see [`Session::on_tmf_response`].
+    fn sent_task(tasks: &mut HashMap<u32, Task>, itt: u32) -> Result<&mut Task, SessionError> {
+        let task = tasks.get_mut(&itt).ok_or(SessionError::UnknownItt(itt))?;
+        if task.cmdsn.is_none() {
+            return Err(SessionError::NotSent(itt));
+        }
+        Ok(task)
+    }
+
     fn on_data_in(&mut self, h: &DataIn, segment: Segment<'_>) -> Result<Received, SessionError> {
         self.window.update(h.expcmdsn, h.maxcmdsn);
         self.stats.data_in_pdus += 1;
         let len = segment.len();
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         task.accept_data_in(h, len)?;
         let placement = Received::DataIn {
             itt: h.itt,
@@ -616,10 +657,7 @@ impl Session {
         if h.overflow && h.underflow {
             return Err(SessionError::BothResiduals(h.itt));
         }
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         let outcome = if h.response != 0 {
             TaskOutcome::TargetFailure {
                 response: h.response,
@@ -638,10 +676,7 @@ impl Session {
         self.stats.r2ts += 1;
         let max_r2t = self.params.max_outstanding_r2t;
         let max_burst = self.params.max_burst_length;
-        let task = self
-            .tasks
-            .get_mut(&h.itt)
-            .ok_or(SessionError::UnknownItt(h.itt))?;
+        let task = Self::sent_task(&mut self.tasks, h.itt)?;
         task.accept_r2t(h, max_burst, u32::from(max_r2t))?;
         let lun = task.lun;
         self.queue_data_out(h.itt, lun, h.ttt, h.buffer_offset, h.desired_len);
@@ -683,10 +718,22 @@ impl Session {
         Ok(())
     }
 
+    /// A task ended here is forgotten: a Data-In, R2T or SCSI Response for it afterwards is an
+    /// unknown ITT, a protocol error that drops the connection, and no data is placed for it.
+    /// At ERL 0 that is the right answer, not a case to tolerate: once the target answers a
+    /// TMF with "function complete" it sends nothing more for the tasks it ended (RFC 7143
+    /// §11.5.1), and whatever it sent for them before that answer arrived before it on the one
+    /// TCP connection. So a late PDU means the target broke the protocol, or the ITT is not
+    /// the one we think; placing its data could only write into a buffer now given back.
     fn on_tmf_response(&mut self, h: &TaskMgmtResponse) -> Result<(), SessionError> {
         self.window.update(h.expcmdsn, h.maxcmdsn);
         self.on_status(h.statsn);
-        let (function, referenced, lun) = self
+        let PendingTmf {
+            function,
+            referenced,
+            refcmdsn,
+            lun,
+        } = self
             .pending_tmf
             .remove(&h.itt)
             .ok_or(SessionError::UnknownItt(h.itt))?;
@@ -695,7 +742,14 @@ impl Session {
         let done = h.response == 0 || (function == tmf::ABORT_TASK && h.response == 1);
         if done {
             match function {
-                tmf::ABORT_TASK if self.tasks.contains_key(&referenced) => {
+                // Only the task the request named: if that one completed meanwhile and its ITT
+                // went to a new command, the new one is not aborted.
+                tmf::ABORT_TASK
+                    if self
+                        .tasks
+                        .get(&referenced)
+                        .is_some_and(|t| t.cmdsn == Some(refcmdsn)) =>
+                {
                     self.finish_task(referenced, TaskOutcome::Aborted);
                 }
                 tmf::LOGICAL_UNIT_RESET | tmf::ABORT_TASK_SET | tmf::CLEAR_TASK_SET => {
@@ -755,6 +809,7 @@ impl Session {
         let itt = u32::from_be_bytes([rejected[16], rejected[17], rejected[18], rejected[19]]);
         let opcode = rejected[0] & 0x3f;
         if opcode == crate::pdu::Opcode::ScsiCommand as u8 && self.tasks.contains_key(&itt) {
+            Self::sent_task(&mut self.tasks, itt)?;
             self.finish_task(itt, TaskOutcome::Rejected { reason: h.reason });
             return Ok(());
         }
@@ -777,6 +832,14 @@ impl Session {
         self.on_status(h.statsn);
         if h.final_ && h.cont {
             return Err(SessionError::TextFinalAndContinue(h.itt));
+        }
+        // An answer to a request (or a continuation fetch) still waiting for its CmdSN.
+        if self
+            .waiting
+            .iter()
+            .any(|w| matches!(w, Queued::Text(r, _) if r.itt == h.itt))
+        {
+            return Err(SessionError::NotSent(h.itt));
         }
         let (assembler, gathered) = self
             .pending_text

@@ -915,3 +915,276 @@ fn text_request_with_continued_and_multi_part_answers() {
         Err(SessionError::TextFinalAndContinue(0x30))
     ));
 }
+
+/// A session whose window admits one command (CmdSN 5); NOP-In `open_window` admits more.
+fn one_slot_session() -> Session {
+    Session::new(
+        params(false, true),
+        SessionStart {
+            cmdsn: 5,
+            statsn: 7,
+            expcmdsn: 5,
+            maxcmdsn: 5,
+        },
+    )
+}
+
+fn open_window(s: &mut Session, maxcmdsn: u32) {
+    s.handle(
+        &Header::NopIn(NopIn {
+            itt: RESERVED_TAG,
+            ttt: RESERVED_TAG,
+            statsn: 8,
+            expcmdsn: 6,
+            maxcmdsn,
+            ..Default::default()
+        }),
+        Segment::Inline(&[]),
+    )
+    .unwrap();
+}
+
+/// The CmdSNs of the SCSI commands among `out`, by ITT.
+fn sent_cmdsns(out: &[OutPdu]) -> Vec<(u32, u32)> {
+    out.iter()
+        .filter_map(|p| match &p.header {
+            Header::ScsiCommand(c) => Some((c.itt, c.cmdsn)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Task 1 went out with CmdSN 5; tasks 2 (read) and 3 (write) wait for the window.
+fn session_with_waiting_tasks() -> Session {
+    let mut s = one_slot_session();
+    s.submit(read_cmd(1, 4096)).unwrap();
+    s.submit(read_cmd(2, 4096)).unwrap();
+    s.submit(write_cmd(3, 4096)).unwrap();
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(1, 5)]);
+    s
+}
+
+/// `header` with ExpCmdSN/MaxCmdSN that leave the one-slot window closed.
+fn window_closed(mut header: Header) -> Header {
+    match &mut header {
+        Header::DataIn(h) => (h.expcmdsn, h.maxcmdsn) = (5, 5),
+        Header::ScsiResponse(h) => (h.expcmdsn, h.maxcmdsn) = (5, 5),
+        Header::R2t(h) => (h.expcmdsn, h.maxcmdsn) = (5, 5),
+        Header::Reject(h) => (h.expcmdsn, h.maxcmdsn) = (5, 5),
+        Header::TextResponse(h) => (h.expcmdsn, h.maxcmdsn) = (5, 5),
+        other => panic!("{other:?}"),
+    }
+    header
+}
+
+/// After a refused PDU for an unsent task, the waiting tasks are intact and go out in order
+/// with the next CmdSNs once the window opens.
+fn waiting_tasks_still_go_out(s: &mut Session) {
+    assert!(events(s).is_empty());
+    assert_eq!(s.outstanding(), 3);
+    assert!(drain(s).is_empty(), "the window is still closed");
+    open_window(s, 7);
+    assert_eq!(sent_cmdsns(&drain(s)), vec![(2, 6), (3, 7)]);
+}
+
+#[test]
+fn scsi_response_for_an_unsent_task_is_a_protocol_error() {
+    let mut s = session_with_waiting_tasks();
+    assert_eq!(
+        s.handle(&window_closed(response(2, 0)), Segment::Inline(&[])),
+        Err(SessionError::NotSent(2))
+    );
+    waiting_tasks_still_go_out(&mut s);
+}
+
+#[test]
+fn data_in_for_an_unsent_task_is_a_protocol_error() {
+    let mut s = session_with_waiting_tasks();
+    for header in [data_in(2, 0, 0, None), data_in(2, 0, 0, Some(0))].map(window_closed) {
+        assert_eq!(
+            s.handle(&header, Segment::Placed(4096)),
+            Err(SessionError::NotSent(2)),
+            "no placement for {header:?}"
+        );
+    }
+    waiting_tasks_still_go_out(&mut s);
+}
+
+#[test]
+fn r2t_for_an_unsent_task_is_a_protocol_error() {
+    let mut s = session_with_waiting_tasks();
+    assert_eq!(
+        s.handle(&window_closed(r2t(3, 0, 0, 4096)), Segment::Inline(&[])),
+        Err(SessionError::NotSent(3))
+    );
+    assert!(drain(&mut s).is_empty(), "no Data-Out for an unsent write");
+    waiting_tasks_still_go_out(&mut s);
+}
+
+#[test]
+fn reject_of_an_unsent_command_is_a_protocol_error() {
+    let mut s = session_with_waiting_tasks();
+    let mut rejected = [0u8; BHS_LEN];
+    rejected[0] = Opcode::ScsiCommand as u8;
+    rejected[16..20].copy_from_slice(&2u32.to_be_bytes());
+    assert_eq!(
+        s.handle(
+            &window_closed(Header::Reject(Reject {
+                reason: 0x05,
+                statsn: 8,
+                ..Default::default()
+            })),
+            Segment::Inline(&rejected),
+        ),
+        Err(SessionError::NotSent(2))
+    );
+    waiting_tasks_still_go_out(&mut s);
+}
+
+#[test]
+fn text_response_for_an_unsent_request_is_a_protocol_error() {
+    let mut s = one_slot_session();
+    s.submit(read_cmd(1, 4096)).unwrap();
+    s.text_request(0x30, &[("SendTargets".into(), "All".into())])
+        .unwrap();
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(1, 5)]);
+    let answer = window_closed(Header::TextResponse(TextResponse {
+        final_: true,
+        itt: 0x30,
+        ttt: RESERVED_TAG,
+        statsn: 8,
+        ..Default::default()
+    }));
+    assert_eq!(
+        s.handle(&answer, Segment::Inline(&[])),
+        Err(SessionError::NotSent(0x30))
+    );
+    assert!(events(&mut s).is_empty());
+    open_window(&mut s, 6);
+    let out = drain(&mut s);
+    assert!(
+        matches!(&out[..], [p] if matches!(&p.header, Header::TextRequest(t) if t.itt == 0x30 && t.cmdsn == 6))
+    );
+}
+
+#[test]
+fn aborting_an_unsent_task_passes_its_cmdsn_to_the_next_command() {
+    let mut s = session_with_waiting_tasks();
+    s.abort_task(0x1000, 2).unwrap();
+    assert!(
+        drain(&mut s).is_empty(),
+        "no TMF for a task the target never saw"
+    );
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskComplete {
+            itt: 2,
+            outcome: TaskOutcome::Aborted,
+            data_in_bytes: 0
+        }]
+    );
+    open_window(&mut s, 6);
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(3, 6)]);
+    // The aborting ITT was never used: it is free.
+    s.submit(read_cmd(0x1000, 512)).unwrap();
+}
+
+#[test]
+fn waiting_entries_of_gone_or_sent_tasks_take_no_cmdsn() {
+    let mut s = one_slot_session();
+    s.submit(read_cmd(1, 4096)).unwrap();
+    drain(&mut s);
+    // Stale entries: a task no longer listed, and one already sent.
+    s.waiting.push_back(Queued::Command(0x99));
+    s.waiting.push_back(Queued::Command(1));
+    s.submit(read_cmd(2, 4096)).unwrap();
+    assert!(drain(&mut s).is_empty());
+    open_window(&mut s, 6);
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(2, 6)]);
+    assert!(s.waiting.is_empty());
+    // Stale entries alone do not count as a stall and leave the window untouched.
+    s.waiting.push_back(Queued::Command(0x99));
+    let stalls = s.stats().window_stalls;
+    assert!(s.poll_transmit().is_none());
+    assert_eq!(s.stats().window_stalls, stalls);
+    s.submit(read_cmd(3, 4096)).unwrap();
+    open_window(&mut s, 7);
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(3, 7)]);
+}
+
+fn tmf_response(itt: u32, response: u8) -> Header {
+    Header::TaskMgmtResponse(TaskMgmtResponse {
+        response,
+        itt,
+        statsn: 9,
+        expcmdsn: 101,
+        maxcmdsn: 132,
+    })
+}
+
+/// ERL 0, one connection: after "function complete" for ABORT TASK the target sends nothing
+/// more for the task, so a late Data-In or response is an unknown ITT (the connection is
+/// dropped) and nothing is handed out for placement.
+#[test]
+fn pdus_for_a_task_after_its_abort_completed_are_refused_and_not_placed() {
+    let mut s = session(params(true, false));
+    s.submit(read_cmd(1, 8192)).unwrap();
+    drain(&mut s);
+    s.handle(&data_in(1, 0, 0, None), Segment::Placed(4096))
+        .unwrap();
+    s.abort_task(0x1000, 1).unwrap();
+    drain(&mut s);
+    s.handle(&tmf_response(0x1000, 0), Segment::Inline(&[]))
+        .unwrap();
+    assert!(events(&mut s).contains(&Event::TaskComplete {
+        itt: 1,
+        outcome: TaskOutcome::Aborted,
+        data_in_bytes: 4096
+    }));
+    for (header, segment) in [
+        (data_in(1, 1, 4096, None), Segment::Placed(4096)),
+        (data_in(1, 1, 4096, Some(0)), Segment::Inline(&[0u8; 4096])),
+        (response(1, 0), Segment::Inline(&[])),
+    ] {
+        assert_eq!(
+            s.handle(&header, segment),
+            Err(SessionError::UnknownItt(1)),
+            "{header:?}"
+        );
+    }
+    assert!(events(&mut s).is_empty(), "no second completion");
+    assert_eq!(s.outstanding(), 0);
+}
+
+/// The task ABORT TASK named completed before the TMF response and its ITT went to a new
+/// command: "function complete" (the target answers so for a RefCmdSN it has seen) must not
+/// end the new command.
+#[test]
+fn abort_response_does_not_end_a_new_task_under_the_same_itt() {
+    let test_unit_ready = || Command {
+        cdb: vec![0; 6],
+        direction: Direction::None,
+        data_len: 0,
+        ..read_cmd(1, 0)
+    };
+    let mut s = session(params(true, false));
+    s.submit(test_unit_ready()).unwrap();
+    drain(&mut s);
+    s.abort_task(0x1000, 1).unwrap();
+    drain(&mut s);
+    completes_with_good_status(&mut s, 1);
+    s.submit(test_unit_ready()).unwrap();
+    assert_eq!(sent_cmdsns(&drain(&mut s)), vec![(1, 101)]);
+    s.handle(&tmf_response(0x1000, 0), Segment::Inline(&[]))
+        .unwrap();
+    assert_eq!(
+        events(&mut s),
+        vec![Event::TaskMgmtComplete {
+            itt: 0x1000,
+            function: tmf::ABORT_TASK,
+            response: 0
+        }]
+    );
+    assert_eq!(s.outstanding(), 1);
+    completes_with_good_status(&mut s, 1);
+}
