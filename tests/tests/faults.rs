@@ -23,7 +23,7 @@ use cxgb3i_tests::hostile::{
 };
 use cxgb3i_tests::proxy::{Fault, Proxy, FLIP_MASK};
 use cxgb3i_tests::{Backing, Tgtd};
-use iscsi_proto::login::{random_isid, LoginConfig, LoginError};
+use iscsi_proto::login::{random_isid, LoginConfig, LoginError, MAX_LOGIN_EXCHANGES};
 use iscsi_proto::negotiation::DigestPreference;
 use iscsi_proto::pdu::PduError;
 use iscsi_proto::scsi::{self, BlockIo, Lun, ScsiRequest};
@@ -331,11 +331,14 @@ fn expected_error(
             Some(ConnError::Session(SessionError::R2tRange { offset, len: l, expected_len, .. }))
                 if *offset == len && *l == BEYOND_LEN && *expected_len == len
         ),
-        // The initiator puts no bound on login rounds: the caller's login timeout ends it (as
-        // open-iscsi's login_timeout does). Until then it goes round as fast as the target
-        // answers, some 40 000 rounds a second on loopback.
+        // The login gives up after its bound on exchanges, long before the caller's timeout:
+        // the target answered exactly that many Login Requests.
         Scenario::EndlessLogin => {
-            matches!(error, ClientError::TimedOut(..)) && report.login_rounds > 2
+            matches!(
+                conn,
+                Some(ConnError::Login(LoginError::TooManyExchanges(n)))
+                    if *n == MAX_LOGIN_EXCHANGES
+            ) && report.login_rounds == u64::from(MAX_LOGIN_EXCHANGES)
         }
         Scenario::BadLoginStatus => matches!(
             conn,
