@@ -335,6 +335,15 @@ impl IscsiConn {
         }
     }
 
+    /// Gives the connection up: aborts it (RST) and stops it for good, so that nothing it
+    /// still receives makes it send again; for a login that timed out. A connection the engine
+    /// has not opened yet is aborted as soon as it opens. Unlike [`abort`](Self::abort), no
+    /// completion is awaited: the connection is finished at once.
+    pub fn abandon(&mut self, engine: &mut Engine) {
+        self.abort(engine);
+        self.state = State::Failed;
+    }
+
     fn housekeeping_itt(&mut self, engine: &mut Engine) -> Result<u32, ConnError> {
         let sw = HOUSEKEEPING_SW_BASE | (self.next_housekeeping & 0xffff);
         self.next_housekeeping = self.next_housekeeping.wrapping_add(1);
@@ -344,6 +353,11 @@ impl IscsiConn {
     /// Handles one engine completion for this connection (see [`owns`](Self::owns)).
     pub fn handle(&mut self, engine: &mut Engine, completion: Completion, rng: &mut impl RngCore) {
         if self.is_finished() {
+            if let Completion::ActEstablish { tid, .. } = completion {
+                // Opened after it was abandoned: close it again at once.
+                self.tid = Some(tid);
+                let _ = engine.post(WorkRequest::AbortReq { tid });
+            }
             return;
         }
         if let Err(error) = self.handle_inner(engine, completion, rng) {

@@ -47,6 +47,8 @@ pub const CLAIMED_SENSE_LEN: u16 = 252;
 pub const SENT_SENSE_LEN: usize = 18;
 /// The TSIH the target assigns.
 pub const TSIH: u16 = 0x4d2;
+/// How long [`Scenario::SlowLogin`] waits before each Login Response.
+pub const SLOW_LOGIN_DELAY: Duration = Duration::from_millis(100);
 
 /// One way to break the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +74,9 @@ pub enum Scenario {
     R2tBeyondTransfer,
     /// Answers every Login Request with T=0 and no keys: the transit never happens.
     EndlessLogin,
+    /// Answers like [`Scenario::EndlessLogin`], each time after [`SLOW_LOGIN_DELAY`]: the login
+    /// neither ends nor runs out of exchanges before a caller's timeout of a few seconds.
+    SlowLogin,
     /// Answers the first Login Request with status [`BAD_STATUS_CLASS`] /
     /// [`BAD_STATUS_DETAIL`].
     BadLoginStatus,
@@ -97,7 +102,7 @@ pub enum Trigger {
 
 impl Scenario {
     /// Every scenario, for tests to iterate over.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::ReservedOpcode,
         Scenario::HugeDataSegment,
         Scenario::UnknownItt,
@@ -106,6 +111,7 @@ impl Scenario {
         Scenario::CrossesEnd,
         Scenario::R2tBeyondTransfer,
         Scenario::EndlessLogin,
+        Scenario::SlowLogin,
         Scenario::BadLoginStatus,
         Scenario::SenseLongerThanSegment,
     ];
@@ -120,6 +126,7 @@ impl Scenario {
             Scenario::CrossesEnd => "crosses-end",
             Scenario::R2tBeyondTransfer => "r2t-beyond-transfer",
             Scenario::EndlessLogin => "endless-login",
+            Scenario::SlowLogin => "slow-login",
             Scenario::BadLoginStatus => "bad-login-status",
             Scenario::SenseLongerThanSegment => "sense-longer-than-segment",
         }
@@ -127,7 +134,9 @@ impl Scenario {
 
     pub fn trigger(self) -> Trigger {
         match self {
-            Scenario::EndlessLogin | Scenario::BadLoginStatus => Trigger::Login,
+            Scenario::EndlessLogin | Scenario::SlowLogin | Scenario::BadLoginStatus => {
+                Trigger::Login
+            }
             Scenario::StaleItt => Trigger::ReadTwice,
             Scenario::R2tBeyondTransfer => Trigger::Write,
             Scenario::ReservedOpcode
