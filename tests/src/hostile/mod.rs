@@ -92,9 +92,9 @@ pub enum Trigger {
     Login,
     /// Log in and issue one READ.
     Read,
-    /// Log in and issue two READs, one after the other (the first completes), from two
-    /// different tasks: an initiator may give one task the same ITT for each of its commands,
-    /// and then a Data-In for the first READ's ITT rightly belongs to the second.
+    /// Log in and issue two READs, one after the other (the first completes), from one task
+    /// or from two: either way a Data-In for the first READ's ITT is stale, as long as the
+    /// initiator gives each command of a task an ITT of its own.
     ReadTwice,
     /// Log in and issue one WRITE.
     Write,
