@@ -47,7 +47,10 @@ pub use ppod::{
     build_pods, pages_for, pods_for, PagePod, PageSize, PodError, PodHeader, PPOD_SIZE,
 };
 pub use queue::{Ring, RingFull, RspQueue, TxQueue, ZeroCapacity, RX_BUNDLE_SIZE};
-pub use tag::{Color, DdpTag, Decoded, TagError, TagFormat, TagFormatError};
+pub use tag::{
+    task_of_sw_tag, task_sw_tag, Color, DdpTag, Decoded, Generation, TagError, TagFormat,
+    TagFormatError, SW_TASK_LIMIT, SW_TASK_TAG_LIMIT,
+};
 pub use tid::{Tid, TidOutOfRange};
 pub use wr::{
     OffloadQueue, Payload, PduError, PduRef, SetTcbField, TxData, UlpSubmode, WorkRequest,

@@ -82,8 +82,10 @@ fn refusal_status(error: TagError) -> DdpStatus {
         TagError::IndexNotAllocated { .. } => DdpStatus::INVALID_PPOD,
         TagError::InsideAnotherBinding { .. } => DdpStatus::PPOD_MISMATCH,
         TagError::StaleColor { .. } => DdpStatus::COLOR_ERR,
-        // Only tag construction reports this; a received ITT never does.
-        TagError::SwTagTooWide { .. } => DdpStatus::INVALID_TAG,
+        // Only tag construction and task lookups report these; a DDP lookup never does.
+        TagError::SwTagTooWide { .. }
+        | TagError::TaskTooLarge { .. }
+        | TagError::NotATask { .. } => DdpStatus::INVALID_TAG,
     }
 }
 

@@ -15,7 +15,10 @@ use thiserror::Error;
 
 use crate::pod_bitmap::PodBitmap;
 use crate::ppod::{build_pods, pages_for, PagePod, PageSize, PodHeader, PPOD_PAGES};
-use crate::tag::{Color, DdpTag, Decoded, TagError, TagFormat, TagFormatError};
+use crate::tag::{
+    task_of_sw_tag, task_sw_tag, Color, DdpTag, Decoded, Generation, TagError, TagFormat,
+    TagFormatError,
+};
 use crate::tid::Tid;
 
 /// Default smallest transfer worth DDP (`DDP_THRESHOLD` in the ppm era).
@@ -225,7 +228,8 @@ pub struct DdpRequest<'a> {
 pub struct Binding {
     /// The tag issued for it.
     pub tag: DdpTag,
-    /// The task's software tag (`caller_data`; in this design the ublk tag).
+    /// The task's software tag (`caller_data`): for a binding made by
+    /// [`Ppm::reserve_itt`], the task number and its generation (see `tag`).
     pub sw_tag: u32,
     /// The I/O buffer.
     pub buffer: BufferId,
@@ -264,6 +268,8 @@ pub struct Ppm {
     next: u32,
     colors: Vec<Color>,
     bindings: HashMap<u32, Binding>,
+    /// The generation of each task's next reservation, by task number (grown on demand).
+    generations: Vec<Generation>,
     counters: PpmCounters,
 }
 
@@ -290,6 +296,7 @@ impl Ppm {
             next: 0,
             colors: vec![Color::default(); config.ppmax as usize],
             bindings: HashMap::new(),
+            generations: Vec::new(),
             counters: PpmCounters::default(),
         })
     }
@@ -408,13 +415,18 @@ impl Ppm {
         Ok(index)
     }
 
-    /// The task's ITT: a DDP tag when `ddp` is given and granted, otherwise the non-DDP tag of
-    /// `sw_tag`. `sw_tag` must fit 31 bits either way, so every task has a non-DDP fallback.
+    /// The ITT for a command of `task`: a DDP tag when `ddp` is given and granted, otherwise
+    /// the non-DDP tag of the task's software tag. Either way the software tag is the task
+    /// number with the task's generation, which advances on every reservation, so no two
+    /// successive reservations of a task give the same non-DDP ITT (a DDP tag's color does the
+    /// same for DDP tags). `task` must be below [`SW_TASK_LIMIT`](crate::tag::SW_TASK_LIMIT),
+    /// so every task has a non-DDP fallback.
     pub fn reserve_itt(
         &mut self,
-        sw_tag: u32,
+        task: u32,
         ddp: Option<&DdpRequest<'_>>,
     ) -> Result<IttReservation, TagError> {
+        let sw_tag = self.next_sw_tag(task)?;
         let non_ddp_itt = self.format.make_non_ddp_tag(sw_tag)?;
         let Some(request) = ddp else {
             return Ok(IttReservation {
@@ -435,6 +447,19 @@ impl Ppm {
                 fallback: Some(refusal),
             },
         })
+    }
+
+    /// `task`'s software tag in its current generation; advances the generation.
+    fn next_sw_tag(&mut self, task: u32) -> Result<u32, TagError> {
+        let at = task as usize;
+        let current = self.generations.get(at).copied().unwrap_or_default();
+        // Refuses a task number too large before the table grows for it.
+        let sw_tag = task_sw_tag(task, current)?;
+        if at >= self.generations.len() {
+            self.generations.resize(at + 1, Generation::default());
+        }
+        self.generations[at] = current.next();
+        Ok(sw_tag)
     }
 
     /// The binding an ITT names, if it is a DDP tag of a live allocation with the current color.
@@ -466,6 +491,15 @@ impl Ppm {
             Decoded::NonDdp { sw_tag } => Ok(sw_tag),
             Decoded::Ddp { .. } => self.lookup(itt).map(|binding| binding.sw_tag),
         }
+    }
+
+    /// The task an ITT from [`reserve_itt`](Self::reserve_itt) stands for: the task number of
+    /// its software tag (see [`sw_tag_of`](Self::sw_tag_of)), whatever the generation.
+    pub fn task_of_itt(&self, itt: u32) -> Result<u32, TagError> {
+        let sw_tag = self.sw_tag_of(itt)?;
+        task_of_sw_tag(sw_tag)
+            .map(|(task, _)| task)
+            .ok_or(TagError::NotATask { itt, sw_tag })
     }
 
     /// The pods to write into adapter memory for a live tag, in index order.
@@ -553,6 +587,7 @@ fn page_list(sgl: &[SgEntry], page_size: PageSize, wanted: usize) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tag::{SW_TASK_LIMIT, SW_TASK_TAG_LIMIT};
 
     const PAGE: u32 = 4096;
 
@@ -1059,6 +1094,7 @@ mod tests {
         let read = ppm.reserve_itt(6, Some(&request(&sgl, 4096))).unwrap();
         assert_eq!(read.ddp.map(DdpTag::raw), Some(read.itt));
         assert_eq!(ppm.sw_tag_of(read.itt), Ok(6));
+        assert_eq!(ppm.task_of_itt(read.itt), Ok(6));
 
         let small = ppm.reserve_itt(7, Some(&request(&sgl, 100))).unwrap();
         assert_eq!(small.ddp, None);
@@ -1070,12 +1106,72 @@ mod tests {
             })
         );
         assert_eq!(ppm.sw_tag_of(small.itt), Ok(7));
+        assert_eq!(ppm.task_of_itt(small.itt), Ok(7));
 
+        for task in [SW_TASK_LIMIT, 0x8000_0000] {
+            assert_eq!(
+                ppm.reserve_itt(task, None),
+                Err(TagError::TaskTooLarge { task })
+            );
+        }
+    }
+
+    #[test]
+    fn each_reservation_of_a_task_gets_another_itt() {
+        let sgl = buffer(0, 4096);
+        let twice = |ppm: &mut Ppm, len: u32| {
+            let first = ppm.reserve_itt(3, Some(&request(&sgl, len))).unwrap();
+            if let Some(tag) = first.ddp {
+                ppm.release(tag).unwrap();
+            }
+            let second = ppm.reserve_itt(3, Some(&request(&sgl, len))).unwrap();
+            assert_ne!(first.itt, second.itt, "{len} bytes");
+            assert_eq!(ppm.task_of_itt(second.itt), Ok(3));
+            if second.ddp.is_none() {
+                // The earlier ITT still decodes to the task; only its generation is old.
+                assert_eq!(ppm.task_of_itt(first.itt), Ok(3));
+                assert_ne!(ppm.sw_tag_of(first.itt), ppm.sw_tag_of(second.itt));
+            }
+            (first, second)
+        };
+        // Without DDP (too few pods), with DDP refused for the transfer, and with DDP.
+        let mut no_ddp = ppm(512);
+        let (first, second) = twice(&mut no_ddp, 4096);
+        assert!(first.ddp.is_none() && second.ddp.is_none());
+        let mut ddp = ppm(1024);
+        let (first, second) = twice(&mut ddp, 100);
+        assert!(first.ddp.is_none() && second.ddp.is_none());
+        let (first, second) = twice(&mut ddp, 4096);
+        assert!(first.ddp.is_some() && second.ddp.is_some());
+        // Writes and commands without data too; another task's generation is its own.
+        let write = no_ddp.reserve_itt(9, None).unwrap().itt;
+        assert_eq!(write, no_ddp.tag_format().make_non_ddp_tag(9).unwrap());
+        let again = no_ddp.reserve_itt(9, None).unwrap().itt;
+        assert_ne!(write, again);
+        assert_eq!(no_ddp.task_of_itt(write), Ok(9));
+        assert_eq!(no_ddp.task_of_itt(again), Ok(9));
+    }
+
+    #[test]
+    fn a_task_itt_comes_back_after_every_generation() {
+        let mut ppm = ppm(512);
+        let itts: Vec<u32> = (0..=256)
+            .map(|_| ppm.reserve_itt(7, None).unwrap().itt)
+            .collect();
+        let distinct: std::collections::HashSet<u32> = itts[..256].iter().copied().collect();
+        assert_eq!(distinct.len(), 256);
+        assert_eq!(itts[256], itts[0]);
+    }
+
+    #[test]
+    fn an_itt_that_is_no_task_is_refused() {
+        let ppm = ppm(512);
+        let sw_tag = SW_TASK_TAG_LIMIT;
+        let itt = ppm.tag_format().make_non_ddp_tag(sw_tag).unwrap();
+        assert_eq!(ppm.sw_tag_of(itt), Ok(sw_tag));
         assert_eq!(
-            ppm.reserve_itt(0x8000_0000, None),
-            Err(TagError::SwTagTooWide {
-                sw_tag: 0x8000_0000
-            })
+            ppm.task_of_itt(itt),
+            Err(TagError::NotATask { itt, sw_tag })
         );
     }
 

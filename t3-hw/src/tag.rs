@@ -15,6 +15,24 @@
 //!
 //! Bits above the no-DDP bit of a DDP tag (free bits, page selector) are ignored when decoding,
 //! as the kernel's `cxgbi_ppm_ddp_tag_get_idx` does; this model never sets them.
+//!
+//! # Software tags
+//!
+//! The software tag is the initiator's to choose (libcxgbi builds it from the task index and
+//! the session age). A task's software tag here is its task number with a generation above it:
+//!
+//! ```text
+//!  30 ...... 28 | 27 ....... 20 | 19 ............ 0
+//!  zero         | generation    | task number
+//!               | (8 bits)      | (SW_TASK_BITS)
+//! ```
+//!
+//! The page-pod manager advances a task's generation on every reservation, so the non-DDP ITT
+//! of one command of a task differs from that of the task's previous commands: a late PDU for
+//! an earlier command names an ITT no longer in use, as a DDP tag's color makes it for DDP
+//! reads. A stale non-DDP ITT matches again only after 256 more reservations of the same task.
+//! Software tags from [`SW_TASK_TAG_LIMIT`] up (to [`SW_TAG_LIMIT`]) are never a task's; the
+//! initiator numbers its own requests (logout, pings, task management) there.
 
 use thiserror::Error;
 
@@ -30,6 +48,15 @@ pub const PPOD_IDX_MAX_SIZE: u32 = 24;
 const PAGE_SELECTOR_SHIFT: u32 = 30;
 /// A software tag must be below this (it must use at most 31 bits).
 pub const SW_TAG_LIMIT: u32 = 1 << 31;
+/// Bits of a task's software tag that hold the task number.
+pub const SW_TASK_BITS: u32 = 20;
+/// Task numbers must be below this.
+pub const SW_TASK_LIMIT: u32 = 1 << SW_TASK_BITS;
+/// Width of the generation above the task number.
+pub const SW_GENERATION_BITS: u32 = u8::BITS;
+/// Every task's software tag, whatever its generation, is below this.
+pub const SW_TASK_TAG_LIMIT: u32 = 1 << (SW_TASK_BITS + SW_GENERATION_BITS);
+const _: () = assert!(SW_TASK_TAG_LIMIT < SW_TAG_LIMIT);
 
 /// "find last set": 1-based position of the highest set bit, 0 for 0 (the kernel's `fls`).
 fn fls(value: u32) -> u32 {
@@ -65,6 +92,48 @@ impl Color {
             Color(self.0 + 1)
         }
     }
+}
+
+/// The generation of a task's software tag (see the module documentation).
+///
+/// It advances on every reservation of the task, so a non-DDP ITT from an earlier command of
+/// the task no longer matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Generation(u8);
+
+impl Generation {
+    /// A generation value (every `u8` is one).
+    pub fn new(value: u8) -> Generation {
+        Generation(value)
+    }
+
+    /// The generation as a number.
+    pub fn value(self) -> u8 {
+        self.0
+    }
+
+    /// The generation of the next reservation: 255 wraps to 0.
+    pub fn next(self) -> Generation {
+        Generation(self.0.wrapping_add(1))
+    }
+}
+
+/// The software tag of `task`'s reservation in `generation`.
+pub fn task_sw_tag(task: u32, generation: Generation) -> Result<u32, TagError> {
+    if task >= SW_TASK_LIMIT {
+        return Err(TagError::TaskTooLarge { task });
+    }
+    Ok(u32::from(generation.value()) << SW_TASK_BITS | task)
+}
+
+/// The task number and generation of a task's software tag; `None` for a software tag that is
+/// not a task's (at or above [`SW_TASK_TAG_LIMIT`]).
+pub fn task_of_sw_tag(sw_tag: u32) -> Option<(u32, Generation)> {
+    (sw_tag < SW_TASK_TAG_LIMIT).then(|| {
+        // Below SW_TASK_TAG_LIMIT the bits above the task number fit a u8.
+        let generation = (sw_tag >> SW_TASK_BITS) as u8;
+        (sw_tag & (SW_TASK_LIMIT - 1), Generation(generation))
+    })
 }
 
 /// A DDP tag issued for an allocated page-pod index.
@@ -135,6 +204,20 @@ pub enum TagError {
     #[error("software tag {sw_tag:#x} uses bit 31; at most 31 bits fit a non-DDP tag")]
     SwTagTooWide {
         /// The rejected software tag.
+        sw_tag: u32,
+    },
+    /// A task number too large for a task's software tag.
+    #[error("task {task:#x} does not fit the {SW_TASK_BITS}-bit task number of a software tag")]
+    TaskTooLarge {
+        /// The rejected task number.
+        task: u32,
+    },
+    /// The ITT's software tag is not a task's (it is e.g. a housekeeping request's).
+    #[error("itt {itt:#010x} carries software tag {sw_tag:#x}, which is not a task's")]
+    NotATask {
+        /// The offending ITT.
+        itt: u32,
+        /// Its software tag.
         sw_tag: u32,
     },
     /// The ITT has the no-DDP bit set where a DDP tag was expected.
@@ -489,7 +572,54 @@ mod tests {
         assert_eq!(c, Color::default());
     }
 
+    #[test]
+    fn task_sw_tag_layout() {
+        assert_eq!(task_sw_tag(0, Generation::default()), Ok(0));
+        assert_eq!(task_sw_tag(5, Generation::new(1)), Ok(0x0010_0005));
+        assert_eq!(
+            task_sw_tag(SW_TASK_LIMIT - 1, Generation::new(255)),
+            Ok(SW_TASK_TAG_LIMIT - 1)
+        );
+        assert_eq!(
+            task_sw_tag(SW_TASK_LIMIT, Generation::default()),
+            Err(TagError::TaskTooLarge {
+                task: SW_TASK_LIMIT
+            })
+        );
+        assert_eq!(task_of_sw_tag(0x0010_0005), Some((5, Generation::new(1))));
+        assert_eq!(task_of_sw_tag(SW_TASK_TAG_LIMIT), None);
+        assert_eq!(task_of_sw_tag(0x4000_0000), None);
+    }
+
+    #[test]
+    fn generation_wraps_from_255_to_0() {
+        assert_eq!(Generation::new(0).next(), Generation::new(1));
+        assert_eq!(Generation::new(255).next(), Generation::new(0));
+    }
+
+    #[test]
+    fn generations_of_a_task_give_distinct_non_ddp_tags() {
+        for ppmax in [1, 512, 1024, 65536, (1 << 23) - 1] {
+            let format = TagFormat::new(ppmax).unwrap();
+            let task = 0x1234;
+            let itts: std::collections::HashSet<u32> = (0..=u8::MAX)
+                .map(|g| {
+                    let sw_tag = task_sw_tag(task, Generation::new(g)).unwrap();
+                    format.make_non_ddp_tag(sw_tag).unwrap()
+                })
+                .collect();
+            assert_eq!(itts.len(), 256, "ppmax {ppmax}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn task_sw_tag_round_trips(task in 0..SW_TASK_LIMIT, g in any::<u8>()) {
+            let sw_tag = task_sw_tag(task, Generation::new(g)).unwrap();
+            prop_assert!(sw_tag < SW_TASK_TAG_LIMIT);
+            prop_assert_eq!(task_of_sw_tag(sw_tag), Some((task, Generation::new(g))));
+        }
+
         #[test]
         fn decode_itt_never_panics(ppmax in 1u32..(1 << 23), itt in any::<u32>()) {
             let format = TagFormat::new(ppmax).unwrap();

@@ -25,6 +25,8 @@ pub enum LoginError {
     Text(#[from] TextError),
     #[error("protocol error during login: {0}")]
     Protocol(String),
+    #[error("login not finished after {0} request/response exchanges")]
+    TooManyExchanges(u32),
     #[error("a normal session needs a target name")]
     MissingTargetName,
     #[error("mutual CHAP needs the initiator's own CHAP credentials too")]

@@ -29,6 +29,18 @@ use crate::text::{self, TextAssembler};
 /// every target accepts before anything is negotiated.
 const MAX_LOGIN_SEGMENT: usize = 8192;
 
+/// Login Request / Login Response exchanges after which a login that has not reached
+/// full-feature phase is given up ([`LoginError::TooManyExchanges`]).
+///
+/// A real login needs a handful: the security stage takes one exchange without
+/// authentication and three or four with CHAP (AuthMethod, CHAP_A, CHAP_N/CHAP_R, perhaps
+/// another request for the transit), the operational stage one to three (offers, answers to
+/// the target's own keys, the transit), and a continued response one empty request per
+/// further part. 32 is far above all of that together, and still stops a target that never
+/// lets the login end (or feeds it text in tiny parts) after as many round trips, instead of
+/// going round as fast as the network allows until the caller's timeout.
+pub const MAX_LOGIN_EXCHANGES: u32 = 32;
+
 /// Who logs in to what, and how.
 #[derive(Debug, Clone)]
 pub struct LoginConfig {
@@ -134,6 +146,8 @@ pub struct Login {
     expcmdsn: u32,
     maxcmdsn: u32,
     tsih: u16,
+    /// Login Responses handled so far: one per finished request/response exchange.
+    exchanges: u32,
 }
 
 impl Login {
@@ -177,6 +191,7 @@ impl Login {
             expstatsn: None,
             expcmdsn: 0,
             maxcmdsn: 0,
+            exchanges: 0,
         };
         // Without authentication the security stage is a single exchange: ask to move on now.
         let transit = login.chap.is_none();
@@ -219,7 +234,24 @@ impl Login {
     }
 
     /// Handles one Login Response.
+    ///
+    /// After [`MAX_LOGIN_EXCHANGES`] exchanges it fails with [`LoginError::TooManyExchanges`]
+    /// instead of sending yet another request (a response that completes the login still
+    /// completes it).
     pub fn handle(&mut self, pdu: &Pdu, rng: &mut impl RngCore) -> Result<LoginStep, LoginError> {
+        self.exchanges = self.exchanges.saturating_add(1);
+        let step = self.handle_response(pdu, rng)?;
+        if matches!(step, LoginStep::Send(_)) && self.exchanges >= MAX_LOGIN_EXCHANGES {
+            return Err(LoginError::TooManyExchanges(self.exchanges));
+        }
+        Ok(step)
+    }
+
+    fn handle_response(
+        &mut self,
+        pdu: &Pdu,
+        rng: &mut impl RngCore,
+    ) -> Result<LoginStep, LoginError> {
         let Header::LoginResponse(resp) = &pdu.header else {
             return Err(LoginError::Protocol(format!(
                 "expected a Login Response, got {:?}",

@@ -426,3 +426,48 @@ fn isid_is_random_format_with_qualifier() {
     assert_eq!(isid[0], 0x80);
     assert_eq!(&isid[4..], &[1, 2]);
 }
+
+/// The target's answer that neither grants the transit nor says anything.
+fn stall(req: &LoginRequest) -> Pdu {
+    answer(req, false, &[], 0)
+}
+
+#[test]
+fn a_login_that_never_ends_is_given_up() {
+    let (mut login, mut pdu) = Login::start(config()).unwrap();
+    for exchange in 1..MAX_LOGIN_EXCHANGES {
+        match login.handle(&stall(request_of(&pdu)), &mut rng()) {
+            Ok(LoginStep::Send(next)) => pdu = next,
+            other => panic!("exchange {exchange}: {other:?}"),
+        }
+        let req = request_of(&pdu);
+        assert_eq!((req.csg, req.transit), (Stage::Security, true));
+    }
+    let err = login
+        .handle(&stall(request_of(&pdu)), &mut rng())
+        .unwrap_err();
+    assert_eq!(err, LoginError::TooManyExchanges(MAX_LOGIN_EXCHANGES));
+    assert!(
+        err.to_string().contains(&MAX_LOGIN_EXCHANGES.to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_login_completing_in_the_last_allowed_exchange_completes() {
+    let (mut login, mut pdu) = Login::start(config()).unwrap();
+    // All but two exchanges stall in the security stage; the last two move on and finish.
+    for _ in 0..MAX_LOGIN_EXCHANGES - 2 {
+        let LoginStep::Send(next) = login.handle(&stall(request_of(&pdu)), &mut rng()).unwrap()
+        else {
+            panic!("login completed early")
+        };
+        pdu = next;
+    }
+    let grant = answer(request_of(&pdu), true, &[("AuthMethod", "None")], 0);
+    let LoginStep::Send(op) = login.handle(&grant, &mut rng()).unwrap() else {
+        panic!("no operational request")
+    };
+    let outcome = finish_operational(&mut login, &op);
+    assert_eq!(outcome.tsih, 0x22);
+}

@@ -286,8 +286,10 @@ impl Engine {
     }
 
     /// The ITT for a read of `xfer_len` bytes into `task`'s registered buffer on connection
-    /// `tid`: a DDP tag bound to the buffer's pages when the ppm grants one, otherwise the
-    /// non-DDP tag of `sw_tag` (the fallback reason is in the reservation).
+    /// `tid`: a DDP tag bound to the buffer's pages when the ppm grants one, otherwise a
+    /// non-DDP tag (the fallback reason is in the reservation). Either way the ITT stands for
+    /// task number `itt_task` ([`Ppm::reserve_itt`](crate::Ppm::reserve_itt) adds the task's
+    /// generation; [`Ppm::task_of_itt`](crate::Ppm::task_of_itt) maps the ITT back).
     ///
     /// A fixed buffer under a data digest is refused: its bytes cannot be digested, and inline
     /// delivery could not be copied into it either.
@@ -295,7 +297,7 @@ impl Engine {
         &mut self,
         tid: Tid,
         task: u32,
-        sw_tag: u32,
+        itt_task: u32,
         xfer_len: u32,
     ) -> Result<IttReservation, ReserveError> {
         let data_digest = self
@@ -316,7 +318,7 @@ impl Engine {
             xfer_len,
             sgl: &self.sgl_scratch,
         };
-        Ok(self.ppm.reserve_itt(sw_tag, Some(&request))?)
+        Ok(self.ppm.reserve_itt(itt_task, Some(&request))?)
     }
 
     /// Takes a work request. Errors are synchronous and leave nothing queued; everything else

@@ -154,7 +154,8 @@ impl Client {
         Ok(index)
     }
 
-    /// Connects and waits until logged in.
+    /// Connects and waits until logged in. A login that fails or times out leaves the
+    /// connection aborted and finished.
     pub fn login(
         &mut self,
         peer: SocketAddr,
@@ -172,7 +173,12 @@ impl Client {
                     .retain(|(c, e)| !(*c == conn && *e == ConnEvent::LoggedIn));
                 return Ok(conn);
             }
-            self.poll_until(deadline, "login")?;
+            if let Err(error) = self.poll_until(deadline, "login") {
+                // Stop the login here: left alone, it would go on answering the target
+                // whenever the client is driven again.
+                self.conns[conn].abandon(self.ring.engine_mut());
+                return Err(error);
+            }
         }
     }
 

@@ -32,13 +32,19 @@ use crate::cpl::{Completion, IscsiHdr};
 use crate::ddp_status::DdpStatus;
 use crate::engine::fast_hash::IdMap;
 use crate::engine::Engine;
-use crate::tag::DdpTag;
+use crate::tag::{DdpTag, TagError, TagFormat, SW_TASK_TAG_LIMIT};
 use crate::tid::Tid;
 use crate::wr::{Payload, PduRef, SetTcbField, TxData, UlpSubmode, WorkRequest};
 
 /// Software tags of the connection's own requests (logout, pings, task management, text)
-/// live above every task number, so their ITTs never collide with a task's.
+/// live above every task's software tag (any task number, any generation), so their ITTs never
+/// collide with a task's.
 const HOUSEKEEPING_SW_BASE: u32 = 0x4000_0000;
+
+/// The ITT of the `n`th housekeeping request (`n` wraps at 2^16) under `format`.
+fn housekeeping_itt(format: &TagFormat, n: u32) -> Result<u32, TagError> {
+    format.make_non_ddp_tag(HOUSEKEEPING_SW_BASE | (n & 0xffff))
+}
 
 /// What the owner learns from a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,15 +341,29 @@ impl IscsiConn {
         }
     }
 
+    /// Gives the connection up: aborts it (RST) and stops it for good, so that nothing it
+    /// still receives makes it send again; for a login that timed out. A connection the engine
+    /// has not opened yet is aborted as soon as it opens. Unlike [`abort`](Self::abort), no
+    /// completion is awaited: the connection is finished at once.
+    pub fn abandon(&mut self, engine: &mut Engine) {
+        self.abort(engine);
+        self.state = State::Failed;
+    }
+
     fn housekeeping_itt(&mut self, engine: &mut Engine) -> Result<u32, ConnError> {
-        let sw = HOUSEKEEPING_SW_BASE | (self.next_housekeeping & 0xffff);
+        let n = self.next_housekeeping;
         self.next_housekeeping = self.next_housekeeping.wrapping_add(1);
-        Ok(engine.ppm_mut().reserve_itt(sw, None)?.itt)
+        Ok(housekeeping_itt(engine.ppm().tag_format(), n)?)
     }
 
     /// Handles one engine completion for this connection (see [`owns`](Self::owns)).
     pub fn handle(&mut self, engine: &mut Engine, completion: Completion, rng: &mut impl RngCore) {
         if self.is_finished() {
+            if let Completion::ActEstablish { tid, .. } = completion {
+                // Opened after it was abandoned: close it again at once.
+                self.tid = Some(tid);
+                let _ = engine.post(WorkRequest::AbortReq { tid });
+            }
             return;
         }
         if let Err(error) = self.handle_inner(engine, completion, rng) {
@@ -607,8 +627,49 @@ impl From<SubmitError> for ConnError {
     }
 }
 
-// Housekeeping software tags sit above every 16-bit task number and below 2^31, the limit of a
-// non-DDP tag's software field; so none can equal a task's ITT or the reserved tag.
+// Housekeeping software tags sit above every task's software tag (so above every 16-bit task
+// number too) and below 2^31, the limit of a non-DDP tag's software field; so none can equal a
+// task's ITT or the reserved tag.
+const _: () = assert!(HOUSEKEEPING_SW_BASE >= SW_TASK_TAG_LIMIT);
 const _: () = assert!(HOUSEKEEPING_SW_BASE > u16::MAX as u32);
 const _: () = assert!(HOUSEKEEPING_SW_BASE + 0xffff < 1 << 31);
 const _: () = assert!(HOUSEKEEPING_SW_BASE < RESERVED_TAG);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::ppm::{Ppm, PpmConfig};
+    use crate::tag::SW_TASK_LIMIT;
+
+    #[test]
+    fn a_housekeeping_itt_is_never_a_task_itt() {
+        for ppmax in [1, 512, 1024, 8192, 65536, (1 << 23) - 1] {
+            let mut ppm = Ppm::new(PpmConfig::new(ppmax, 4096)).unwrap();
+            let mut tasks = HashSet::new();
+            for task in (0..64).chain([0xffff, 0x1_0000, SW_TASK_LIMIT - 1]) {
+                // Every generation of the task, and the wrap back to the first.
+                for _ in 0..=256 {
+                    tasks.insert(ppm.reserve_itt(task, None).unwrap().itt);
+                }
+            }
+            assert_eq!(tasks.len(), 67 * 256, "ppmax {ppmax}");
+            for n in 0..=0xffff {
+                let itt = housekeeping_itt(ppm.tag_format(), n).unwrap();
+                assert!(!tasks.contains(&itt), "ppmax {ppmax}: {itt:#x}");
+                assert!(!ppm.tag_format().is_ddp_tag(itt));
+                assert_ne!(itt, RESERVED_TAG);
+                assert!(ppm.task_of_itt(itt).is_err(), "{itt:#x} names no task");
+            }
+        }
+    }
+
+    #[test]
+    fn housekeeping_itts_wrap_after_2_16() {
+        let format = TagFormat::new(1024).unwrap();
+        let first = housekeeping_itt(&format, 0).unwrap();
+        assert_ne!(first, housekeeping_itt(&format, 1).unwrap());
+        assert_eq!(first, housekeeping_itt(&format, 0x1_0000).unwrap());
+    }
+}

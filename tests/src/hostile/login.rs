@@ -7,7 +7,7 @@ use iscsi_proto::pdu::{Header, LoginRequest, LoginResponse, Stage};
 use iscsi_proto::text;
 
 use super::wire::{read_header, send};
-use super::{Scenario, Shared, BAD_STATUS_CLASS, BAD_STATUS_DETAIL, TSIH};
+use super::{Scenario, Shared, BAD_STATUS_CLASS, BAD_STATUS_DETAIL, SLOW_LOGIN_DELAY, TSIH};
 
 /// The MaxRecvDataSegmentLength the hostile target declares.
 pub const TARGET_MAX_RECV_DATA_SEGMENT: u32 = 262_144;
@@ -93,10 +93,13 @@ pub(super) fn serve_login(
                 send(stream, Header::LoginResponse(response), &[])?;
                 return Ok(None);
             }
-            Scenario::EndlessLogin => {
+            Scenario::EndlessLogin | Scenario::SlowLogin => {
                 // Never consent to the transit, never say anything: the initiator can only
                 // ask again.
                 shared.update(|r| r.misbehaved = true);
+                if scenario == Scenario::SlowLogin {
+                    std::thread::sleep(SLOW_LOGIN_DELAY);
+                }
                 send(stream, Header::LoginResponse(response), &[])?;
                 continue;
             }

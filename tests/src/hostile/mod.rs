@@ -49,6 +49,8 @@ pub const CLAIMED_SENSE_LEN: u16 = 252;
 pub const SENT_SENSE_LEN: usize = 18;
 /// The TSIH the target assigns.
 pub const TSIH: u16 = 0x4d2;
+/// How long [`Scenario::SlowLogin`] waits before each Login Response.
+pub const SLOW_LOGIN_DELAY: Duration = Duration::from_millis(100);
 
 /// One way to break the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +76,9 @@ pub enum Scenario {
     R2tBeyondTransfer,
     /// Answers every Login Request with T=0 and no keys: the transit never happens.
     EndlessLogin,
+    /// Answers like [`Scenario::EndlessLogin`], each time after [`SLOW_LOGIN_DELAY`]: the login
+    /// neither ends nor runs out of exchanges before a caller's timeout of a few seconds.
+    SlowLogin,
     /// Answers the first Login Request with status [`BAD_STATUS_CLASS`] /
     /// [`BAD_STATUS_DETAIL`].
     BadLoginStatus,
@@ -89,9 +94,9 @@ pub enum Trigger {
     Login,
     /// Log in and issue one READ.
     Read,
-    /// Log in and issue two READs, one after the other (the first completes), from two
-    /// different tasks: an initiator may give one task the same ITT for each of its commands,
-    /// and then a Data-In for the first READ's ITT rightly belongs to the second.
+    /// Log in and issue two READs, one after the other (the first completes), from one task
+    /// or from two: either way a Data-In for the first READ's ITT is stale, as long as the
+    /// initiator gives each command of a task an ITT of its own.
     ReadTwice,
     /// Log in and issue one WRITE.
     Write,
@@ -99,7 +104,7 @@ pub enum Trigger {
 
 impl Scenario {
     /// Every scenario, for tests to iterate over.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::ReservedOpcode,
         Scenario::HugeDataSegment,
         Scenario::UnknownItt,
@@ -108,6 +113,7 @@ impl Scenario {
         Scenario::CrossesEnd,
         Scenario::R2tBeyondTransfer,
         Scenario::EndlessLogin,
+        Scenario::SlowLogin,
         Scenario::BadLoginStatus,
         Scenario::SenseLongerThanSegment,
     ];
@@ -122,6 +128,7 @@ impl Scenario {
             Scenario::CrossesEnd => "crosses-end",
             Scenario::R2tBeyondTransfer => "r2t-beyond-transfer",
             Scenario::EndlessLogin => "endless-login",
+            Scenario::SlowLogin => "slow-login",
             Scenario::BadLoginStatus => "bad-login-status",
             Scenario::SenseLongerThanSegment => "sense-longer-than-segment",
         }
@@ -129,7 +136,9 @@ impl Scenario {
 
     pub fn trigger(self) -> Trigger {
         match self {
-            Scenario::EndlessLogin | Scenario::BadLoginStatus => Trigger::Login,
+            Scenario::EndlessLogin | Scenario::SlowLogin | Scenario::BadLoginStatus => {
+                Trigger::Login
+            }
             Scenario::StaleItt => Trigger::ReadTwice,
             Scenario::R2tBeyondTransfer => Trigger::Write,
             Scenario::ReservedOpcode

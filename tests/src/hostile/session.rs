@@ -240,7 +240,9 @@ impl Conn<'_> {
                 send(&mut self.stream, response, &segment)?;
             }
             // Login scenarios never get here.
-            Scenario::EndlessLogin | Scenario::BadLoginStatus => return self.complete(cmd),
+            Scenario::EndlessLogin | Scenario::SlowLogin | Scenario::BadLoginStatus => {
+                return self.complete(cmd)
+            }
         }
         Ok(())
     }
