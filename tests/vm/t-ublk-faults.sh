@@ -52,6 +52,12 @@ ctl() {
 	echo "$reply"
 }
 
+failure_context() {
+	echo "# daemon log ($log):"
+	grep -vE "connection counters|session counters|queue counters" "$log" | tail -40 | sed 's/^/#   /'
+	[[ -s $work_dir/proxy.log ]] && tail -10 "$work_dir/proxy.log" | sed 's/^/#   proxy: /'
+}
+
 serve_lun() {
 	start_tgtd $TGT_PORT && add_file_target 1 "$IQN" $LUN_MIB
 }
@@ -197,6 +203,7 @@ check "fsck-free raw check: the LUN reads back through the device" pattern_round
 # read reissued: the data that reaches the reader is the data written.
 digest_device() {
 	stop_daemon
+	tgtadm --lld iscsi --mode target --op update --tid 1 -n DataDigest -v CRC32C,None || return 1
 	log=$work_dir/daemon-digest.log
 	start_daemon "$log" -q 1 -d 16 "${TIMEOUTS[@]}" \
 		"iscsi://127.0.0.1:$PROXY_PORT/$IQN/1?data_digest=crc32c"
@@ -258,10 +265,5 @@ del_while_down_is_quick() {
 }
 check "ublk del while the target is down removes the device within seconds" del_while_down_is_quick
 
-failure_context() {
-	echo "# daemon log:"
-	grep -vE "connection counters|session counters|queue counters" "$log" | tail -40 | sed 's/^/#   /'
-	[[ -s $work_dir/proxy.log ]] && tail -10 "$work_dir/proxy.log" | sed 's/^/#   proxy: /'
-}
 [[ -n $fio_pid ]] && kill "$fio_pid" 2>/dev/null
 finish

@@ -14,6 +14,11 @@ readonly IQN=iqn.2026-11.org.ublk-cxgb3i:identity
 readonly LUN_MIB=64
 readonly GROWN_MIB=96
 
+failure_context() {
+	echo "# daemon log:"
+	grep -vE "connection counters|session counters|queue counters" "$log" | tail -30 | sed 's/^/#   /'
+}
+
 require "tgtd serves the device's LU" eval 'start_tgtd $PORT && add_file_target 1 "$IQN" $LUN_MIB'
 
 log=$work_dir/daemon.log
@@ -73,8 +78,4 @@ own_lu_serves_again() {
 }
 check "the device's own LU back: served again, data intact" own_lu_serves_again
 
-failure_context() {
-	echo "# daemon log:"
-	grep -vE "connection counters|session counters|queue counters" "$log" | tail -30 | sed 's/^/#   /'
-}
 finish

@@ -205,7 +205,10 @@ start_daemon() {
 		sleep 0.1
 	done
 	dev=/dev/ublkb$id
-	wait_for_block_device "$dev"
+	wait_for_block_device "$dev" || {
+		echo "#   $dev did not appear; ublk nodes: $(echo /dev/ublk*)"
+		return 1
+	}
 }
 
 # stop_daemon: SIGTERM the foreground daemon (it removes its device) and wait for it.
