@@ -386,6 +386,8 @@ mod tests {
             timeouts: Default::default(),
             device_id: None,
             zero_copy: false,
+            config: None,
+            secret_source: None,
         };
         let record = DeviceRecord::new(
             77,

@@ -1,9 +1,12 @@
 //! Why a device could not be created, served or recovered: one line each, for stderr.
 
+use iscsi_proto::chap::CredentialRole;
+use iscsi_proto::url::env_vars;
 use libublk::UblkError;
 use thiserror::Error;
 
 use super::probe::ProbeFailure;
+use crate::config::{ConfigError, SecretSource};
 use crate::params::ParamsError;
 use crate::pidfile::RecordError;
 
@@ -34,6 +37,14 @@ pub enum DeviceError {
     Record(#[from] RecordError),
     #[error("the recorded URL does not parse: {0}")]
     RecordUrl(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{}", recover_secret_message(*.dev_id, *.role, *.given_by))]
+    RecoverSecret {
+        dev_id: u32,
+        role: CredentialRole,
+        given_by: Option<SecretSource>,
+    },
     #[error("device {0} was not created with user recovery (-r 1)")]
     NotRecoverable(u32),
     #[error("the device uses zero copy but the target now negotiates DataDigest")]
@@ -63,6 +74,38 @@ impl DeviceError {
             other => DeviceError::Create(describe(&other)),
         }
     }
+}
+
+/// Where `recover` can find a secret the record does not keep.
+fn recover_secret_message(
+    dev_id: u32,
+    role: CredentialRole,
+    source: Option<SecretSource>,
+) -> String {
+    let variable = match role {
+        CredentialRole::Initiator => env_vars::CHAP_PASSWORD,
+        CredentialRole::Target => env_vars::CHAP_TARGET_PASSWORD,
+    };
+    let key = match role {
+        CredentialRole::Initiator => "chap_secret_file",
+        CredentialRole::Target => "target_chap_secret_file",
+    };
+    let why = match source {
+        Some(SecretSource::CommandLine) => format!(
+            "device {dev_id} was created with its {role} CHAP secret on the command line, \
+             which keeps it nowhere"
+        ),
+        Some(SecretSource::Environment) => format!(
+            "device {dev_id} was created with its {role} CHAP secret from the environment, \
+             which is not set now"
+        ),
+        _ => format!("no {role} CHAP secret for device {dev_id} is to be found"),
+    };
+    format!(
+        "{why}: give it in {variable}, or in a configuration file ({key}, or {} with \
+         `recover --config FILE`)",
+        key.trim_end_matches("_file")
+    )
 }
 
 /// libublk's errors, readable.

@@ -22,12 +22,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use iscsi_proto::url::IscsiUrl;
+use iscsi_proto::url::{IscsiUrl, UrlError};
 use libublk::ctrl::{UblkCtrl, UblkCtrlBuilder};
 use libublk::io::UblkDev;
 use libublk::{sys, UblkFlags};
 use serde_json::json;
 
+use crate::config::{self, CredentialLookup, Files, SecretSource};
 use crate::daemon;
 use crate::params::{self, DeviceParams};
 use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
@@ -59,6 +60,10 @@ pub struct DeviceSpec {
     pub url: IscsiUrl,
     pub initiator_name: String,
     pub timeouts: TimeoutSettings,
+    /// The configuration file the device comes from (recorded for `recover`).
+    pub config: Option<PathBuf>,
+    /// Where the CHAP secrets came from (recorded, for `recover` to say where they are).
+    pub secret_source: Option<SecretSource>,
     /// Where the ublksrv record goes (normally [`pidfile::RUN_DIR`]).
     pub run_dir: PathBuf,
 }
@@ -107,19 +112,22 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         .dev_flags(UblkFlags::UBLK_DEV_F_ADD_DEV)
         .build()
         .map_err(|error| DeviceError::create(spec.dev_id, error))?;
-    let url_with_secrets = spec
+    // No secret goes into the record: ublksrv's `ublk list` prints it as it is.
+    let url_without_secrets = spec
         .url
-        .to_string_with_secrets()
+        .to_string_without_secrets()
         .map_err(DeviceError::Url)?;
     let record = TargetRecord {
         name: TARGET_NAME.into(),
         target_type: TARGET_NAME.into(),
         dev_size: params.capacity_bytes,
-        url: url_with_secrets,
+        url: url_without_secrets,
         initiator_name: spec.initiator_name.clone(),
         zero_copy,
         timeouts: spec.timeouts,
         device_id: probed.lun.device_id.clone(),
+        config: spec.config.clone(),
+        secret_source: spec.secret_source,
     };
     let target = Arc::new(QueueTarget {
         dev_id: ctrl.dev_info().dev_id,
@@ -153,14 +161,43 @@ fn remove_record(run_dir: &Path, dev_id: u32) {
     }
 }
 
+/// The recorded URL with its CHAP secrets, which the record does not hold: from
+/// LIBISCSI_CHAP_*, then `config` (else the configuration file the device was created with),
+/// then the defaults file.
+fn recorded_url(
+    dev_id: u32,
+    record: &TargetRecord,
+    config: Option<&Path>,
+) -> Result<IscsiUrl, DeviceError> {
+    let files = Files::load_in(&config::dir(), config.or(record.config.as_deref()))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let lookup = CredentialLookup::new(None, &env, &files);
+    IscsiUrl::parse_with_env(&record.url, |name| lookup.get(name)).map_err(|error| {
+        match error.reason {
+            UrlError::MissingChapPassword { role } => DeviceError::RecoverSecret {
+                dev_id,
+                role,
+                given_by: record.secret_source,
+            },
+            _ => DeviceError::RecordUrl(error.to_string()),
+        }
+    })
+}
+
 /// Brings a device created with `-r 1` back after its daemon died: reads the record the old
-/// daemon left, logs in again, and re-attaches the queues (START_USER_RECOVERY).
-pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(), DeviceError> {
+/// daemon left, logs in again (with the CHAP secrets from `config`, the device's own
+/// configuration file or the environment), and re-attaches the queues
+/// (START_USER_RECOVERY).
+pub fn recover(
+    dev_id: u32,
+    run_dir: &Path,
+    config: Option<&Path>,
+    notifier: &mut Notifier,
+) -> Result<(), DeviceError> {
     let record_path = pidfile::path(run_dir, dev_id);
     let old = DeviceRecord::read(&record_path)?;
     let record = old.target(&record_path)?;
-    let url = IscsiUrl::parse_with_env(&record.url, |name| std::env::var(name).ok())
-        .map_err(|error| DeviceError::RecordUrl(error.to_string()))?;
+    let url = recorded_url(dev_id, &record, config)?;
     let probed = probe::probe(&url, &record.initiator_name)?;
     let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
     // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
@@ -266,7 +303,7 @@ fn run(
             dev.tgt.sq_depth = depth.saturating_add(64);
             dev.tgt.cq_depth = depth.saturating_mul(2).saturating_add(128);
             dev.set_target_json(json!({
-                "url": target.url.to_string(),
+                "url": record.url,
                 "initiator_name": target.initiator_name,
                 "zero_copy": target.zero_copy,
             }));
