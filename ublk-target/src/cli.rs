@@ -101,6 +101,15 @@ pub struct DelArgs {
     /// Every ublk device.
     #[arg(short = 'a', long = "all", conflicts_with = "number")]
     pub all: bool,
+    /// Send STOP_DEV and nothing else: no signal to the daemon, no wait, no DEL_DEV. What
+    /// ublksrv's `ublk del` does first, for tests of a daemon stopped from outside.
+    #[arg(
+        long = "stop-only",
+        hide = true,
+        requires = "number",
+        conflicts_with = "all"
+    )]
+    pub stop_only: bool,
 }
 
 /// `list [-n N] [-v]`
@@ -351,8 +360,9 @@ pub fn run_del(args: DelArgs) -> ExitCode {
     let dir = run_dir();
     admin_result(
         "del",
-        admin::check_driver().and_then(|()| match (args.number, args.all) {
-            (Some(id), _) => admin::del_one(id, &dir),
+        admin::check_driver().and_then(|()| match (args.number, args.stop_only) {
+            (Some(id), true) => admin::stop_only(id),
+            (Some(id), false) => admin::del_one(id, &dir),
             (None, _) => admin::del_all(&dir),
         }),
     )
