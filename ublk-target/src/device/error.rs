@@ -102,8 +102,8 @@ fn recover_secret_message(
         _ => format!("no {role} CHAP secret for device {dev_id} is to be found"),
     };
     format!(
-        "{why}: give it in {variable}, or in a configuration file ({key}, or {} with \
-         `recover --config FILE`)",
+        "{why}: give it in {variable}, or in a configuration file's {} or {key} \
+         (`recover --config FILE`)",
         key.trim_end_matches("_file")
     )
 }
@@ -122,6 +122,30 @@ pub fn describe(error: &UblkError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recover_says_where_a_secret_must_come_from() {
+        let shown = DeviceError::RecoverSecret {
+            dev_id: 2,
+            role: CredentialRole::Initiator,
+            given_by: Some(SecretSource::CommandLine),
+        }
+        .to_string();
+        assert_eq!(
+            shown,
+            "device 2 was created with its initiator CHAP secret on the command line, which \
+             keeps it nowhere: give it in LIBISCSI_CHAP_PASSWORD, or in a configuration \
+             file's chap_secret or chap_secret_file (`recover --config FILE`)"
+        );
+        let target = DeviceError::RecoverSecret {
+            dev_id: 2,
+            role: CredentialRole::Target,
+            given_by: None,
+        }
+        .to_string();
+        assert!(target.contains("LIBISCSI_CHAP_TARGET_PASSWORD"), "{target}");
+        assert!(target.contains("target_chap_secret_file"), "{target}");
+    }
 
     #[test]
     fn messages() {
