@@ -70,14 +70,20 @@ fn argv_area() -> io::Result<(usize, usize)> {
 /// Overwrites the passwords of iSCSI URLs in this process's argument strings with `*`, so
 /// `/proc/PID/cmdline` no longer shows them; returns how many were overwritten. Must run
 /// while the process has one thread, after the arguments have been copied (read
-/// `std::env::args_os()` first: it reads the same memory). Nothing is written unless the
-/// memory holds exactly the arguments the process was started with.
+/// `std::env::args_os()` first: it reads the same memory). Nothing is read or written when no
+/// argument holds a password, nor unless the memory holds exactly the process's arguments.
 pub fn scrub_argv() -> io::Result<usize> {
+    let expected: Vec<OsString> = std::env::args_os().collect();
+    if expected
+        .iter()
+        .all(|arg| argument_password_ranges(arg.as_bytes()).is_empty())
+    {
+        return Ok(0);
+    }
     let (start, end) = argv_area()?;
     if end <= start {
         return Ok(0);
     }
-    let expected: Vec<OsString> = std::env::args_os().collect();
     // SAFETY: [arg_start, arg_end) is this process's argument area (proc(5)): the kernel
     // placed the argument strings there at exec, on the initial stack, which stays mapped
     // for the life of the process. It is only read here, and copied.
@@ -321,7 +327,15 @@ mod tests {
     fn finds_the_argv_area() {
         let (start, end) = argv_area().unwrap();
         assert!(end > start);
-        // A test binary's arguments hold no URL: nothing to overwrite, and the area matches.
+        // SAFETY: as in `scrub_argv`: the argument area, only read.
+        let area = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+        let mut expected = Vec::new();
+        for arg in std::env::args_os() {
+            expected.extend_from_slice(arg.as_bytes());
+            expected.push(0);
+        }
+        assert_eq!(area, &expected[..]);
+        // A test binary's arguments hold no URL: nothing to overwrite.
         if std::env::args_os().all(|arg| !holds_url(arg.as_bytes())) {
             assert_eq!(scrub_argv().unwrap(), 0);
         }
