@@ -479,10 +479,14 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
                     }
                     // A signal sent just before the stop (our `ublk del` signals, then sends
                     // STOP_DEV) makes it the daemon's own.
-                    let signalled = matches!(
-                        daemon::wait_control_signal(Duration::ZERO),
-                        Some(daemon::ControlSignal::Stop)
-                    );
+                    let signalled = match daemon::wait_control_signal(Duration::ZERO) {
+                        Some(daemon::ControlSignal::Stop) => true,
+                        Some(daemon::ControlSignal::Stats) => {
+                            STATS_REQUESTS.fetch_add(1, Ordering::Relaxed);
+                            false
+                        }
+                        None => false,
+                    };
                     if ended == Ended::ByKernel && !signalled {
                         tracing::info!(
                             "the device was stopped from outside: leaving its deletion to whoever stopped it"
