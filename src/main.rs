@@ -156,8 +156,15 @@ fn tool(run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A password in a URL on the command line is overwritten in this process's argv (what
+    // /proc/PID/cmdline shows) before anything else runs, the daemon's fork included; the
+    // arguments are copied first.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(error) = ublk_target::secrets::scrub_argv() {
+        eprintln!("ublk.{TARGET_NAME}: cannot hide the URL's password in the process's arguments: {error}");
+    }
     // The device subcommands report their own errors and choose their exit codes (ublksrv's).
-    match Cli::parse().command {
+    match Cli::parse_from(args).command {
         Command::Add(args) => ublk_target::cli::run_add(args),
         Command::Del(args) => ublk_target::cli::run_del(args),
         Command::List(args) => ublk_target::cli::run_list(args),

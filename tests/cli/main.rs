@@ -1,5 +1,5 @@
-//! The `ublk.cxgb3i` command line against a real tgtd: discover, probe, perf, and clear
-//! one-line errors for bad input.
+//! The `ublk.cxgb3i` command line against a real tgtd: discover, probe, perf, clear
+//! one-line errors for bad input and bad configuration files, and passwords kept out of argv.
 
 use std::process::{Command, Output};
 
@@ -270,5 +270,246 @@ fn a_redirection_loop_is_given_up_on() {
         redirector.logins(),
         5,
         "the first login and four redirections"
+    );
+}
+
+/// A scratch directory for configuration files, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("cxgb3i-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, text: &str, mode: u32) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path.display().to_string()
+    }
+
+    /// Runs `program args` with this directory as the configuration directory.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new(program)
+            .args(args)
+            .env("UBLK_CXGB3I_CONFIG_DIR", &self.0)
+            .output()
+            .expect("run")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An invalid configuration file is refused before anything else happens, in one line that
+/// names the file, the line and the key; through the `ublk` front end as well (ublk.cxgb3i
+/// keeps its stderr until the device is live).
+#[test]
+fn a_bad_configuration_names_file_line_and_key() {
+    let scratch = Scratch::new("bad-config");
+    let typo = scratch.write(
+        "typo.toml",
+        "url = \"iscsi://127.0.0.1/iqn.x:y/1\"\n\n[timeouts]\ncomand = 5\n",
+        0o644,
+    );
+    let wrong_type = scratch.write("type.toml", "queues = \"two\"\n", 0o644);
+    let out_of_range = scratch.write("range.toml", "# a comment\ndepth = 5000\n", 0o644);
+    for (file, expected) in [
+        (
+            &typo,
+            format!("{typo}:4: timeouts.comand: unknown field `comand`"),
+        ),
+        (&wrong_type, format!("{wrong_type}:1: queues: invalid type")),
+        (
+            &out_of_range,
+            format!("{out_of_range}:2: depth: 5000 is not in 1..=4096"),
+        ),
+    ] {
+        for out in [
+            scratch.run(
+                env!("CARGO_BIN_EXE_ublk-cxgb3i"),
+                &["add", "--config", file],
+            ),
+            scratch.run(
+                env!("CARGO_BIN_EXE_ublk"),
+                &["add", "-t", "cxgb3i", "--config", file],
+            ),
+        ] {
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{file} accepted");
+            assert!(err.contains(&expected), "{file}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+        }
+    }
+    // A name in the configuration directory, and the defaults file checked as well.
+    scratch.write("defaults.toml", "url = \"iscsi://h/iqn.x:y/1\"\n", 0o644);
+    let out = scratch.run(
+        env!("CARGO_BIN_EXE_ublk-cxgb3i"),
+        &["add", "--config", "type"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("defaults.toml:1: url: belongs in a device's file"),
+        "{err}"
+    );
+}
+
+/// A secret file that group or others can read is not read; the error names it and its
+/// mode. So is a configuration file holding a secret itself.
+#[test]
+fn secret_files_must_be_private() {
+    let scratch = Scratch::new("secret-mode");
+    let secret = scratch.write("alice.secret", "alice-secret-12\n", 0o640);
+    let config = scratch.write(
+        "disk.toml",
+        "url = \"iscsi://127.0.0.1/iqn.x:y/1\"\nchap_user = \"alice\"\nchap_secret_file = \"alice.secret\"\n",
+        0o644,
+    );
+    let out = scratch.run(
+        env!("CARGO_BIN_EXE_ublk-cxgb3i"),
+        &["add", "--config", &config],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("{config}:3: chap_secret_file")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("refusing to read {secret}: it is mode 0640")),
+        "{err}"
+    );
+    assert!(!err.contains("alice-secret-12"), "{err}");
+
+    let inline = scratch.write(
+        "inline.toml",
+        "url = \"iscsi://127.0.0.1/iqn.x:y/1\"\nchap_user = \"alice\"\nchap_secret = \"alice-secret-12\"\n",
+        0o604,
+    );
+    let out = scratch.run(
+        env!("CARGO_BIN_EXE_ublk-cxgb3i"),
+        &["add", "--config", &inline],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{inline}:3: chap_secret: the file holds a secret but is mode 0604"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("alice-secret-12"), "{err}");
+}
+
+/// What /proc/PID/cmdline shows of a process, arguments joined by spaces.
+fn cmdline(pid: u32) -> String {
+    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).replace('\0', " ")
+}
+
+/// `ublk.cxgb3i probe` with a CHAP password in its URL logs in with it, and while it runs
+/// /proc/PID/cmdline shows the URL with the password overwritten.
+#[test]
+fn a_password_on_the_command_line_is_not_in_proc_cmdline() {
+    const SECRET: &str = "cmdline-secret-12";
+    let tgtd = target();
+    tgtd.new_account("alice", SECRET)
+        .unwrap()
+        .bind_account(1, "alice", false)
+        .unwrap();
+    let with_chap = format!("iscsi://alice%{SECRET}@{}/{IQN}/1", tgtd.portal());
+    let out = ublk_cxgb3i(&["probe", &with_chap, "--json"]);
+    assert!(
+        out.status.success(),
+        "the password still logs in: {}",
+        stderr(&out)
+    );
+
+    // A portal that accepts and never answers holds the probe in its login: by then the
+    // process is well past the start of main.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "iscsi://alice%{SECRET}@{}/{IQN}/1",
+        listener.local_addr().unwrap()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ublk-cxgb3i"))
+        .args(["probe", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_connection, _) = listener.accept().unwrap();
+    let shown = cmdline(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert!(
+        shown.contains(&format!("iscsi://alice%{}@", "*".repeat(SECRET.len()))),
+        "{shown}"
+    );
+}
+
+/// The `ublk` front end hands a URL's passwords to the target program through a pipe
+/// (`--secrets-fd N`), not its argv, and hides them in its own argv too. A stand-in target
+/// program beside a copy of `ublk` records what it got.
+#[test]
+fn the_front_end_passes_passwords_through_a_pipe() {
+    use std::os::unix::fs::PermissionsExt;
+    const SECRET: &str = "piped-secret-12";
+    const TARGET_SECRET: &str = "mutual-secret-34";
+    let scratch = Scratch::new("front-end-pipe");
+    let front = scratch.0.join("ublk");
+    std::fs::copy(env!("CARGO_BIN_EXE_ublk"), &front).unwrap();
+    scratch.write(
+        "ublk.cxgb3i",
+        r#"#!/bin/bash
+seen=$(dirname "$0")/seen
+printf '%s\n' "$@" >"$seen.argv"
+tr '\0' ' ' <"/proc/$PPID/cmdline" >"$seen.parent"
+prev=
+for arg in "$@"; do
+	[[ $prev == --secrets-fd ]] && cat "/proc/$$/fd/$arg" >"$seen.secrets"
+	prev=$arg
+done
+exit 1
+"#,
+        0o755,
+    );
+    std::fs::set_permissions(&front, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = format!(
+        "iscsi://alice%{SECRET}@127.0.0.1/{IQN}/1?target_user=tgt&target_password={TARGET_SECRET}"
+    );
+    let out = scratch.run(
+        front.to_str().unwrap(),
+        &["add", "-t", "cxgb3i", "-q", "2", &url],
+    );
+    assert_eq!(out.status.code(), Some(234), "{}", stderr(&out));
+    let read = |name: &str| std::fs::read_to_string(scratch.0.join(name)).unwrap();
+    let argv = read("seen.argv");
+    assert!(
+        !argv.contains(SECRET) && !argv.contains(TARGET_SECRET),
+        "{argv}"
+    );
+    assert!(
+        argv.contains(&format!(
+            "iscsi://alice%@127.0.0.1/{IQN}/1?target_user=tgt&target_password=\n"
+        )),
+        "{argv}"
+    );
+    assert!(argv.contains("--secrets-fd\n"), "{argv}");
+    assert_eq!(
+        read("seen.secrets"),
+        format!("LIBISCSI_CHAP_PASSWORD={SECRET}\nLIBISCSI_CHAP_TARGET_PASSWORD={TARGET_SECRET}\n")
+    );
+    let parent = read("seen.parent");
+    assert!(
+        parent.contains("alice%*") && !parent.contains(SECRET),
+        "{parent}"
     );
 }

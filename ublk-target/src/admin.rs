@@ -231,8 +231,9 @@ fn device_exists(id: u32) -> bool {
     Path::new(&format!("/sys/class/ublk-char/ublkc{id}")).exists()
 }
 
-/// The result of a STOP_DEV or DEL_DEV that `del` sent to a device it found. The daemon
-/// removes its device itself once it sees the stop, so either command can race that removal
+/// The result of a STOP_DEV or DEL_DEV that `del` sent to a device it found. Our daemon,
+/// signalled first, removes its device itself (a daemon that was not signalled leaves it to
+/// whoever stopped it, as ublksrv's targets do), so either command can race that removal
 /// and report the device (or libublk's JSON file, which both sides delete) missing: that is
 /// the removal `del` asked for, as long as the device is really gone.
 fn vanished_is_done(
@@ -277,6 +278,15 @@ pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
         let _ = std::fs::remove_file(&record);
     }
     Ok(())
+}
+
+/// STOP_DEV alone, as ublksrv's `ublk del` sends it before waiting for the daemon: our
+/// daemon then leaves the device for the caller to delete (see `device::StopCause`).
+pub fn stop_only(id: u32) -> Result<(), AdminError> {
+    open(id)?
+        .kill_dev()
+        .map(drop)
+        .map_err(|error| AdminError::Stop { id, error })
 }
 
 /// Deletes every device, stopping at the first that cannot be deleted.
@@ -386,6 +396,8 @@ mod tests {
             timeouts: Default::default(),
             device_id: None,
             zero_copy: false,
+            config: None,
+            secret_source: None,
         };
         let record = DeviceRecord::new(
             77,

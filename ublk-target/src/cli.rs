@@ -11,63 +11,58 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use iscsi_proto::url::IscsiUrl;
 
 use crate::admin::{self, AdminError};
+use crate::config::{self, limits, CommandLine, Files};
 use crate::daemon::{self, Forked, Verdict};
 use crate::device::{self, DeviceError, DeviceSpec, Notifier, TARGET_NAME};
-use crate::supervisor::TimeoutSettings;
+use crate::secrets::PipedSecrets;
+use crate::supervisor::TimeoutOverrides;
 use crate::{initiator_name, logging, pidfile};
 
-/// ublksrv's default queue depth and its maximum.
-const DEFAULT_DEPTH: u16 = 128;
-const MAX_DEPTH: i64 = 4096;
-/// ublksrv's maximum number of queues.
-const MAX_QUEUES: i64 = 32;
-/// Default `--max_io_buf_bytes`: 1 MiB, ublksrv's own maximum (its default is 512 KiB), so a
-/// 1 MiB I/O reaches the target as one command.
-const DEFAULT_IO_BUF_BYTES: u32 = 1 << 20;
-/// Largest `--max_io_buf_bytes`: libublk refuses more, and ublk_drv's user-copy offsets hold
-/// 25 bits of buffer offset.
-const MAX_IO_BUF_BYTES: u32 = 32 << 20;
-const PAGE_BYTES: u32 = 4096;
-
-/// `add -t cxgb3i [options] URL`
+/// `add -t cxgb3i [options] URL` or `add -t cxgb3i --config FILE [options]`. Options left
+/// out come from the configuration files, then the defaults (see [`config`]).
 #[derive(Args, Debug, Clone)]
 pub struct AddArgs {
     /// Target type (only cxgb3i).
     #[arg(short = 't', long = "type", default_value = TARGET_NAME)]
     pub target_type: String,
-    /// Device id; -1 lets the kernel pick.
-    #[arg(short = 'n', long = "number", default_value_t = -1, allow_negative_numbers = true)]
-    pub number: i32,
-    /// Hardware queues: one iSCSI session (and thread) each.
-    #[arg(short = 'q', long = "queues", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=MAX_QUEUES))]
-    pub queues: u16,
-    /// Requests per queue.
-    #[arg(short = 'd', long = "depth", default_value_t = DEFAULT_DEPTH,
-          value_parser = clap::value_parser!(u16).range(1..=MAX_DEPTH))]
-    pub depth: u16,
-    /// Keep the device across a daemon crash (recover with `ublk recover -n N`).
+    /// The device's configuration file: a path, or a name in /etc/ublk-cxgb3i
+    /// (UBLK_CXGB3I_CONFIG_DIR) with or without its .toml. The options given here override
+    /// it; /etc/ublk-cxgb3i/defaults.toml applies to what neither sets.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Device id; -1 lets the kernel pick (default -1).
+    #[arg(short = 'n', long = "number", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1..))]
+    pub number: Option<i32>,
+    /// Hardware queues: one iSCSI session (and thread) each (default 1, at most 32).
+    #[arg(short = 'q', long = "queues",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(limits::MAX_QUEUES)))]
+    pub queues: Option<u16>,
+    /// Requests per queue (default 128, at most 4096).
+    #[arg(short = 'd', long = "depth",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(limits::MAX_DEPTH)))]
+    pub depth: Option<u16>,
+    /// Keep the device across a daemon crash (recover with `ublk recover -n N`; default 0).
     #[arg(short = 'r', long = "user_recovery", visible_alias = "user-recovery",
-          default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
-    pub user_recovery: u8,
-    /// With -r 1: reissue the requests in flight at the crash instead of failing them.
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub user_recovery: Option<u8>,
+    /// With -r 1: reissue the requests in flight at the crash instead of failing them
+    /// (default 0).
     #[arg(short = 'i', long = "user_recovery_reissue", visible_alias = "user-recovery-reissue",
-          default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
-    pub user_recovery_reissue: u8,
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub user_recovery_reissue: Option<u8>,
     /// Zero copy: the kernel registers each request's pages in the queue ring, and payload
     /// moves between them and the socket without a userspace copy.
     #[arg(short = 'z', long = "zerocopy", visible_alias = "zero-copy")]
     pub zero_copy: bool,
     /// Bytes of each request buffer: the largest I/O (also capped by the LUN's own limit).
-    /// A multiple of 4096, at most 32 MiB. Copy mode allocates one buffer per request slot:
-    /// queues x depth x this (the defaults, 1 queue x 128 x 1 MiB, take 128 MiB); zero copy
-    /// (-z) allocates none.
-    #[arg(long = "max_io_buf_bytes", visible_alias = "max-io-buf-bytes",
-          default_value_t = DEFAULT_IO_BUF_BYTES)]
-    pub max_io_buf_bytes: u32,
+    /// A multiple of 4096, at most 32 MiB (default 1 MiB). Copy mode allocates one buffer
+    /// per request slot: queues x depth x this (the defaults, 1 queue x 128 x 1 MiB, take
+    /// 128 MiB); zero copy (-z) allocates none.
+    #[arg(long = "max_io_buf_bytes", visible_alias = "max-io-buf-bytes")]
+    pub max_io_buf_bytes: Option<u32>,
     /// Stay in the foreground until the device is removed.
     #[arg(long)]
     pub foreground: bool,
@@ -76,10 +71,14 @@ pub struct AddArgs {
     #[arg(long = "initiator-name", visible_alias = "initiator_name")]
     pub initiator_name: Option<String>,
     #[command(flatten)]
-    pub timeouts: TimeoutSettings,
+    pub timeouts: TimeoutOverrides,
     /// Report the device id on this pipe (ublksrv's external-target protocol).
     #[arg(long = "eventfd", hide = true)]
     pub eventfd: Option<i32>,
+    /// Read the URL's passwords from this pipe (the `ublk` front end's way of keeping them
+    /// out of argv; see `secrets`).
+    #[arg(long = "secrets-fd", hide = true)]
+    pub secrets_fd: Option<i32>,
     /// The LUN, as for ublk.iscsi.
     #[arg(long = "iscsi", value_name = "URL", conflicts_with = "url")]
     pub iscsi: Option<String>,
@@ -87,7 +86,7 @@ pub struct AddArgs {
     /// its brackets as links).
     #[arg(
         value_name = "URL",
-        required_unless_present = "iscsi",
+        required_unless_present_any = ["iscsi", "config"],
         help = "iscsi://[user[%password]@]host[:port]/target-iqn/lun[?header_digest=..&data_digest=..]"
     )]
     pub url: Option<String>,
@@ -102,6 +101,15 @@ pub struct DelArgs {
     /// Every ublk device.
     #[arg(short = 'a', long = "all", conflicts_with = "number")]
     pub all: bool,
+    /// Send STOP_DEV and nothing else: no signal to the daemon, no wait, no DEL_DEV. What
+    /// ublksrv's `ublk del` does first, for tests of a daemon stopped from outside.
+    #[arg(
+        long = "stop-only",
+        hide = true,
+        requires = "number",
+        conflicts_with = "all"
+    )]
+    pub stop_only: bool,
 }
 
 /// `list [-n N] [-v]`
@@ -124,6 +132,10 @@ pub struct RecoverArgs {
     /// Target type (only cxgb3i).
     #[arg(short = 't', long = "type", default_value = TARGET_NAME)]
     pub target_type: String,
+    /// Where the CHAP secrets come from, besides LIBISCSI_CHAP_* (default: the configuration
+    /// file the device was created with, if any). The record keeps no secret.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Stay in the foreground until the device is removed.
     #[arg(long)]
     pub foreground: bool,
@@ -202,18 +214,29 @@ pub fn check_type(target_type: &str) -> Result<(), String> {
     }
 }
 
-fn check_io_buf_bytes(bytes: u32) -> Result<(), String> {
-    if bytes < PAGE_BYTES || bytes % PAGE_BYTES != 0 {
-        return Err(format!(
-            "--max_io_buf_bytes {bytes} is not a whole number of {PAGE_BYTES}-byte pages"
-        ));
-    }
-    if bytes > MAX_IO_BUF_BYTES {
-        return Err(format!(
-            "--max_io_buf_bytes {bytes} is over the {MAX_IO_BUF_BYTES}-byte maximum"
-        ));
-    }
-    Ok(())
+/// The command line's part of the configuration, with the URL's passwords the front end
+/// piped (read and closed here).
+fn command_line(args: &AddArgs) -> Result<CommandLine, String> {
+    let piped = match args.secrets_fd {
+        // SAFETY: the front end hands us the pipe's read end as this descriptor; nothing else
+        // in the process uses it.
+        Some(fd) => unsafe { PipedSecrets::read_fd(fd) }
+            .map_err(|error| format!("cannot read the secrets pipe: {error}"))?,
+        None => PipedSecrets::default(),
+    };
+    Ok(CommandLine {
+        url: args.url.clone().or(args.iscsi.clone()),
+        piped,
+        number: args.number,
+        queues: args.queues,
+        depth: args.depth,
+        zero_copy: args.zero_copy,
+        max_io_buf_bytes: args.max_io_buf_bytes,
+        user_recovery: args.user_recovery.map(|value| value == 1),
+        user_recovery_reissue: args.user_recovery_reissue.map(|value| value == 1),
+        initiator_name: args.initiator_name.clone(),
+        timeouts: args.timeouts,
+    })
 }
 
 /// `add`: create /dev/ublkbN backed by the URL's LUN.
@@ -230,33 +253,35 @@ pub fn run_add(args: AddArgs) -> ExitCode {
         }
         fail("add", error)
     };
+    let cli = match command_line(&args) {
+        Ok(cli) => cli,
+        Err(error) => return early_failure(&args, error),
+    };
     if let Err(error) = check_type(&args.target_type) {
         return early_failure(&args, error);
     }
-    let Some(url_text) = args.url.clone().or(args.iscsi.clone()) else {
-        return early_failure(&args, "no URL given".into());
+    let resolved = Files::load(args.config.as_deref())
+        .and_then(|files| config::resolve_add(cli, &files, &|name: &str| std::env::var(name).ok()));
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(error) => return early_failure(&args, error.to_string()),
     };
-    let url = match IscsiUrl::parse_with_env(&url_text, |name| std::env::var(name).ok()) {
-        Ok(url) => url,
-        Err(error) => return early_failure(&args, format!("invalid URL: {error}")),
-    };
-    if let Err(error) = check_io_buf_bytes(args.max_io_buf_bytes) {
-        return early_failure(&args, error);
-    }
     if let Err(error) = admin::check_driver() {
         return early_failure(&args, error.to_string());
     }
     let spec = DeviceSpec {
-        dev_id: args.number,
-        nr_queues: args.queues,
-        depth: args.depth,
-        io_buf_bytes: args.max_io_buf_bytes,
-        user_recovery: args.user_recovery == 1,
-        user_recovery_reissue: args.user_recovery_reissue == 1,
-        zero_copy: args.zero_copy,
-        url,
-        initiator_name: initiator_name::resolve(args.initiator_name.clone()),
-        timeouts: args.timeouts,
+        dev_id: resolved.number,
+        nr_queues: resolved.queues,
+        depth: resolved.depth,
+        io_buf_bytes: resolved.max_io_buf_bytes,
+        user_recovery: resolved.user_recovery,
+        user_recovery_reissue: resolved.user_recovery_reissue,
+        zero_copy: resolved.zero_copy,
+        url: resolved.url,
+        initiator_name: initiator_name::resolve(resolved.initiator_name),
+        timeouts: resolved.timeouts,
+        config: resolved.config,
+        secret_source: resolved.secret_source,
         run_dir: run_dir(),
     };
     let mut notifier = match launch(args.eventfd, args.foreground) {
@@ -307,7 +332,7 @@ pub fn run_recover(args: RecoverArgs) -> ExitCode {
     };
     let dir = run_dir();
     run_device("recover", &mut notifier, |notifier| {
-        device::recover(args.number, &dir, notifier)
+        device::recover(args.number, &dir, args.config.as_deref(), notifier)
     })
 }
 
@@ -335,8 +360,9 @@ pub fn run_del(args: DelArgs) -> ExitCode {
     let dir = run_dir();
     admin_result(
         "del",
-        admin::check_driver().and_then(|()| match (args.number, args.all) {
-            (Some(id), _) => admin::del_one(id, &dir),
+        admin::check_driver().and_then(|()| match (args.number, args.stop_only) {
+            (Some(id), true) => admin::stop_only(id),
+            (Some(id), false) => admin::del_one(id, &dir),
             (None, _) => admin::del_all(&dir),
         }),
     )
@@ -348,19 +374,4 @@ pub fn run_features(_args: FeaturesArgs) -> ExitCode {
         "features",
         admin::check_driver().and_then(|()| admin::features()),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn io_buf_bytes_whole_pages_up_to_32_mib() {
-        assert_eq!(check_io_buf_bytes(4096), Ok(()));
-        assert_eq!(check_io_buf_bytes(DEFAULT_IO_BUF_BYTES), Ok(()));
-        assert_eq!(check_io_buf_bytes(32 << 20), Ok(()));
-        for refused in [0, 2048, 4097, (1 << 20) + 512, (32 << 20) + 4096, u32::MAX] {
-            assert!(check_io_buf_bytes(refused).is_err(), "{refused}");
-        }
-    }
 }

@@ -2,6 +2,10 @@
 //! the target program `ublk.TYPE` (found beside this executable, or `ublk-TYPE` as cargo
 //! names it) in a new session with `--eventfd N` and wait for its report; `list`, `del` and
 //! `features` work on any ublk device directly.
+//!
+//! A password in a URL is not passed on in the target program's argv: it goes through an
+//! inherited pipe (`--secrets-fd N`, see [`crate::secrets`]), and this process overwrites it
+//! in its own argv first thing.
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
@@ -16,6 +20,7 @@ use crate::admin;
 use crate::cli::{self, DelArgs, FeaturesArgs, ListArgs};
 use crate::daemon::{self, Verdict};
 use crate::pidfile::{self, DeviceRecord};
+use crate::secrets::{self, PipedSecrets, SecretPipe};
 
 /// ublksrv's exit status when the target closed the pipe without a word (-EINVAL).
 const EXIT_SILENT: u8 = 234;
@@ -46,6 +51,9 @@ enum Admin {
 /// `ublk ARGS...`
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
+    if let Err(error) = secrets::scrub_argv() {
+        eprintln!("ublk: cannot hide the URL's password in the process's arguments: {error}");
+    }
     let Some(command) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) else {
         eprint!("ublk: missing command\n{USAGE}");
         return ExitCode::FAILURE;
@@ -155,8 +163,8 @@ pub fn target_program(exe: &Path, target: &str) -> Vec<PathBuf> {
 /// Runs `ublk.TYPE ARGS` — in the background with the pipe protocol (`daemon`), or in the
 /// foreground for `help`.
 fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
-    if args.iter().any(|a| a == "--eventfd") {
-        eprintln!("--eventfd is for ublk itself to pass");
+    if args.iter().any(|a| a == "--eventfd" || a == "--secrets-fd") {
+        eprintln!("--eventfd and --secrets-fd are for ublk itself to pass");
         return ExitCode::from(EXIT_SILENT);
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/ublk"));
@@ -170,8 +178,26 @@ fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
         );
         return ExitCode::from(EXIT_SILENT);
     };
+    let mut args = args.to_vec();
+    let piped = PipedSecrets::take_from(&mut args);
     let mut command = Command::new(&program);
-    command.arg0(format!("ublk.{target}")).args(args);
+    command.arg0(format!("ublk.{target}")).args(&args);
+    // Kept open until the child has started: it inherits the read end.
+    let mut secret_pipe = None;
+    if daemon && !piped.is_empty() {
+        match SecretPipe::filled(&piped) {
+            Ok(pipe) => {
+                command
+                    .arg("--secrets-fd")
+                    .arg(pipe.read.as_raw_fd().to_string());
+                secret_pipe = Some(pipe);
+            }
+            Err(error) => {
+                eprintln!("Failed to pass the URL's password on: {error}");
+                return ExitCode::from(EXIT_SILENT);
+            }
+        }
+    }
     if !daemon {
         return match command.status() {
             Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
@@ -213,6 +239,7 @@ fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
         return ExitCode::from(EXIT_SILENT);
     }
     drop(write);
+    drop(secret_pipe);
     match daemon::read_verdict(std::fs::File::from(read)) {
         Verdict::Live(id) => {
             if let Err(error) = admin::list_one(id, false, Path::new(pidfile::RUN_DIR)) {

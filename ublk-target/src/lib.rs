@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod device;
 pub mod frontend;
@@ -22,5 +23,6 @@ pub mod outcome;
 pub mod params;
 pub mod pidfile;
 pub mod queue;
+pub mod secrets;
 pub mod supervisor;
 pub mod user_data;

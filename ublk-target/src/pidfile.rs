@@ -7,8 +7,9 @@
 //!                   "target":{"name","type","dev_size", ...target data}}, then a NUL
 //! ```
 //!
-//! The file is mode 0600: the target data holds the URL with its CHAP secrets, which
-//! `recover` needs to log in again.
+//! The file is mode 0600, but holds no secret: ublksrv's `ublk list` prints the JSON as it
+//! is. The URL is kept without its passwords (user names stay); `recover` finds the CHAP
+//! secrets again in the configuration file named here or in the environment.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
+use crate::config::SecretSource;
 use crate::supervisor::TimeoutSettings;
 
 /// Where ublksrv keeps its records.
@@ -65,7 +67,7 @@ pub struct TargetRecord {
     #[serde(rename = "type")]
     pub target_type: String,
     pub dev_size: u64,
-    /// The URL with its secrets.
+    /// The URL without its passwords (a record written by an older daemon may have them).
     pub url: String,
     pub initiator_name: String,
     /// Whether the device was created with `-z`.
@@ -77,6 +79,13 @@ pub struct TargetRecord {
     /// The LU's VPD 0x83 designator: `ublk recover` and every relogin must find it again.
     #[serde(default)]
     pub device_id: Option<String>,
+    /// The configuration file the device was created from: `recover` reads its CHAP secrets
+    /// there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    /// Where the CHAP secrets came from, so `recover` can say where to give them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_source: Option<SecretSource>,
 }
 
 /// The whole record.
@@ -215,11 +224,13 @@ mod tests {
             name: "cxgb3i".into(),
             target_type: "cxgb3i".into(),
             dev_size: 64 << 20,
-            url: "iscsi://u%secretsecret12@127.0.0.1:3260/iqn.t:d/1".into(),
+            url: "iscsi://u@127.0.0.1:3260/iqn.t:d/1".into(),
             initiator_name: "iqn.x:init".into(),
             timeouts: Default::default(),
             device_id: None,
             zero_copy: true,
+            config: Some("/etc/ublk-cxgb3i/disk1.toml".into()),
+            secret_source: Some(SecretSource::ConfigFile),
         }
     }
 
@@ -269,6 +280,19 @@ mod tests {
         assert_eq!(json["target"]["name"], "cxgb3i");
         assert_eq!(json["target"]["type"], "cxgb3i");
         assert_eq!(json["target"]["dev_size"], 64 << 20);
+        assert_eq!(json["target"]["config"], "/etc/ublk-cxgb3i/disk1.toml");
+        assert_eq!(json["target"]["secret_source"], "config_file");
+    }
+
+    /// A record written before `config` and `secret_source` existed still reads.
+    #[test]
+    fn an_older_target_record_reads() {
+        let old = serde_json::json!({
+            "name": "cxgb3i", "type": "cxgb3i", "dev_size": 1,
+            "url": "iscsi://u%pw@h/iqn.x:y/1", "initiator_name": "iqn.x:i",
+        });
+        let target: TargetRecord = serde_json::from_value(old).unwrap();
+        assert_eq!((target.config, target.secret_source), (None, None));
     }
 
     #[test]

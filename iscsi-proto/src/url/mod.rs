@@ -25,7 +25,9 @@
 //! variables through a lookup function the caller passes in ([`IscsiUrl::parse_with_env`]).
 //!
 //! [`IscsiUrl`]'s `Display` redacts passwords so a URL can be logged;
-//! [`IscsiUrl::to_string_with_secrets`] writes them for a private recovery record.
+//! [`IscsiUrl::to_string_with_secrets`] writes them; [`IscsiUrl::to_string_without_secrets`]
+//! leaves them out (the user names stay), for a record that must not hold them: parsed back
+//! with [`IscsiUrl::parse_with_env`], the passwords come from the lookup.
 
 mod credentials;
 mod error;
@@ -41,6 +43,7 @@ use crate::chap::{ChapCredentials, Secret};
 pub use credentials::env_vars;
 pub use error::{CredentialField, ParseError, UrlError};
 pub use portal::{Portal, DEFAULT_PORT};
+pub use redact::{password_spans, PasswordSpan};
 
 pub(crate) use portal::{parse_host_port, write_host};
 
@@ -142,12 +145,8 @@ impl IscsiUrl {
     /// recovery JSON). Fails if a credential holds a character the URL syntax cannot carry
     /// (see the module documentation), rather than writing a URL that parses differently.
     pub fn to_string_with_secrets(&self) -> Result<String, UrlError> {
+        self.check_users_representable()?;
         if let Some(initiator) = &self.initiator_chap {
-            check_representable(
-                initiator.user.as_bytes(),
-                CredentialField::InitiatorUser,
-                "%@?",
-            )?;
             check_representable(
                 initiator.secret.expose(),
                 CredentialField::InitiatorPassword,
@@ -155,14 +154,40 @@ impl IscsiUrl {
             )?;
         }
         if let Some(target) = &self.target_chap {
-            check_representable(target.user.as_bytes(), CredentialField::TargetUser, "&")?;
             check_representable(target.secret.expose(), CredentialField::TargetPassword, "&")?;
         }
         Ok(UrlWriter {
             url: self,
-            reveal_secrets: true,
+            secrets: Secrets::Clear,
         }
         .to_string())
+    }
+
+    /// The URL without its passwords: `user@host` (`user%@host` when the user name holds a
+    /// `:`), and `target_user=` without `target_password=`. Parsing it back with a lookup
+    /// that supplies the passwords ([`IscsiUrl::parse_with_env`]) gives this URL again. Fails,
+    /// as [`IscsiUrl::to_string_with_secrets`] does, on a user name the URL cannot carry.
+    pub fn to_string_without_secrets(&self) -> Result<String, UrlError> {
+        self.check_users_representable()?;
+        Ok(UrlWriter {
+            url: self,
+            secrets: Secrets::Omitted,
+        }
+        .to_string())
+    }
+
+    fn check_users_representable(&self) -> Result<(), UrlError> {
+        if let Some(initiator) = &self.initiator_chap {
+            check_representable(
+                initiator.user.as_bytes(),
+                CredentialField::InitiatorUser,
+                "%@?",
+            )?;
+        }
+        if let Some(target) = &self.target_chap {
+            check_representable(target.user.as_bytes(), CredentialField::TargetUser, "&")?;
+        }
+        Ok(())
     }
 }
 
@@ -172,7 +197,7 @@ impl fmt::Display for IscsiUrl {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         UrlWriter {
             url: self,
-            reveal_secrets: false,
+            secrets: Secrets::Redacted,
         }
         .fmt(formatter)
     }
@@ -196,17 +221,25 @@ fn check_representable(
     }
 }
 
+/// How [`UrlWriter`] writes passwords.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Redacted,
+    Clear,
+    Omitted,
+}
+
 struct UrlWriter<'a> {
     url: &'a IscsiUrl,
-    reveal_secrets: bool,
+    secrets: Secrets,
 }
 
 impl UrlWriter<'_> {
     fn write_secret(&self, formatter: &mut fmt::Formatter<'_>, secret: &Secret) -> fmt::Result {
-        if self.reveal_secrets {
-            formatter.write_str(&String::from_utf8_lossy(secret.expose()))
-        } else {
-            formatter.write_str(Secret::REDACTED)
+        match self.secrets {
+            Secrets::Clear => formatter.write_str(&String::from_utf8_lossy(secret.expose())),
+            Secrets::Redacted => formatter.write_str(Secret::REDACTED),
+            Secrets::Omitted => Ok(()),
         }
     }
 }
@@ -216,8 +249,12 @@ impl fmt::Display for UrlWriter<'_> {
         let url = self.url;
         write!(formatter, "{SCHEME}://")?;
         if let Some(initiator) = &url.initiator_chap {
-            write!(formatter, "{}%", initiator.user)?;
-            self.write_secret(formatter, &initiator.secret)?;
+            formatter.write_str(&initiator.user)?;
+            // Without a '%', the parser would take a ':' in the user name for the separator.
+            if self.secrets != Secrets::Omitted || initiator.user.contains(':') {
+                formatter.write_str("%")?;
+                self.write_secret(formatter, &initiator.secret)?;
+            }
             formatter.write_str("@")?;
         }
         write_host(formatter, &url.host)?;
@@ -242,8 +279,10 @@ impl fmt::Display for UrlWriter<'_> {
         if let Some(target) = &url.target_chap {
             next_argument(formatter, arguments::TARGET_USER)?;
             formatter.write_str(&target.user)?;
-            next_argument(formatter, arguments::TARGET_PASSWORD)?;
-            self.write_secret(formatter, &target.secret)?;
+            if self.secrets != Secrets::Omitted {
+                next_argument(formatter, arguments::TARGET_PASSWORD)?;
+                self.write_secret(formatter, &target.secret)?;
+            }
         }
         Ok(())
     }

@@ -289,6 +289,29 @@ fn display_redacts_and_reparses() {
 }
 
 #[test]
+fn without_secrets_keeps_the_user_names() {
+    let url = parse(
+        "iscsi://alice%hunter2@host/iqn.2026-11.x:y/3?data_digest=none&target_user=tgt&target_password=swordfish",
+    );
+    assert_eq!(
+        url.to_string_without_secrets().unwrap(),
+        "iscsi://alice@host:3260/iqn.2026-11.x:y/3?data_digest=none&target_user=tgt"
+    );
+    assert_eq!(
+        plain("h", 3260, IQN, 0)
+            .to_string_without_secrets()
+            .unwrap(),
+        format!("iscsi://h:3260/{IQN}/0")
+    );
+    let mut colon = plain("h", 3260, IQN, 0);
+    colon.initiator_chap = Some(ChapCredentials::new("a:b", "pw"));
+    let text = colon.to_string_without_secrets().unwrap();
+    assert_eq!(text, format!("iscsi://a:b%@h:3260/{IQN}/0"));
+    colon.initiator_chap = Some(ChapCredentials::new("a%b", "pw"));
+    assert!(colon.to_string_without_secrets().is_err());
+}
+
+#[test]
 fn a_password_without_its_at_sign_is_not_quoted_in_the_error() {
     let error =
         IscsiUrl::parse_with_env("iscsi://alice%s3cret/iqn.2026-11.x:y/0", |_| None).unwrap_err();
@@ -451,6 +474,23 @@ mod properties {
         fn with_secrets_round_trips(url in url()) {
             let text = url.to_string_with_secrets().unwrap();
             prop_assert_eq!(text.parse::<IscsiUrl>().unwrap(), url);
+        }
+
+        #[test]
+        fn without_secrets_round_trips_with_the_passwords_looked_up(url in url()) {
+            let text = url.to_string_without_secrets().unwrap();
+            prop_assert!(!text.contains('#'), "secret leaked: {}", text);
+            let secret = |chap: &Option<ChapCredentials>| {
+                chap.as_ref().map(|c| String::from_utf8(c.secret.expose().to_vec()).unwrap())
+            };
+            let (initiator, target) = (secret(&url.initiator_chap), secret(&url.target_chap));
+            let reparsed = IscsiUrl::parse_with_env(&text, |name| match name {
+                env_vars::CHAP_PASSWORD => initiator.clone(),
+                env_vars::CHAP_TARGET_PASSWORD => target.clone(),
+                _ => None,
+            })
+            .unwrap();
+            prop_assert_eq!(reparsed, url);
         }
 
         #[test]

@@ -1,9 +1,12 @@
 //! Why a device could not be created, served or recovered: one line each, for stderr.
 
+use iscsi_proto::chap::CredentialRole;
+use iscsi_proto::url::env_vars;
 use libublk::UblkError;
 use thiserror::Error;
 
 use super::probe::ProbeFailure;
+use crate::config::{ConfigError, SecretSource};
 use crate::params::ParamsError;
 use crate::pidfile::RecordError;
 
@@ -34,6 +37,14 @@ pub enum DeviceError {
     Record(#[from] RecordError),
     #[error("the recorded URL does not parse: {0}")]
     RecordUrl(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{}", recover_secret_message(*.dev_id, *.role, *.given_by))]
+    RecoverSecret {
+        dev_id: u32,
+        role: CredentialRole,
+        given_by: Option<SecretSource>,
+    },
     #[error("device {0} was not created with user recovery (-r 1)")]
     NotRecoverable(u32),
     #[error("the device uses zero copy but the target now negotiates DataDigest")]
@@ -65,6 +76,38 @@ impl DeviceError {
     }
 }
 
+/// Where `recover` can find a secret the record does not keep.
+fn recover_secret_message(
+    dev_id: u32,
+    role: CredentialRole,
+    source: Option<SecretSource>,
+) -> String {
+    let variable = match role {
+        CredentialRole::Initiator => env_vars::CHAP_PASSWORD,
+        CredentialRole::Target => env_vars::CHAP_TARGET_PASSWORD,
+    };
+    let key = match role {
+        CredentialRole::Initiator => "chap_secret_file",
+        CredentialRole::Target => "target_chap_secret_file",
+    };
+    let why = match source {
+        Some(SecretSource::CommandLine) => format!(
+            "device {dev_id} was created with its {role} CHAP secret on the command line, \
+             which keeps it nowhere"
+        ),
+        Some(SecretSource::Environment) => format!(
+            "device {dev_id} was created with its {role} CHAP secret from the environment, \
+             which is not set now"
+        ),
+        _ => format!("no {role} CHAP secret for device {dev_id} is to be found"),
+    };
+    format!(
+        "{why}: give it in {variable}, or in a configuration file's {} or {key} \
+         (`recover --config FILE`)",
+        key.trim_end_matches("_file")
+    )
+}
+
 /// libublk's errors, readable.
 pub fn describe(error: &UblkError) -> String {
     match error {
@@ -79,6 +122,30 @@ pub fn describe(error: &UblkError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recover_says_where_a_secret_must_come_from() {
+        let shown = DeviceError::RecoverSecret {
+            dev_id: 2,
+            role: CredentialRole::Initiator,
+            given_by: Some(SecretSource::CommandLine),
+        }
+        .to_string();
+        assert_eq!(
+            shown,
+            "device 2 was created with its initiator CHAP secret on the command line, which \
+             keeps it nowhere: give it in LIBISCSI_CHAP_PASSWORD, or in a configuration \
+             file's chap_secret or chap_secret_file (`recover --config FILE`)"
+        );
+        let target = DeviceError::RecoverSecret {
+            dev_id: 2,
+            role: CredentialRole::Target,
+            given_by: None,
+        }
+        .to_string();
+        assert!(target.contains("LIBISCSI_CHAP_TARGET_PASSWORD"), "{target}");
+        assert!(target.contains("target_chap_secret_file"), "{target}");
+    }
 
     #[test]
     fn messages() {

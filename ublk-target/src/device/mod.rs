@@ -6,7 +6,9 @@
 //! then does it let the queues fetch requests and start the device. After that it sleeps in
 //! `sigtimedwait`: SIGTERM / SIGINT / SIGHUP stop the device (the kernel drains in-flight I/O
 //! through the queues first), SIGUSR1 asks the queues for their counters. When every queue
-//! thread has finished, the device is deleted and the record removed.
+//! thread has finished, the record is removed and the device deleted, unless it was stopped
+//! from outside (STOP_DEV by a front end such as ublksrv's `ublk del`), which then deletes it
+//! itself: see [`StopCause`].
 
 pub mod error;
 pub mod notify;
@@ -22,16 +24,19 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use iscsi_proto::url::IscsiUrl;
+use iscsi_proto::url::{IscsiUrl, UrlError};
 use libublk::ctrl::{UblkCtrl, UblkCtrlBuilder};
 use libublk::io::UblkDev;
 use libublk::{sys, UblkFlags};
 use serde_json::json;
 
+use crate::config::{self, CredentialLookup, Files, SecretSource};
 use crate::daemon;
 use crate::params::{self, DeviceParams};
 use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
-use crate::queue::{self, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED};
+use crate::queue::{
+    self, Ended, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED,
+};
 use crate::supervisor::TimeoutSettings;
 use probe::Probed;
 
@@ -59,6 +64,10 @@ pub struct DeviceSpec {
     pub url: IscsiUrl,
     pub initiator_name: String,
     pub timeouts: TimeoutSettings,
+    /// The configuration file the device comes from (recorded for `recover`).
+    pub config: Option<PathBuf>,
+    /// Where the CHAP secrets came from (recorded, for `recover` to say where they are).
+    pub secret_source: Option<SecretSource>,
     /// Where the ublksrv record goes (normally [`pidfile::RUN_DIR`]).
     pub run_dir: PathBuf,
 }
@@ -107,19 +116,22 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         .dev_flags(UblkFlags::UBLK_DEV_F_ADD_DEV)
         .build()
         .map_err(|error| DeviceError::create(spec.dev_id, error))?;
-    let url_with_secrets = spec
+    // No secret goes into the record: ublksrv's `ublk list` prints it as it is.
+    let url_without_secrets = spec
         .url
-        .to_string_with_secrets()
+        .to_string_without_secrets()
         .map_err(DeviceError::Url)?;
     let record = TargetRecord {
         name: TARGET_NAME.into(),
         target_type: TARGET_NAME.into(),
         dev_size: params.capacity_bytes,
-        url: url_with_secrets,
+        url: url_without_secrets,
         initiator_name: spec.initiator_name.clone(),
         zero_copy,
         timeouts: spec.timeouts,
         device_id: probed.lun.device_id.clone(),
+        config: spec.config.clone(),
+        secret_source: spec.secret_source,
     };
     let target = Arc::new(QueueTarget {
         dev_id: ctrl.dev_info().dev_id,
@@ -137,15 +149,27 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
     // From here on the device exists: any failure deletes it (explicitly, and the control's
     // drop would too).
     let result = run(&ctrl, &params, target, &record, &spec.run_dir, notifier);
-    if let Err(error) = ctrl.del_dev() {
-        tracing::debug!(?error, "device already deleted");
-    }
-    remove_record(&spec.run_dir, ctrl.dev_info().dev_id);
-    result
+    finish(&ctrl, &result, &spec.run_dir);
+    result.map(drop)
 }
 
-/// Removes the device's ublksrv record. Only once the device is deleted: `ublk del` waits
-/// while the record names a live daemon, so its own DEL_DEV does not race ours.
+/// After the device has stopped (or failed to start): deletes it unless it was stopped from
+/// outside (see [`StopCause`]), and removes its record.
+fn finish(ctrl: &UblkCtrl, result: &Result<StopCause, DeviceError>, run_dir: &Path) {
+    let dev_id = ctrl.dev_info().dev_id;
+    if let Ok(StopCause::Outside) = result {
+        ctrl.disown();
+        // libublk's own JSON of the device: whoever deletes the device may not know of it.
+        let _ = std::fs::remove_file(ctrl.run_path());
+    } else if let Err(error) = ctrl.del_dev() {
+        tracing::debug!(?error, "device already deleted");
+    }
+    remove_record(run_dir, dev_id);
+}
+
+/// Removes the device's ublksrv record. Only once the device is deleted (or left to whoever
+/// stopped it): `ublk del` waits while the record names a live daemon, so its own DEL_DEV
+/// does not race ours.
 fn remove_record(run_dir: &Path, dev_id: u32) {
     let record_path = pidfile::path(run_dir, dev_id);
     if let Err(error) = std::fs::remove_file(&record_path) {
@@ -153,14 +177,43 @@ fn remove_record(run_dir: &Path, dev_id: u32) {
     }
 }
 
+/// The recorded URL with its CHAP secrets, which the record does not hold: from
+/// LIBISCSI_CHAP_*, then `config` (else the configuration file the device was created with),
+/// then the defaults file.
+fn recorded_url(
+    dev_id: u32,
+    record: &TargetRecord,
+    config: Option<&Path>,
+) -> Result<IscsiUrl, DeviceError> {
+    let files = Files::load_in(&config::dir(), config.or(record.config.as_deref()))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let lookup = CredentialLookup::new(None, &env, &files);
+    IscsiUrl::parse_with_env(&record.url, |name| lookup.get(name)).map_err(|error| {
+        match error.reason {
+            UrlError::MissingChapPassword { role } => DeviceError::RecoverSecret {
+                dev_id,
+                role,
+                given_by: record.secret_source,
+            },
+            _ => DeviceError::RecordUrl(error.to_string()),
+        }
+    })
+}
+
 /// Brings a device created with `-r 1` back after its daemon died: reads the record the old
-/// daemon left, logs in again, and re-attaches the queues (START_USER_RECOVERY).
-pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(), DeviceError> {
+/// daemon left, logs in again (with the CHAP secrets from `config`, the device's own
+/// configuration file or the environment), and re-attaches the queues
+/// (START_USER_RECOVERY).
+pub fn recover(
+    dev_id: u32,
+    run_dir: &Path,
+    config: Option<&Path>,
+    notifier: &mut Notifier,
+) -> Result<(), DeviceError> {
     let record_path = pidfile::path(run_dir, dev_id);
     let old = DeviceRecord::read(&record_path)?;
     let record = old.target(&record_path)?;
-    let url = IscsiUrl::parse_with_env(&record.url, |name| std::env::var(name).ok())
-        .map_err(|error| DeviceError::RecordUrl(error.to_string()))?;
+    let url = recorded_url(dev_id, &record, config)?;
     let probed = probe::probe(&url, &record.initiator_name)?;
     let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
     // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
@@ -219,13 +272,11 @@ pub fn recover(dev_id: u32, run_dir: &Path, notifier: &mut Notifier) -> Result<(
         capacity_bytes: record.dev_size,
     });
     let result = run(&ctrl, &params, target, &record, run_dir, notifier);
+    // A recovery that failed leaves the device quiesced, with its record, for another try.
     if result.is_ok() {
-        if let Err(error) = ctrl.del_dev() {
-            tracing::debug!(?error, "device already deleted");
-        }
-        remove_record(run_dir, dev_id);
+        finish(&ctrl, &result, run_dir);
     }
-    result
+    result.map(drop)
 }
 
 fn log_lun(probed: &Probed, params: &DeviceParams) {
@@ -245,7 +296,8 @@ fn log_lun(probed: &Probed, params: &DeviceParams) {
     );
 }
 
-/// Queue threads, start, serve, stop. The caller deletes the device afterwards.
+/// Queue threads, start, serve, stop. The caller deletes the device afterwards, or leaves it
+/// to whoever stopped it (see [`StopCause`]).
 fn run(
     ctrl: &UblkCtrl,
     params: &DeviceParams,
@@ -253,7 +305,7 @@ fn run(
     record: &TargetRecord,
     run_dir: &Path,
     notifier: &mut Notifier,
-) -> Result<(), DeviceError> {
+) -> Result<StopCause, DeviceError> {
     let ublk_params = params.to_ublk();
     let depth = ctrl.dev_info().queue_depth;
     let dev = UblkDev::new(
@@ -266,7 +318,7 @@ fn run(
             dev.tgt.sq_depth = depth.saturating_add(64);
             dev.tgt.cq_depth = depth.saturating_mul(2).saturating_add(128);
             dev.set_target_json(json!({
-                "url": target.url.to_string(),
+                "url": record.url,
                 "initiator_name": target.initiator_name,
                 "zero_copy": target.zero_copy,
             }));
@@ -328,10 +380,10 @@ fn run(
     tracing::info!(dev_id, queues = nr_queues, depth, zero_copy = target.zero_copy, url = %target.url, "device is live: /dev/ublkb{dev_id}");
     notifier.live(dev_id);
 
-    supervise(ctrl, &reports, usize::from(nr_queues));
+    let cause = supervise(ctrl, &reports, usize::from(nr_queues));
     join(threads);
     drop(dev);
-    Ok(())
+    Ok(cause)
 }
 
 /// Collects thread ids (setting affinity and libublk's JSON as they arrive) until every queue
@@ -378,21 +430,40 @@ fn wait_for_logins(
     Ok(resized)
 }
 
+/// Who stopped a device that was serving: it decides who deletes it.
+///
+/// The rule (ublksrv's): whoever stops a device deletes it.
+/// - [`StopCause::Daemon`]: the daemon itself decided to stop, on SIGTERM / SIGINT / SIGHUP
+///   (our `ublk del` signals the daemon first) or because a queue gave up on its own. Nobody
+///   else will send DEL_DEV, so the daemon deletes the device.
+/// - [`StopCause::Outside`]: the kernel took the queues down without the daemon having asked
+///   or been signalled: a front end sent STOP_DEV (ublksrv's `ublk del` does, waits for the
+///   daemon's pid to exit, then sends DEL_DEV itself and fails with ENODEV if the device is
+///   already gone). The daemon leaves the device alone: it disowns its control (libublk
+///   would delete the device when it drops), removes its record and exits, and the front end
+///   deletes the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    Daemon,
+    Outside,
+}
+
 /// Waits until every queue thread has finished, stopping the device on a termination
-/// signal.
-fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize) {
+/// signal. Says who stopped it.
+fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize) -> StopCause {
     let mut finished = 0;
-    let mut stopping = false;
+    let mut cause = None;
+    let stop = |cause: &mut Option<StopCause>| {
+        tracing::info!("stopping the device: draining in-flight I/O");
+        *cause = Some(StopCause::Daemon);
+        STOP_REQUESTED.store(true, Ordering::Relaxed);
+        if let Err(error) = ctrl.kill_dev() {
+            tracing::error!(?error, "cannot stop the device");
+        }
+    };
     while finished < nr_queues {
         match daemon::wait_control_signal(CONTROL_POLL) {
-            Some(daemon::ControlSignal::Stop) if !stopping => {
-                tracing::info!("stopping the device: draining in-flight I/O");
-                stopping = true;
-                STOP_REQUESTED.store(true, Ordering::Relaxed);
-                if let Err(error) = ctrl.kill_dev() {
-                    tracing::error!(?error, "cannot stop the device");
-                }
-            }
+            Some(daemon::ControlSignal::Stop) if cause.is_none() => stop(&mut cause),
             Some(daemon::ControlSignal::Stats) => {
                 STATS_REQUESTS.fetch_add(1, Ordering::Relaxed);
             }
@@ -400,14 +471,30 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
         }
         while let Ok(report) = reports.try_recv() {
             match report {
-                QueueReport::Finished { qid, stats } => {
+                QueueReport::Finished { qid, stats, ended } => {
                     finished += 1;
-                    tracing::debug!(queue = qid, ?stats, "queue finished");
-                    if !stopping {
-                        // A queue only ends when the device is being stopped, or on a fatal
-                        // error; either way the rest must follow.
-                        stopping = true;
-                        let _ = ctrl.kill_dev();
+                    tracing::debug!(queue = qid, ?stats, ?ended, "queue finished");
+                    if cause.is_some() {
+                        continue;
+                    }
+                    // A signal sent just before the stop (our `ublk del` signals, then sends
+                    // STOP_DEV) makes it the daemon's own.
+                    let signalled = match daemon::wait_control_signal(Duration::ZERO) {
+                        Some(daemon::ControlSignal::Stop) => true,
+                        Some(daemon::ControlSignal::Stats) => {
+                            STATS_REQUESTS.fetch_add(1, Ordering::Relaxed);
+                            false
+                        }
+                        None => false,
+                    };
+                    if ended == Ended::ByKernel && !signalled {
+                        tracing::info!(
+                            "the device was stopped from outside: leaving its deletion to whoever stopped it"
+                        );
+                        cause = Some(StopCause::Outside);
+                    } else {
+                        // A queue that ends on its own takes the device down with it.
+                        stop(&mut cause);
                     }
                 }
                 QueueReport::Failed { qid, error } => {
@@ -418,6 +505,7 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
             }
         }
     }
+    cause.unwrap_or(StopCause::Daemon)
 }
 
 /// UPDATE_SIZE, once per new size (every queue reports the change it sees).

@@ -38,7 +38,20 @@ pub enum QueueReport {
     /// The LU reports a capacity other than the device's: resize the device.
     CapacityChanged { qid: u16, bytes: u64 },
     /// The thread is done.
-    Finished { qid: u16, stats: QueueStats },
+    Finished {
+        qid: u16,
+        stats: QueueStats,
+        ended: Ended,
+    },
+}
+
+/// Why a queue stopped serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The kernel took the queue down: the device is being stopped (STOP_DEV, or DEL_DEV).
+    ByKernel,
+    /// The queue gave up by itself (it could not start, or its ring failed), or never served.
+    OnItsOwn,
 }
 
 /// The control thread's verdict on starting the device, which every queue waits for.
@@ -91,15 +104,15 @@ pub fn run_queue(
     let tid = libublk::ctrl::UblkCtrl::init_queue_thread();
     let _ = reports.send(QueueReport::Started { qid, tid });
     let _panic_exit = ExitOnPanic { qid };
-    let stats = match serve_queue(qid, dev, target, gate, reports) {
-        Ok(stats) => stats,
+    let (stats, ended) = match serve_queue(qid, dev, target, gate, reports) {
+        Ok(done) => done,
         Err(error) => {
             tracing::error!(queue = qid, %error, "queue failed");
             let _ = reports.send(QueueReport::Failed { qid, error });
-            QueueStats::default()
+            (QueueStats::default(), Ended::OnItsOwn)
         }
     };
-    let _ = reports.send(QueueReport::Finished { qid, stats });
+    let _ = reports.send(QueueReport::Finished { qid, stats, ended });
 }
 
 /// Ends the daemon when a queue thread panics. The thread's requests would never complete,
@@ -127,7 +140,7 @@ fn serve_queue(
     target: Arc<QueueTarget>,
     gate: &StartGate,
     reports: &Sender<QueueReport>,
-) -> Result<QueueStats, String> {
+) -> Result<(QueueStats, Ended), String> {
     let depth = dev.dev_info.queue_depth;
     let io_buf_bytes = dev.dev_info.max_io_buf_bytes;
     let zero_copy = target.zero_copy;
@@ -147,7 +160,7 @@ fn serve_queue(
     let _ = reports.send(QueueReport::LoggedIn { qid });
     if !gate.wait() {
         lp.shut_down(&queue);
-        return Ok(lp.stats());
+        return Ok((lp.stats(), Ended::OnItsOwn));
     }
     let fetched = if zero_copy {
         let regs: Vec<sys::ublk_auto_buf_reg> = (0..depth)
@@ -170,7 +183,7 @@ fn serve_queue(
             return Err(format!("cannot fetch requests: {error:?}"));
         }
     };
-    lp.serve(&queue);
+    let ended = lp.serve(&queue);
     lp.shut_down(&queue);
-    Ok(lp.stats())
+    Ok((lp.stats(), ended))
 }

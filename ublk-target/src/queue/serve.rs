@@ -20,6 +20,8 @@ use iscsi_proto::login::LoginError;
 use iscsi_proto::scsi::Sense;
 use iscsi_proto::session::{Direction, Event, TaskOutcome};
 use iscsi_proto::url::IscsiUrl;
+
+use super::Ended;
 use libublk::helpers::IoBuf;
 use libublk::io::{BufDesc, UblkQueue};
 use libublk::{sys, UblkError, UblkIORes};
@@ -319,13 +321,13 @@ impl QueueLoop {
         }
     }
 
-    /// Serves requests until the kernel takes the queue down.
-    pub fn serve(&mut self, queue: &UblkQueue) {
+    /// Serves requests until the kernel takes the queue down (or its ring fails).
+    pub fn serve(&mut self, queue: &UblkQueue) -> Ended {
         if let Err(error) = self.tick.arm(Instant::now(), TICK) {
             tracing::error!(queue = self.qid, %error, "cannot arm the queue timer");
-            return;
+            return Ended::OnItsOwn;
         }
-        loop {
+        let ended = loop {
             if let Err(error) = flush_engine(&mut self.engine) {
                 tracing::error!(queue = self.qid, %error, "cannot queue socket operations");
             }
@@ -338,14 +340,15 @@ impl QueueLoop {
             self.after_batch(queue, true);
             match result {
                 Ok(_) => {}
-                Err(UblkError::QueueIsDown) => break,
+                Err(UblkError::QueueIsDown) => break Ended::ByKernel,
                 Err(error) => {
                     tracing::error!(queue = self.qid, ?error, "queue ring failed");
-                    break;
+                    break Ended::OnItsOwn;
                 }
             }
-        }
+        };
         tracing::debug!(queue = self.qid, "queue is down");
+        ended
     }
 
     /// Logs out (or drops a connection that is not up) and lets the engine finish.

@@ -29,7 +29,7 @@ mod timeouts;
 mod tests;
 
 pub use path::DropReason;
-pub use settings::TimeoutSettings;
+pub use settings::{TimeoutOverrides, TimeoutSettings, TimeoutValueError};
 pub use timeouts::Timeouts;
 
 use std::collections::VecDeque;

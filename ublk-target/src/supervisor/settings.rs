@@ -1,5 +1,7 @@
-//! The supervision timeouts as a user sets them: whole seconds, open-iscsi's names, on the
-//! command line and in the device's record (so `ublk recover` keeps them).
+//! The supervision timeouts as a user sets them: whole seconds, open-iscsi's names. They come
+//! in layers (built-in defaults, the defaults file, the device's file, the command line:
+//! [`TimeoutOverrides`], each field optional) and end as one [`TimeoutSettings`], which the
+//! device's record keeps (so `ublk recover` uses the same ones).
 
 use std::time::Duration;
 
@@ -8,48 +10,109 @@ use serde::{Deserialize, Serialize};
 
 use super::Timeouts;
 
-/// Supervision timeouts in seconds; defaults as open-iscsi's iscsid.conf.
-#[derive(Args, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// Supervision timeouts in seconds; defaults as open-iscsi's iscsid.conf. Its field names are
+/// the keys of a configuration file's `[timeouts]` table and of the record's `timeouts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TimeoutSettings {
-    /// Seconds a login may take (node.conn[0].timeo.login_timeout).
-    #[arg(long = "login-timeout", value_name = "SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub login: u32,
-    /// Seconds a logout may take before the connection is reset.
-    #[arg(long = "logout-timeout", value_name = "SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub logout: u32,
-    /// Idle seconds before a NOP-Out keepalive; 0 turns keepalive off.
-    #[arg(long = "noop-out-interval", value_name = "SECS", default_value_t = 5)]
     pub noop_out_interval: u32,
-    /// Seconds a NOP-Out may go unanswered before the connection is dropped.
-    #[arg(long = "noop-out-timeout", value_name = "SECS", default_value_t = 5,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub noop_out_timeout: u32,
-    /// Seconds I/O is held while the session is down, then failed until it is back
-    /// (node.session.timeo.replacement_timeout).
-    #[arg(
-        long = "replacement-timeout",
-        value_name = "SECS",
-        default_value_t = 120
-    )]
     pub replacement: u32,
-    /// Seconds a SCSI command may take before it is aborted (the SCSI disk timeout).
-    #[arg(long = "command-timeout", value_name = "SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub command: u32,
-    /// Seconds ABORT TASK may go unanswered before the LU is reset.
-    #[arg(long = "abort-timeout", value_name = "SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub abort: u32,
-    /// Seconds LOGICAL UNIT RESET may go unanswered before the connection is dropped.
-    #[arg(long = "lu-reset-timeout", value_name = "SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub lu_reset: u32,
-    /// Seconds a command keeps being retried (with backoff) after a retriable status.
-    #[arg(long = "retry-window", value_name = "SECS", default_value_t = 60)]
     pub retry_window: u32,
+}
+
+/// One layer of timeouts: what the command line or a configuration file's `[timeouts]` table
+/// sets. The field names are [`TimeoutSettings`]'s.
+#[derive(Args, Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutOverrides {
+    /// Seconds a login may take (node.conn[0].timeo.login_timeout; default 15).
+    #[arg(long = "login-timeout", value_name = "SECS")]
+    pub login: Option<u32>,
+    /// Seconds a logout may take before the connection is reset (default 15).
+    #[arg(long = "logout-timeout", value_name = "SECS")]
+    pub logout: Option<u32>,
+    /// Idle seconds before a NOP-Out keepalive; 0 turns keepalive off (default 5).
+    #[arg(long = "noop-out-interval", value_name = "SECS")]
+    pub noop_out_interval: Option<u32>,
+    /// Seconds a NOP-Out may go unanswered before the connection is dropped (default 5).
+    #[arg(long = "noop-out-timeout", value_name = "SECS")]
+    pub noop_out_timeout: Option<u32>,
+    /// Seconds I/O is held while the session is down, then failed until it is back
+    /// (node.session.timeo.replacement_timeout; default 120).
+    #[arg(long = "replacement-timeout", value_name = "SECS")]
+    pub replacement: Option<u32>,
+    /// Seconds a SCSI command may take before it is aborted (the SCSI disk timeout; default
+    /// 30).
+    #[arg(long = "command-timeout", value_name = "SECS")]
+    pub command: Option<u32>,
+    /// Seconds ABORT TASK may go unanswered before the LU is reset (default 15).
+    #[arg(long = "abort-timeout", value_name = "SECS")]
+    pub abort: Option<u32>,
+    /// Seconds LOGICAL UNIT RESET may go unanswered before the connection is dropped
+    /// (default 30).
+    #[arg(long = "lu-reset-timeout", value_name = "SECS")]
+    pub lu_reset: Option<u32>,
+    /// Seconds a command keeps being retried (with backoff) after a retriable status
+    /// (default 60).
+    #[arg(long = "retry-window", value_name = "SECS")]
+    pub retry_window: Option<u32>,
+}
+
+/// A timeout set to a value it cannot have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutValueError {
+    /// The field's name (the configuration key).
+    pub field: &'static str,
+    /// The command line's option for it.
+    pub option: &'static str,
+}
+
+impl TimeoutOverrides {
+    /// The fields set here replace those of `base`.
+    pub fn apply(&self, base: TimeoutSettings) -> TimeoutSettings {
+        TimeoutSettings {
+            login: self.login.unwrap_or(base.login),
+            logout: self.logout.unwrap_or(base.logout),
+            noop_out_interval: self.noop_out_interval.unwrap_or(base.noop_out_interval),
+            noop_out_timeout: self.noop_out_timeout.unwrap_or(base.noop_out_timeout),
+            replacement: self.replacement.unwrap_or(base.replacement),
+            command: self.command.unwrap_or(base.command),
+            abort: self.abort.unwrap_or(base.abort),
+            lu_reset: self.lu_reset.unwrap_or(base.lu_reset),
+            retry_window: self.retry_window.unwrap_or(base.retry_window),
+        }
+    }
+
+    /// Every field set to 0 that must be at least one second (all but the keepalive interval,
+    /// where 0 is "off", the replacement timeout and the retry window, where 0 is "fail at
+    /// once").
+    pub fn check(&self) -> Result<(), TimeoutValueError> {
+        let at_least_one = [
+            (self.login, "login", "--login-timeout"),
+            (self.logout, "logout", "--logout-timeout"),
+            (
+                self.noop_out_timeout,
+                "noop_out_timeout",
+                "--noop-out-timeout",
+            ),
+            (self.command, "command", "--command-timeout"),
+            (self.abort, "abort", "--abort-timeout"),
+            (self.lu_reset, "lu_reset", "--lu-reset-timeout"),
+        ];
+        match at_least_one
+            .into_iter()
+            .find(|(value, _, _)| *value == Some(0))
+        {
+            Some((_, field, option)) => Err(TimeoutValueError { field, option }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Default for TimeoutSettings {
@@ -102,5 +165,54 @@ mod tests {
         let partial: TimeoutSettings = serde_json::from_str(r#"{"command": 5}"#).unwrap();
         assert_eq!(partial.command, 5);
         assert_eq!(partial.replacement, 120);
+    }
+
+    /// A layer names its fields as the settings do: every key of one is a key of the other.
+    #[test]
+    fn overrides_have_the_settings_keys() {
+        let settings = serde_json::to_value(TimeoutSettings::default()).unwrap();
+        let keys: Vec<&String> = settings.as_object().unwrap().keys().collect();
+        for key in &keys {
+            let one: TimeoutOverrides =
+                serde_json::from_str(&format!(r#"{{"{key}": 7}}"#)).unwrap();
+            let applied = serde_json::to_value(one.apply(TimeoutSettings::default())).unwrap();
+            assert_eq!(applied[key.as_str()], 7, "{key}");
+        }
+        assert!(serde_json::from_str::<TimeoutOverrides>(r#"{"comand": 7}"#).is_err());
+        assert_eq!(keys.len(), 9);
+    }
+
+    #[test]
+    fn layers_replace_only_what_they_set() {
+        let lower = TimeoutOverrides {
+            command: Some(10),
+            replacement: Some(5),
+            ..Default::default()
+        };
+        let upper = TimeoutOverrides {
+            replacement: Some(7),
+            ..Default::default()
+        };
+        let settings = upper.apply(lower.apply(TimeoutSettings::default()));
+        assert_eq!(
+            (settings.command, settings.replacement, settings.login),
+            (10, 7, 15)
+        );
+    }
+
+    #[test]
+    fn zero_is_refused_where_it_means_nothing() {
+        let zero_login = TimeoutOverrides {
+            login: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(zero_login.check().unwrap_err().field, "login");
+        let off = TimeoutOverrides {
+            noop_out_interval: Some(0),
+            replacement: Some(0),
+            retry_window: Some(0),
+            ..Default::default()
+        };
+        assert!(off.check().is_ok());
     }
 }
