@@ -81,28 +81,10 @@ start_faulted_daemon() {
 }
 require "the device comes up through the proxy" start_faulted_daemon
 
-fio_pid=""
-fio_log=$work_dir/fio.log
-# A verifying writer for the whole fault phase: every written block is read back and its
-# crc32c checked (verify_backlog), and any I/O error or mismatch ends fio with a failure.
 start_fio() {
-	fio --name=faults --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite \
-		--bs=4k --iodepth=16 --size=32M --time_based --runtime=3600 \
-		--verify=crc32c --verify_backlog=64 --verify_fatal=1 --output="$fio_log" &
-	fio_pid=$!
-	sleep 2
-	kill -0 "$fio_pid"
+	start_verifying_fio --filename="$dev" --iodepth=16 --size=32M
 }
 require "fio writes and verifies on the device" start_fio
-
-# fio_alive: fio has hit no error so far.
-fio_alive() {
-	kill -0 "$fio_pid" 2>/dev/null || {
-		echo "#   fio stopped early:"
-		tail -20 "$fio_log" | sed 's/^/#     /'
-		return 1
-	}
-}
 
 count() {
 	grep -c "$1" "$log"
@@ -121,8 +103,9 @@ wait_for_count() {
 }
 
 lost_response_is_aborted() {
-	local aborts=$(count "ABORT TASK sent") answered=$(count "ABORT TASK answered")
-	local start=$SECONDS
+	local aborts answered start=$SECONDS
+	aborts=$(count "ABORT TASK sent")
+	answered=$(count "ABORT TASK answered")
 	ctl drop-response >/dev/null &&
 		wait_for_count "ABORT TASK sent" $((aborts + 1)) 30 &&
 		wait_for_count "ABORT TASK answered" $((answered + 1)) 30 &&
@@ -137,7 +120,8 @@ stall_is_ridden_out() {
 check "a 2 s stall of both directions passes without an error" stall_is_ridden_out
 
 reset_mid_pdu_reconnects() {
-	local recovered=$(count "session recovered") start=$SECONDS
+	local recovered start=$SECONDS
+	recovered=$(count "session recovered")
 	ctl reset-mid-pdu >/dev/null &&
 		wait_for_count "session recovered" $((recovered + 1)) 60 && sleep 1 && fio_alive &&
 		echo "# figures: reset mid-PDU: recovered in $((SECONDS - start)) s"
@@ -174,17 +158,7 @@ target_restarts_are_recovered() {
 }
 check "tgtd killed -9 and restarted $ROUNDS times: no I/O error" target_restarts_are_recovered
 
-# fio ends on SIGINT with a status of its own (not 0) but still writes its summary, whose
-# err= fields and verify messages are what counts.
-fio_finishes_clean() {
-	fio_alive || return 1
-	kill -INT "$fio_pid"
-	wait "$fio_pid"
-	fio_pid=""
-	grep -E "err= *[0-9]+" "$fio_log" | sed 's/^/#   /'
-	grep -qE "err= *0" "$fio_log" && ! grep -qE "err= *[1-9]|verify: bad|crc32c: verify failed" "$fio_log"
-}
-check "fio saw no I/O error and no verify failure" fio_finishes_clean
+check "fio saw no I/O error and no verify failure" stop_verifying_fio
 
 failed_requests() {
 	count "request failed"
@@ -265,5 +239,4 @@ del_while_down_is_quick() {
 }
 check "ublk del while the target is down removes the device within seconds" del_while_down_is_quick
 
-[[ -n $fio_pid ]] && kill "$fio_pid" 2>/dev/null
 finish

@@ -19,7 +19,10 @@ failure_context() {
 	grep -vE "connection counters|session counters|queue counters" "$log" | tail -30 | sed 's/^/#   /'
 }
 
-require "tgtd serves the device's LU" eval 'start_tgtd $PORT && add_file_target 1 "$IQN" $LUN_MIB'
+serve_own_lu() {
+	start_tgtd $PORT && add_file_target 1 "$IQN" $LUN_MIB
+}
+require "tgtd serves the device's LU" serve_own_lu
 
 log=$work_dir/daemon.log
 require "the device comes up" start_daemon "$log" -q 1 -d 16 --replacement-timeout 5 \

@@ -84,8 +84,6 @@ check "ublk del removes the recovered device" deleted
 # the requests in flight at the kill are reissued) RECOVER_ROUNDS times (default 3).
 readonly ROUNDS=${RECOVER_ROUNDS:-3}
 mnt=$work_dir/mnt
-fio_pid=""
-fio_log=$work_dir/fio.log
 
 add_reissuing() {
 	local output
@@ -101,12 +99,7 @@ add_reissuing() {
 check "ublk add -r 1 -i 1, ext4 mounted on it" add_reissuing
 
 start_fio() {
-	fio --name=recover --directory="$mnt" --direct=1 --ioengine=libaio --rw=randwrite \
-		--bs=4k --iodepth=8 --size=16M --time_based --runtime=3600 \
-		--verify=crc32c --verify_backlog=64 --verify_fatal=1 --output="$fio_log" &
-	fio_pid=$!
-	sleep 3
-	kill -0 "$fio_pid"
+	start_verifying_fio --directory="$mnt" --iodepth=8 --size=16M
 }
 check "fio writes and verifies a file on the mounted ext4" start_fio
 
@@ -123,27 +116,18 @@ kills_and_recovers() {
 		state_is LIVE || return 1
 		echo "# figures: kill -9 $round/$ROUNDS: recovered in $((SECONDS - start)) s"
 		sleep 2
-		kill -0 "$fio_pid" || {
-			tail -20 "$fio_log" | sed 's/^/#   /'
-			return 1
-		}
+		fio_alive || return 1
 	done
 }
 check "daemon killed -9 and recovered $ROUNDS times under fio: fio keeps going" kills_and_recovers
 
 fio_clean_and_fsck() {
-	kill -INT "$fio_pid"
-	wait "$fio_pid"
-	fio_pid=""
-	grep -E "err= *[0-9]+" "$fio_log" | sed 's/^/#   /'
-	grep -qE "err= *0" "$fio_log" && ! grep -qE "err= *[1-9]|verify: bad|crc32c: verify failed" "$fio_log" &&
-		umount "$mnt" && fsck.ext4 -n -f "$dev" >/dev/null
+	stop_verifying_fio && umount "$mnt" && fsck.ext4 -n -f "$dev" >/dev/null
 }
 check "no I/O error, no verify failure, fsck clean" fio_clean_and_fsck
 check "ublk del removes the device" deleted
 
 failure_context() {
-	[[ -n $fio_pid ]] && kill "$fio_pid" 2>/dev/null
 	dmesg | tail -20 | sed 's/^/#   dmesg: /'
 }
 finish

@@ -84,6 +84,7 @@ forget_device() {
 
 cleanup() {
 	local mnt id
+	[[ -n ${fio_pid:-} ]] && kill "$fio_pid" 2>/dev/null
 	for mnt in "$work_dir"/mnt*; do
 		mountpoint -q "$mnt" && umount "$mnt"
 	done
@@ -227,4 +228,41 @@ pattern_round_trip() {
 		dd if="$work_dir/pattern" of="$dev" bs=1M oflag=direct status=none &&
 		dd if="$dev" of="$work_dir/back" bs=1M count="$mib" iflag=direct status=none &&
 		cmp "$work_dir/pattern" "$work_dir/back"
+}
+
+# A verifying writer for fault tests: 4 KiB random writes whose blocks are read back and
+# crc32c-checked as it goes (verify_backlog); an I/O error or a mismatch stops it.
+fio_pid=""
+fio_log=$work_dir/fio.log
+
+# start_verifying_fio FIO_ARGS...: the writer in the background (FIO_ARGS name the file or
+# directory, depth and size); true once it runs.
+start_verifying_fio() {
+	fio --name=verify "$@" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+		--time_based --runtime=3600 --verify=crc32c --verify_backlog=64 --verify_fatal=1 \
+		--output="$fio_log" &
+	fio_pid=$!
+	sleep 2
+	kill -0 "$fio_pid"
+}
+
+# fio_alive: the writer has hit no error so far.
+fio_alive() {
+	kill -0 "$fio_pid" 2>/dev/null || {
+		echo "#   fio stopped early:"
+		tail -20 "$fio_log" | sed 's/^/#     /'
+		return 1
+	}
+}
+
+# stop_verifying_fio: stops the writer; true if it saw no I/O error and no verify failure.
+# fio's exit status after SIGINT is not its verdict; its summary's err= fields are.
+stop_verifying_fio() {
+	fio_alive || return 1
+	kill -INT "$fio_pid"
+	wait "$fio_pid"
+	fio_pid=""
+	grep -E "err= *[0-9]+" "$fio_log" | sed 's/^/#   /'
+	grep -qE "err= *0" "$fio_log" &&
+		! grep -qE "err= *[1-9]|verify: bad|crc32c: verify failed" "$fio_log"
 }
