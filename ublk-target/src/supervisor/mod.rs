@@ -154,6 +154,9 @@ pub struct Supervisor<R> {
     timeouts: Timeouts,
     path: Path,
     slots: Vec<Slot<R>>,
+    /// No slot's deadline comes before this (it may be earlier than the earliest, never
+    /// later): the slots are scanned only once it has passed, not on every turn of the loop.
+    slot_deadlines_from: Option<Instant>,
     /// Held tags, oldest first.
     held: VecDeque<u16>,
     /// When the LUN reset in progress gives up.
@@ -173,6 +176,7 @@ impl<R> Supervisor<R> {
             timeouts,
             path: Path::new(),
             slots: (0..depth).map(|_| Slot::idle()).collect(),
+            slot_deadlines_from: None,
             held: VecDeque::new(),
             reset_deadline: None,
             outage_since: None,
@@ -229,16 +233,12 @@ impl<R> Supervisor<R> {
 
     /// The next instant [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let commands = self.slots.iter().filter_map(|s| match s.state {
-            SlotState::InFlight { deadline } | SlotState::Aborting { deadline } => Some(deadline),
-            SlotState::Backoff { until } => Some(until),
-            _ => None,
-        });
         let replacement = self
             .outage_since
             .filter(|_| !self.fail_fast)
             .map(|since| since + self.timeouts.replacement);
-        commands
+        self.slot_deadlines_from
+            .into_iter()
             .chain(self.path.deadline(&self.timeouts))
             .chain(self.reset_deadline)
             .chain(replacement)
@@ -517,6 +517,13 @@ impl<R> Supervisor<R> {
 
     /// Moves every deadline that has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.slot_deadlines_from.is_some_and(|from| now >= from) {
+            self.handle_slot_timeouts(now);
+        }
+        self.handle_path_timeouts(now);
+    }
+
+    fn handle_slot_timeouts(&mut self, now: Instant) {
         for tag in 0..self.slots.len() as u16 {
             match self.slot_state(tag) {
                 Some(SlotState::InFlight { deadline }) if now >= *deadline => {
@@ -555,6 +562,14 @@ impl<R> Supervisor<R> {
                 _ => {}
             }
         }
+        self.slot_deadlines_from = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot_deadline(&slot.state))
+            .min();
+    }
+
+    fn handle_path_timeouts(&mut self, now: Instant) {
         if self.reset_deadline.is_some_and(|d| now >= d) {
             self.drop_connection(now, DropReason::ResetTimeout);
         }
@@ -654,8 +669,23 @@ impl<R> Supervisor<R> {
     }
 
     fn set_state(&mut self, tag: u16, state: SlotState) {
+        if let Some(deadline) = slot_deadline(&state) {
+            self.slot_deadlines_from = Some(
+                self.slot_deadlines_from
+                    .map_or(deadline, |from| from.min(deadline)),
+            );
+        }
         if let Some(slot) = self.slots.get_mut(usize::from(tag)) {
             slot.state = state;
         }
+    }
+}
+
+/// When a slot in this state has something to do.
+fn slot_deadline(state: &SlotState) -> Option<Instant> {
+    match *state {
+        SlotState::InFlight { deadline } | SlotState::Aborting { deadline } => Some(deadline),
+        SlotState::Backoff { until } => Some(until),
+        _ => None,
     }
 }
