@@ -434,3 +434,37 @@ fn padding_bytes_must_be_zero() {
     assert_eq!(got.data, b"abcde");
     assert_eq!(ring.engine().conn_counters(tid).unwrap().pad_errors, 1);
 }
+
+/// A connection aborted while a receive into a task buffer is in flight (half a Data-In has
+/// arrived): once the engine reports the connection settled, no operation of it is left, and
+/// nothing the peer still sends reaches the buffer. The queue loop reissues a command, and so
+/// reuses its buffer, only after this point.
+#[test]
+fn nothing_touches_a_buffer_after_its_aborted_connection_settled() {
+    let peer = Peer::start();
+    let mut ring = ring();
+    let mut buffer = Guarded::new(65536);
+    let (tid, itt) = bound(&mut ring, &peer, &mut buffer, 65536);
+    let wire = data_in(itt, 0, &pattern(65536, 5), Digests::NONE);
+    let half = BHS_LEN + 16384;
+    peer.write(wire[..half].to_vec());
+    // Long enough for the engine to post its receive of the payload and take the first half.
+    let _ = ring.run_until(|_| false, std::time::Duration::from_millis(300));
+    assert!(ring.engine().ops_in_flight() > 0, "a receive is in flight");
+    assert!(!ring.engine().conn_settled(tid));
+    ring.engine_mut()
+        .post(WorkRequest::AbortReq { tid })
+        .unwrap();
+    ring.run_until(|engine| engine.conn_settled(tid), TIMEOUT)
+        .expect("the aborted connection settles");
+    assert_eq!(ring.engine().ops_in_flight(), 0);
+    let settled = buffer.body().to_vec();
+    peer.write(wire[half..].to_vec());
+    let _ = ring.run_until(|_| false, std::time::Duration::from_millis(300));
+    assert_eq!(
+        buffer.body(),
+        settled.as_slice(),
+        "written after the connection settled"
+    );
+    assert!(buffer.guards_intact());
+}
