@@ -448,6 +448,10 @@ impl<R> Supervisor<R> {
             self.path.state = PathState::Down;
         }
         if !self.path.is_up() {
+            tracing::warn!(
+                held = self.held.len(),
+                "the device is being stopped while the session is down: failing held I/O"
+            );
             self.fail_held();
         }
     }

@@ -30,7 +30,7 @@ impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DropReason::LoginTimeout => f.write_str("the login timed out"),
-            DropReason::NopTimeout => f.write_str("a NOP-Out went unanswered"),
+            DropReason::NopTimeout => f.write_str("no answer to a NOP-Out in time"),
             DropReason::LogoutTimeout => f.write_str("the logout timed out"),
             DropReason::ResetTimeout => f.write_str("LOGICAL UNIT RESET went unanswered"),
             DropReason::ResetRefused(response) => {
