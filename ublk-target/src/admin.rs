@@ -110,13 +110,15 @@ fn state_name(state: u16) -> &'static str {
 }
 
 /// A record's target object with every secret hidden: the URL is re-written with its
-/// passwords redacted, and any field named like a password or secret is replaced.
+/// passwords redacted, and any field named like a password or secret is replaced (but
+/// `secret_source`, which only says where the secrets come from).
 pub fn redacted_target(target: &Value) -> Value {
     let mut target = target.clone();
     if let Value::Object(fields) = &mut target {
         for (name, value) in fields.iter_mut() {
             let lower = name.to_ascii_lowercase();
-            if lower.contains("password") || lower.contains("secret") {
+            let names_a_secret = lower.contains("password") || lower.contains("secret");
+            if names_a_secret && lower != "secret_source" {
                 *value = Value::String(REDACTED.into());
             } else if lower == "url" {
                 if let Value::String(text) = value {
@@ -357,6 +359,7 @@ mod tests {
             "dev_size": 1024,
             "url": "iscsi://alice%s3cretpassword@10.0.0.1:3261/iqn.t:d/1?target_user=bob&target_password=t0psecret1234",
             "chap_secret": "x",
+            "secret_source": "config_file",
             "initiator_name": "iqn.x:y",
         });
         let shown = redacted_target(&target).to_string();
@@ -365,6 +368,10 @@ mod tests {
         assert!(shown.contains("alice"), "{shown}");
         assert!(shown.contains("iqn.t:d"), "{shown}");
         assert!(shown.contains(r#""chap_secret":"<redacted>""#), "{shown}");
+        assert!(
+            shown.contains(r#""secret_source":"config_file""#),
+            "{shown}"
+        );
         // Even a URL that does not parse keeps its password hidden.
         let broken = json!({"url": "iscsi://alice%pw12345678@/bad"});
         assert!(!redacted_target(&broken).to_string().contains("pw12345678"));
