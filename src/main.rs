@@ -16,6 +16,8 @@ use size::Size;
 use ublk_target::cli::{AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
 use ublk_target::device::TARGET_NAME;
 use ublk_target::initiator_name;
+use ublk_target::service::generator::GeneratorArgs;
+use ublk_target::service::ServiceArgs;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +50,12 @@ enum Command {
     Recover(RecoverArgs),
     /// Show what ublk_drv supports.
     Features(FeaturesArgs),
+    /// Run the device of a configuration file as a systemd service (what
+    /// ublk-cxgb3i@NAME.service runs).
+    Service(ServiceArgs),
+    /// The systemd generator: a unit for each `startup = "automatic"` configuration.
+    #[command(name = "systemd-generator", hide = true)]
+    SystemdGenerator(GeneratorArgs),
     /// Show usage: of everything, of one command, or with -t cxgb3i the add options (what
     /// ublksrv's `ublk help -t cxgb3i` runs).
     Help {
@@ -170,6 +178,8 @@ fn main() -> ExitCode {
         Command::List(args) => ublk_target::cli::run_list(args),
         Command::Recover(args) => ublk_target::cli::run_recover(args),
         Command::Features(args) => ublk_target::cli::run_features(args),
+        Command::Service(args) => ublk_target::service::run_service(args),
+        Command::SystemdGenerator(args) => ublk_target::service::generator::run_generator(args),
         Command::Help {
             target_type,
             command,

@@ -9,10 +9,13 @@
 //! corrupts, resets or stalls PDUs on demand (also as the `fault-proxy` program for VM
 //! scripts); [`hostile`] is a tiny target that logs in and then breaks the protocol in one
 //! chosen way.
+//!
+//! [`unit_file`] reads the systemd unit `unit-runner` runs in VMs without systemd as init.
 
 pub mod blocking;
 pub mod hostile;
 pub mod proxy;
 pub mod tgt;
+pub mod unit_file;
 
 pub use tgt::{Backing, Tgtd};

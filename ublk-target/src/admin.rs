@@ -211,7 +211,8 @@ pub fn list_all(verbose: bool, run_dir: &Path) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn daemon_alive(run_dir: &Path, id: u32) -> Option<i32> {
+/// The pid of device `id`'s daemon, if its record names one that runs.
+pub(crate) fn daemon_alive(run_dir: &Path, id: u32) -> Option<i32> {
     let record = DeviceRecord::read(&pidfile::path(run_dir, id)).ok()?;
     // SAFETY: signal 0 only checks that the process exists.
     (unsafe { libc::kill(record.pid, 0) } == 0).then_some(record.pid)
@@ -231,6 +232,14 @@ fn is_gone(error: &UblkError) -> bool {
 
 fn device_exists(id: u32) -> bool {
     Path::new(&format!("/sys/class/ublk-char/ublkc{id}")).exists()
+}
+
+/// The kernel's UBLK_S_DEV_* state of device `id`, or `None` if it has no such device.
+pub(crate) fn device_state(id: u32) -> Option<u32> {
+    if !device_exists(id) {
+        return None;
+    }
+    open(id).ok().map(|ctrl| u32::from(ctrl.dev_info().state))
 }
 
 /// The result of a STOP_DEV or DEL_DEV that `del` sent to a device it found. Our daemon,

@@ -17,6 +17,7 @@ use crate::config::{self, limits, CommandLine, Files};
 use crate::daemon::{self, Forked, Verdict};
 use crate::device::{self, DeviceError, DeviceSpec, Notifier, TARGET_NAME};
 use crate::secrets::PipedSecrets;
+use crate::service;
 use crate::supervisor::TimeoutOverrides;
 use crate::{initiator_name, logging, pidfile};
 
@@ -186,8 +187,10 @@ fn launch(eventfd: Option<i32>, foreground: bool) -> Result<Launch, std::io::Err
         return Ok(Launch::Serve(detach(unsafe { Notifier::from_raw_fd(fd) })));
     }
     if foreground {
+        // In the foreground we may be a systemd service's main process (`Type=notify`).
         return Ok(Launch::Serve(Notifier::none().then_on_live(|id| {
             println!("dev id {id}: /dev/ublkb{id}");
+            service::notify_ready(id);
         })));
     }
     match daemon::fork_to_background()? {

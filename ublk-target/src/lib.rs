@@ -8,6 +8,7 @@
 //! - [`pidfile`]: ublksrv's `/run/ublksrvd/<id>.pid` record.
 //! - [`cli`]: `add`, `del`, `list`, `recover`, `features` for `ublk.cxgb3i`;
 //!   [`frontend`]: the `ublk` front end that execs `ublk.<type>`.
+//! - [`service`]: the systemd service around a configured device, and its boot generator.
 
 pub mod admin;
 pub mod cli;
@@ -24,5 +25,6 @@ pub mod params;
 pub mod pidfile;
 pub mod queue;
 pub mod secrets;
+pub mod service;
 pub mod supervisor;
 pub mod user_data;

@@ -14,8 +14,8 @@
 //! `chap_secret_file`; `target_chap_user`, `target_chap_secret` or `target_chap_secret_file`
 //! (mutual CHAP); `header_digest`, `data_digest` (`"crc32c"` or `"none"`); `queues`, `depth`,
 //! `zero_copy`, `max_io_buf_bytes`, `user_recovery`, `user_recovery_reissue`, `number` (the
-//! device id); `startup` (`"manual"`, the default, or `"automatic"`: for whatever brings
-//! devices up at boot, see [`automatic_devices`]); and a `[timeouts]` table whose keys are
+//! device id); `startup` (`"manual"`, the default, or `"automatic"`: started at boot, see
+//! `crate::service::generator`); and a `[timeouts]` table whose keys are
 //! [`TimeoutSettings`]' fields. The defaults file may not hold `url`, `portal`, `target`,
 //! `lun` or `number`.
 //!
@@ -447,9 +447,9 @@ pub fn resolve_add(
     })
 }
 
-/// The configuration files in `dir` (`*.toml` but the defaults file) whose `startup` is
-/// `automatic`, in name order: what a boot service brings up with `add --config`.
-pub fn automatic_devices(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+/// The device configuration files in `dir` (`*.toml` but the defaults file), in name order:
+/// what the boot generator reads for `startup = "automatic"`.
+pub fn device_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let read_error = |source| ConfigError::Read {
         path: dir.to_owned(),
         source,
@@ -463,11 +463,5 @@ pub fn automatic_devices(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         })
         .collect();
     paths.sort();
-    let mut automatic = Vec::new();
-    for path in paths {
-        if ConfigFile::load(&path, FileKind::Device)?.startup() == Startup::Automatic {
-            automatic.push(path);
-        }
-    }
-    Ok(automatic)
+    Ok(paths)
 }

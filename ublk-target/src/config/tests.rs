@@ -423,7 +423,7 @@ fn loads_the_defaults_file_of_the_directory() {
 }
 
 #[test]
-fn automatic_devices_are_listed() {
+fn device_files_are_listed() {
     let scratch = Scratch::new("automatic");
     scratch.write(DEFAULTS_FILE, "queues = 2\n", 0o644);
     scratch.write(
@@ -438,8 +438,19 @@ fn automatic_devices_are_listed() {
     );
     scratch.write("c.toml", "url = \"iscsi://h/iqn.x:y/2\"\n", 0o644);
     scratch.write("notes.txt", "not a device", 0o644);
-    let found = automatic_devices(&scratch.0).unwrap();
-    assert_eq!(found, [scratch.0.join("b.toml")]);
+    let found = device_files(&scratch.0).unwrap();
+    assert_eq!(
+        found,
+        ["a.toml", "b.toml", "c.toml"].map(|name| scratch.0.join(name))
+    );
+    let startups: Vec<Startup> = found
+        .iter()
+        .map(|path| ConfigFile::load(path, FileKind::Device).unwrap().startup())
+        .collect();
+    assert_eq!(
+        startups,
+        [Startup::Manual, Startup::Automatic, Startup::Manual]
+    );
 }
 
 #[test]

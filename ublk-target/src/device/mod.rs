@@ -37,6 +37,7 @@ use crate::pidfile::{self, DeviceRecord, QueueRecord, TargetRecord};
 use crate::queue::{
     self, Ended, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED,
 };
+use crate::service;
 use crate::supervisor::TimeoutSettings;
 use probe::Probed;
 
@@ -455,6 +456,7 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
     let mut cause = None;
     let stop = |cause: &mut Option<StopCause>| {
         tracing::info!("stopping the device: draining in-flight I/O");
+        service::notify_stopping();
         *cause = Some(StopCause::Daemon);
         STOP_REQUESTED.store(true, Ordering::Relaxed);
         if let Err(error) = ctrl.kill_dev() {

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# VM test, one boot of two (tests/vm/service/run boots the VM twice): the device of a
+# configuration file run as the systemd unit ublk-cxgb3i@NAME.service, under unit-runner
+# (the VM's init is not systemd; the runner speaks the notify protocol and runs the unit's
+# commands as systemd would). STATE is a host directory that outlives the VM: the
+# configuration, the LU's backing file and the checksum of what boot 1 wrote.
+#
+# Boot 1: the generator makes the unit wanted (startup = "automatic"); the unit starts and
+# sends READY=1 only once /dev/ublkbN is live; a second `service start` is refused; ext4 is
+# made and mounted and a verifying fio writes; the daemon is killed (SIGKILL) and the unit's
+# restart recovers the device with the file system still mounted and fio still running;
+# the stop (ExecStop) drains, logs out and deletes the device: no session is left on the
+# target. The CHAP secret appears in no process's command line and no log.
+# Boot 2 ("after a reboot"): with the same configuration and LU, the generator and the unit
+# bring the device back and the file written in boot 1 reads back intact; fsck is clean.
+#
+# usage: boot.sh 1|2 STATE
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+
+readonly PHASE=${1:?phase 1 or 2} STATE=${2:?state directory}
+readonly PORT=3276
+readonly IQN=iqn.2026-12.org.ublk-cxgb3i:service
+readonly NAME=disk-1 INSTANCE='disk\x2d1'
+readonly DEV_NUMBER=5 LUN_MIB=96
+readonly CHAP_USER=svcuser CHAP_SECRET=svc-secret-7c1e9a42
+readonly READY_SECONDS=60
+
+dev=/dev/ublkb$DEV_NUMBER
+events=$work_dir/events
+runner_pid=""
+runner_bin=$(dirname "$target_bin")/unit-runner
+units=$work_dir/lib/systemd/system
+export UBLK_CXGB3I_CONFIG_DIR=$STATE/etc
+
+stop_runner() {
+	[[ -n $runner_pid ]] || return 0
+	kill -TERM "$runner_pid" 2>/dev/null
+	wait "$runner_pid"
+	local status=$?
+	runner_pid=""
+	return $status
+}
+trap 'stop_runner; cleanup' EXIT
+
+failure_context() {
+	echo "# unit-runner events:"
+	sed 's/^/#   /' "$events" 2>/dev/null
+	echo "# daemon output (journal):"
+	tail -30 "$work_dir/unit.log" 2>/dev/null | sed 's/^/#   /'
+}
+
+# The units as installed, next to the binaries: PREFIX/sbin, PREFIX/lib/systemd/system.
+stage_units() {
+	mkdir -p "$units" "$work_dir/lib/systemd/system-generators" "$work_dir/sbin" &&
+		cp "$ublk_cxgb3i" "$ublk" "$work_dir/sbin/" &&
+		for file in "$root"/contrib/systemd/*; do
+			case $file in
+			*-generator) to=$work_dir/lib/systemd/system-generators ;;
+			*) to=$units ;;
+			esac
+			sed "s|@sbindir@|$work_dir/sbin|g" "$file" >"$to/$(basename "$file")" || return 1
+		done &&
+		chmod +x "$work_dir/lib/systemd/system-generators/ublk-cxgb3i-generator"
+}
+
+write_config() {
+	mkdir -p "$STATE/etc" && chmod 700 "$STATE/etc" &&
+		truncate -s ${LUN_MIB}M "$STATE/lun.img" &&
+		cat >"$STATE/etc/$NAME.toml" <<-CONFIG &&
+			# The LU of the service test.
+			url = "iscsi://$CHAP_USER@127.0.0.1:$PORT/$IQN/1"
+			chap_secret = "$CHAP_SECRET"
+			initiator_name = "iqn.2026-12.org.ublk-cxgb3i:service-test"
+			number = $DEV_NUMBER
+			queues = 2
+			user_recovery = true
+			user_recovery_reissue = true
+			startup = "automatic"
+		CONFIG
+		chmod 600 "$STATE/etc/$NAME.toml"
+}
+
+target_up() {
+	start_tgtd $PORT &&
+		tgtadm --lld iscsi --mode target --op new --tid 1 --targetname "$IQN" &&
+		tgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype rdwr \
+			--backing-store "$STATE/lun.img" &&
+		tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL &&
+		add_chap_account 1 "$CHAP_USER" "$CHAP_SECRET"
+}
+
+# What systemd does at boot: run the generator, start what ublk-cxgb3i.target wants.
+generated_instance=""
+generator_wants_the_unit() {
+	local out=$work_dir/generator link
+	rm -rf "$out" && mkdir -p "$out" &&
+		"$work_dir/lib/systemd/system-generators/ublk-cxgb3i-generator" "$out" "$out" "$out" &&
+		link=$(echo "$out"/ublk-cxgb3i.target.wants/ublk-cxgb3i@*.service) &&
+		[[ $(readlink "$link") == "$units/ublk-cxgb3i@.service" ]] &&
+		[[ $(readlink "$out/remote-fs.target.wants/ublk-cxgb3i.target") == "$units/ublk-cxgb3i.target" ]] &&
+		generated_instance=$(basename "$link" .service) &&
+		generated_instance=${generated_instance#ublk-cxgb3i@} &&
+		[[ $generated_instance == "$INSTANCE" ]]
+}
+
+count_events() {
+	grep -c "^[0-9.]* $1" "$events" 2>/dev/null
+}
+
+# wait_event EVENT COUNT SECONDS: until the runner has logged EVENT COUNT times.
+wait_event() {
+	local deadline=$((SECONDS + $3))
+	until (($(count_events "$1") >= $2)); do
+		((SECONDS < deadline)) && [[ -n $runner_pid ]] && kill -0 "$runner_pid" 2>/dev/null ||
+			return 1
+		sleep 0.2
+	done
+}
+
+unit_starts() {
+	: >"$events"
+	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$generated_instance" \
+		--events "$events" \
+		--ready-check "test -b $dev && $ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
+		>>"$work_dir/unit.log" 2>&1 &
+	runner_pid=$!
+	wait_event READY 1 $READY_SECONDS
+}
+
+ready_only_once_live() {
+	[[ $(count_events "READY-CHECK ok") == "$1" && $(count_events "READY-CHECK failed") == 0 ]]
+}
+
+main_pid() {
+	sed -n 's/^[0-9.]* STARTED pid=\([0-9]*\)$/\1/p' "$events" | tail -1
+}
+
+the_daemon_is_the_main_process() {
+	[[ -n $(main_pid) && $(daemon_pid_of $DEV_NUMBER) == "$(main_pid)" ]]
+}
+
+secret_nowhere() {
+	local pid_dir found=0
+	for pid_dir in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$pid_dir/cmdline" 2>/dev/null | grep -qF "$CHAP_SECRET"; then
+			echo "#   the secret is in $pid_dir/cmdline"
+			found=1
+		fi
+	done
+	! grep -rqF "$CHAP_SECRET" "$work_dir/unit.log" "$events" /run/ublksrvd/ && ((found == 0))
+}
+
+second_start_is_refused() {
+	local output
+	output=$("$ublk_cxgb3i" service start "$NAME" 2>&1) && return 1
+	grep -q "already served by pid $(main_pid)" <<<"$output" || {
+		echo "#   $output"
+		return 1
+	}
+}
+
+write_file_system() {
+	mkfs.ext4 -q -F "$dev" && mount "$dev" "$work_dir/mnt" &&
+		head -c 16M /dev/urandom >"$work_dir/mnt/data" && sync &&
+		(cd "$work_dir/mnt" && sha256sum data) >"$STATE/data.sha256"
+}
+
+crash_recovered_under_io() {
+	local old_pid
+	old_pid=$(main_pid)
+	kill -KILL "$old_pid" || return 1
+	wait_event RESTART 1 30 && wait_event READY 2 $READY_SECONDS || return 1
+	[[ $(main_pid) != "$old_pid" ]] && mountpoint -q "$work_dir/mnt" &&
+		the_daemon_is_the_main_process
+}
+
+data_intact() {
+	(cd "$work_dir/mnt" && sha256sum -c --quiet "$STATE/data.sha256")
+}
+
+unmounted_clean() {
+	umount "$work_dir/mnt" && fsck.ext4 -n "$dev" >/dev/null
+}
+
+no_session_on_target() {
+	! tgtadm --lld iscsi --mode target --op show | grep -q "I_T nexus:"
+}
+
+stopped_and_gone() {
+	stop_runner && grep -q "EXEC-STOP code=0" "$events" && grep -q "STOPPED " "$events" &&
+		[[ ! -e $dev && ! -e /dev/ublkc$DEV_NUMBER && ! -e /run/ublksrvd/$DEV_NUMBER.pid ]]
+}
+
+require "the units are staged" stage_units
+case $PHASE in
+1)
+	require "a configuration with startup = automatic" write_config
+	require "tgtd serves the LU with CHAP on 127.0.0.1:$PORT" target_up
+	require "the generator makes ublk-cxgb3i.target want ublk-cxgb3i@$INSTANCE.service" \
+		generator_wants_the_unit
+	require "the unit starts and sends READY=1" unit_starts
+	check "READY=1 came once the device was live" ready_only_once_live 1
+	check "the daemon is the unit's main process" the_daemon_is_the_main_process
+	check "a second service start of the same configuration is refused" second_start_is_refused
+	check "the CHAP secret is in no command line, log or record" secret_nowhere
+	require "ext4 on the device holds a file" write_file_system
+	require "a verifying fio writes on the file system" \
+		start_verifying_fio --filename="$work_dir/mnt/fio.dat" --size=24M --iodepth=8
+	check "after a SIGKILL of the daemon the unit restarts, recovers, READY=1 again" \
+		crash_recovered_under_io
+	check "READY=1 came once the device was live, both times" ready_only_once_live 2
+	sleep 3
+	check "fio saw no error and no verify failure across the crash" stop_verifying_fio
+	check "the file written before the crash is intact" data_intact
+	check "unmounted; fsck finds the file system clean" unmounted_clean
+	check "the stop (ExecStop) deletes the device" stopped_and_gone
+	check "no session is left on the target" no_session_on_target
+	;;
+2)
+	require "boot 1 left its configuration and checksum" test -s "$STATE/data.sha256"
+	require "tgtd serves the same LU again" target_up
+	require "the generator wants the unit again" generator_wants_the_unit
+	require "the unit brings the device back" unit_starts
+	check "READY=1 came once the device was live" ready_only_once_live 1
+	check "the file written in the first boot mounts and reads back intact" \
+		eval 'mount "$dev" "$work_dir/mnt" && data_intact'
+	check "unmounted; fsck finds the file system clean" unmounted_clean
+	check "the stop deletes the device" stopped_and_gone
+	check "no session is left on the target" no_session_on_target
+	;;
+*)
+	echo "not ok - phase $PHASE: 1 or 2"
+	exit 2
+	;;
+esac
+finish
