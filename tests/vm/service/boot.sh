@@ -105,8 +105,10 @@ generator_wants_the_unit() {
 		[[ $generated_instance == "$INSTANCE" ]]
 }
 
+# count_events EVENT [DETAIL]: how many times the runner logged EVENT (with DETAIL).
 count_events() {
-	grep -c "^[0-9.]* $1" "$events" 2>/dev/null
+	awk -v event="$1" -v detail="${2:-}" \
+		'$2 == event && (detail == "" || $3 == detail) { n++ } END { print n + 0 }' "$events"
 }
 
 # wait_event EVENT COUNT SECONDS: until the runner has logged EVENT COUNT times.
@@ -126,11 +128,11 @@ unit_starts() {
 		--ready-check "test -b $dev && $ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
 		>>"$work_dir/unit.log" 2>&1 &
 	runner_pid=$!
-	wait_event READY 1 $READY_SECONDS
+	wait_event READY-CHECK 1 $READY_SECONDS
 }
 
 ready_only_once_live() {
-	[[ $(count_events "READY-CHECK ok") == "$1" && $(count_events "READY-CHECK failed") == 0 ]]
+	[[ $(count_events READY-CHECK ok) == "$1" && $(count_events READY-CHECK failed) == 0 ]]
 }
 
 main_pid() {
@@ -171,7 +173,7 @@ crash_recovered_under_io() {
 	local old_pid
 	old_pid=$(main_pid)
 	kill -KILL "$old_pid" || return 1
-	wait_event RESTART 1 30 && wait_event READY 2 $READY_SECONDS || return 1
+	wait_event RESTART 1 30 && wait_event READY-CHECK 2 $READY_SECONDS || return 1
 	[[ $(main_pid) != "$old_pid" ]] && mountpoint -q "$work_dir/mnt" &&
 		the_daemon_is_the_main_process
 }
