@@ -118,7 +118,7 @@ reconnects_counted() {
 	json "$ublk" || return 1
 	local file=$work_dir/ublk.json before deadline=$((SECONDS + 60))
 	before=$(total "$file" reconnects)
-	ss -K dst 127.0.0.1 dport = ":$PORT" >/dev/null || return 1
+	ss -K dst 127.0.0.1 dport = ":$PORT" >/dev/null 2>&1 || return 1
 	until json "$ublk" && (($(total "$file" reconnects) >= before + QUEUES)) &&
 		[[ $(field "$file" 'dev["summary"]') == "serving: $QUEUES/$QUEUES sessions up" ]]; do
 		if ((SECONDS >= deadline)); then
