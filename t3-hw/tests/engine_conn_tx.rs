@@ -268,6 +268,31 @@ fn close_sends_queued_data_then_fin() {
 }
 
 #[test]
+fn engine_totals_keep_the_counters_of_closed_connections() {
+    let peer = Peer::start();
+    let mut ring = ring();
+    let first = open(&mut ring, 0x10000, peer.addr);
+    let (request, wire) = tx(first, &nop_out(1), Payload::None, &[], Digests::NONE);
+    ring.engine_mut().post(request).unwrap();
+    ring.engine_mut()
+        .post(WorkRequest::CloseCon { tid: first })
+        .unwrap();
+    completions(&mut ring, 2);
+    assert_eq!(ring.engine().counter_totals().pdus_tx, 1);
+    assert_eq!(ring.engine().counter_totals().bytes_tx, wire.len() as u64);
+    // A second connection's PDUs add to the first's.
+    let second_peer = Peer::start();
+    let second = open(&mut ring, 0x10001, second_peer.addr);
+    let (request, _) = tx(second, &nop_out(2), Payload::None, &[], Digests::NONE);
+    ring.engine_mut().post(request).unwrap();
+    assert!(matches!(
+        next_completion(&mut ring),
+        Completion::TxDmaAck { .. }
+    ));
+    assert_eq!(ring.engine().counter_totals().pdus_tx, 2);
+}
+
+#[test]
 fn abort_resets_the_connection() {
     let peer = Peer::start();
     let mut ring = ring();

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use iscsi_proto::url::IscsiUrl;
@@ -14,7 +14,10 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::device::error::describe;
+use crate::device::TARGET_NAME;
 use crate::pidfile::{self, DeviceRecord};
+use crate::status::listing::{self, state_name, DeviceListing, ListDocument};
+use crate::status::server::{self, socket_path};
 
 /// How long `del` waits for the daemon to exit after STOP_DEV. ublksrv waits 3 s; ours logs
 /// its sessions out first, which may take the logout timeout (15 s by default) against a slow
@@ -99,16 +102,6 @@ fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-fn state_name(state: u16) -> &'static str {
-    match u32::from(state) {
-        sys::UBLK_S_DEV_DEAD => "DEAD",
-        sys::UBLK_S_DEV_LIVE => "LIVE",
-        sys::UBLK_S_DEV_QUIESCED => "QUIESCED",
-        sys::UBLK_S_DEV_FAIL_IO => "FAIL_IO",
-        _ => "UNKNOWN",
-    }
-}
-
 /// A record's target object with every secret hidden: the URL is re-written with its
 /// passwords redacted, and any field named like a password or secret is replaced (but
 /// `secret_source`, which only says where the secrets come from).
@@ -184,29 +177,118 @@ pub fn format_record_verbose(record: &DeviceRecord) -> String {
     serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
 }
 
-/// Prints device `id` like ublksrv's `ublk list -n id`.
-pub fn list_one(id: u32, verbose: bool, run_dir: &Path) -> Result<(), AdminError> {
+/// How `list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// ublksrv's lines, then ours (see [`listing::format_listing`]).
+    Plain,
+    /// The record as JSON, secrets redacted (`-v`).
+    Verbose,
+    /// The document of docs/list-json.md (`--json`).
+    Json,
+}
+
+/// Where `list` finds records and status sockets.
+#[derive(Debug, Clone)]
+pub struct ListDirs {
+    pub records: PathBuf,
+    pub sockets: PathBuf,
+}
+
+impl ListDirs {
+    /// The daemons' own places.
+    pub fn standard() -> ListDirs {
+        ListDirs {
+            records: PathBuf::from(pidfile::RUN_DIR),
+            sockets: PathBuf::from(server::SOCKET_DIR),
+        }
+    }
+}
+
+/// How long `list` waits for a daemon's status.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Device `id` as `list` shows it: the listing and its plain text.
+fn describe_device(
+    id: u32,
+    verbose: bool,
+    dirs: &ListDirs,
+) -> Result<(DeviceListing, String), AdminError> {
     let ctrl = open(id)?;
     let info = ctrl.dev_info();
     let mut params = sys::ublk_params::default();
     ctrl.get_params(&mut params)
         .map_err(|error| AdminError::NoDevice { id, error })?;
-    let record = DeviceRecord::read(&pidfile::path(run_dir, id)).ok();
+    let record = DeviceRecord::read(&pidfile::path(&dirs.records, id)).ok();
+    let live = live_status(id, record.as_ref(), &dirs.sockets);
+    let listing = listing::device_listing(&info, &params, record.as_ref(), live);
     let text = match (&record, verbose) {
         (Some(record), true) => format_record_verbose(record),
-        _ => format_device(&info, &params, record.as_ref()),
+        _ => {
+            let mut text = format_device(&info, &params, record.as_ref());
+            if listing.target.as_deref() == Some(TARGET_NAME) {
+                text += &listing::format_listing(&listing);
+            }
+            text
+        }
     };
+    Ok((listing, text))
+}
+
+/// The daemon's answer on its status socket, or why there is none.
+fn live_status(
+    id: u32,
+    record: Option<&DeviceRecord>,
+    socket_dir: &Path,
+) -> Result<crate::status::LiveStatus, String> {
+    let Some(record) = record else {
+        return Err("no device record: the daemon is not running".into());
+    };
+    if record.target_name() != Some(TARGET_NAME) {
+        return Err(format!("not a {TARGET_NAME} device"));
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    if unsafe { libc::kill(record.pid, 0) } != 0 {
+        return Err(format!("the daemon (pid {}) is not running", record.pid));
+    }
+    server::query(&socket_path(socket_dir, id), STATUS_TIMEOUT).map_err(|error| error.to_string())
+}
+
+fn print_json(document: &ListDocument) -> Result<(), AdminError> {
+    let mut text = serde_json::to_string_pretty(document).map_err(io::Error::other)?;
+    text.push('\n');
+    io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Prints device `id` like ublksrv's `ublk list -n id`, with our lines after (or as JSON).
+pub fn list_one(id: u32, format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
+    let (listing, text) = describe_device(id, format == ListFormat::Verbose, dirs)?;
+    if format == ListFormat::Json {
+        return print_json(&ListDocument::new(vec![listing]));
+    }
     io::stdout().write_all(text.as_bytes())?;
     Ok(())
 }
 
 /// Prints every device; devices that vanish meanwhile are skipped.
-pub fn list_all(verbose: bool, run_dir: &Path) -> Result<(), AdminError> {
+pub fn list_all(format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
+    let mut listings = Vec::new();
     for id in device_ids() {
-        match list_one(id, verbose, run_dir) {
-            Ok(()) | Err(AdminError::NoDevice { .. }) => {}
+        match describe_device(id, format == ListFormat::Verbose, dirs) {
+            Ok((listing, text)) => {
+                if format == ListFormat::Json {
+                    listings.push(listing);
+                } else {
+                    io::stdout().write_all(text.as_bytes())?;
+                }
+            }
+            Err(AdminError::NoDevice { .. }) => {}
             Err(other) => return Err(other),
         }
+    }
+    if format == ListFormat::Json {
+        print_json(&ListDocument::new(listings))?;
     }
     Ok(())
 }

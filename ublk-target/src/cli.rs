@@ -113,15 +113,18 @@ pub struct DelArgs {
     pub stop_only: bool,
 }
 
-/// `list [-n N] [-v]`
+/// `list [-n N] [-v | --json]`
 #[derive(Args, Debug, Clone)]
 pub struct ListArgs {
     /// Only this device.
     #[arg(short = 'n', long = "number")]
     pub number: Option<u32>,
     /// The whole record as JSON (secrets redacted).
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", conflicts_with = "json")]
     pub verbose: bool,
+    /// Every device with its live iSCSI status as one JSON document (docs/list-json.md).
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `recover -n N`
@@ -346,14 +349,20 @@ fn admin_result(command: &str, result: Result<(), AdminError>) -> ExitCode {
     }
 }
 
-/// `list`: kernel state plus the ublksrv record of each device (secrets redacted).
+/// `list`: kernel state, the ublksrv record of each device (secrets redacted) and what its
+/// daemon says of its sessions.
 pub fn run_list(args: ListArgs) -> ExitCode {
-    let dir = run_dir();
+    let dirs = admin::ListDirs::standard();
+    let format = match (args.json, args.verbose) {
+        (true, _) => admin::ListFormat::Json,
+        (false, true) => admin::ListFormat::Verbose,
+        (false, false) => admin::ListFormat::Plain,
+    };
     admin_result(
         "list",
         admin::check_driver().and_then(|()| match args.number {
-            Some(id) => admin::list_one(id, args.verbose, &dir),
-            None => admin::list_all(args.verbose, &dir),
+            Some(id) => admin::list_one(id, format, &dirs),
+            None => admin::list_all(format, &dirs),
         }),
     )
 }

@@ -30,7 +30,7 @@ const EXIT_FAILED: u8 = 237;
 const USAGE: &str = "\
 usage: ublk add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-r 0|1] [-z] [TARGET OPTIONS]
        ublk del -n ID | -a
-       ublk list [-n ID] [-v]
+       ublk list [-n ID] [-v | --json]
        ublk recover -n ID
        ublk features
        ublk help [-t TYPE]
@@ -242,7 +242,9 @@ fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
     drop(secret_pipe);
     match daemon::read_verdict(std::fs::File::from(read)) {
         Verdict::Live(id) => {
-            if let Err(error) = admin::list_one(id, false, Path::new(pidfile::RUN_DIR)) {
+            if let Err(error) =
+                admin::list_one(id, admin::ListFormat::Plain, &admin::ListDirs::standard())
+            {
                 eprintln!("{error}");
             }
             ExitCode::SUCCESS

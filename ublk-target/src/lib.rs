@@ -6,6 +6,7 @@
 //! - [`queue`]: the per-queue threads (one io_uring, engine and session each).
 //! - [`device`]: creating, running, recovering and removing a device.
 //! - [`pidfile`]: ublksrv's `/run/ublksrvd/<id>.pid` record.
+//! - [`status`]: the live status a daemon serves, and what `list` makes of it.
 //! - [`cli`]: `add`, `del`, `list`, `recover`, `features` for `ublk.cxgb3i`;
 //!   [`frontend`]: the `ublk` front end that execs `ublk.<type>`.
 //! - [`service`]: the systemd service around a configured device, and its boot generator.
@@ -26,5 +27,6 @@ pub mod pidfile;
 pub mod queue;
 pub mod secrets;
 pub mod service;
+pub mod status;
 pub mod supervisor;
 pub mod user_data;

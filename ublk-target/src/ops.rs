@@ -148,6 +148,52 @@ pub struct ScsiPlan {
     pub buffer: PlanBuffer,
 }
 
+impl ScsiPlan {
+    /// The command for a log line a person reads: its name and, for commands that address
+    /// blocks, the LBA and the number of blocks ("READ(16) lba 2048 blocks 8").
+    pub fn describe(&self) -> String {
+        describe_cdb(&self.cdb)
+    }
+}
+
+/// A CDB's opcode name, with LBA and block count for the 16-byte block commands.
+pub fn describe_cdb(cdb: &[u8]) -> String {
+    use scsi::opcode;
+    let Some(&code) = cdb.first() else {
+        return "empty CDB".into();
+    };
+    let name = match code {
+        opcode::READ_16 => "READ(16)",
+        opcode::WRITE_16 => "WRITE(16)",
+        opcode::SYNCHRONIZE_CACHE_16 => "SYNCHRONIZE CACHE(16)",
+        opcode::WRITE_SAME_16 => "WRITE SAME(16)",
+        opcode::UNMAP => "UNMAP",
+        opcode::READ_10 => "READ(10)",
+        opcode::WRITE_10 => "WRITE(10)",
+        opcode::INQUIRY => "INQUIRY",
+        opcode::TEST_UNIT_READY => "TEST UNIT READY",
+        opcode::SERVICE_ACTION_IN_16 => "SERVICE ACTION IN(16)",
+        other => return format!("opcode 0x{other:02x}"),
+    };
+    let lba = cdb.get(2..10).and_then(|b| <[u8; 8]>::try_from(b).ok());
+    let blocks = cdb.get(10..14).and_then(|b| <[u8; 4]>::try_from(b).ok());
+    match (code, lba, blocks) {
+        (
+            opcode::READ_16
+            | opcode::WRITE_16
+            | opcode::SYNCHRONIZE_CACHE_16
+            | opcode::WRITE_SAME_16,
+            Some(lba),
+            Some(blocks),
+        ) => format!(
+            "{name} lba {} blocks {}",
+            u64::from_be_bytes(lba),
+            u32::from_be_bytes(blocks)
+        ),
+        _ => name.to_owned(),
+    }
+}
+
 /// Why a block request cannot be served; the tag completes with [`errno`](Self::errno).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PlanError {
@@ -306,6 +352,22 @@ fn from_request(kind: PlanKind, request: ScsiRequest, buffer: PlanBuffer) -> Scs
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn commands_are_described_with_their_lba() {
+        let mut cdb = vec![0u8; 16];
+        cdb[0] = scsi::opcode::READ_16;
+        cdb[2..10].copy_from_slice(&2048u64.to_be_bytes());
+        cdb[10..14].copy_from_slice(&8u32.to_be_bytes());
+        assert_eq!(describe_cdb(&cdb), "READ(16) lba 2048 blocks 8");
+        cdb[0] = scsi::opcode::WRITE_16;
+        assert_eq!(describe_cdb(&cdb), "WRITE(16) lba 2048 blocks 8");
+        assert_eq!(describe_cdb(&[scsi::opcode::UNMAP, 0, 0]), "UNMAP");
+        assert_eq!(describe_cdb(&[0xc1]), "opcode 0xc1");
+        assert_eq!(describe_cdb(&[]), "empty CDB");
+        // A short CDB names its command without inventing an LBA.
+        assert_eq!(describe_cdb(&[scsi::opcode::READ_16, 0]), "READ(16)");
+    }
+
     use super::*;
 
     const GEO_512: Geometry = Geometry {

@@ -42,6 +42,17 @@ impl DdpErrorCounts {
         }
     }
 
+    /// Adds another connection's refusals to these.
+    pub fn add(&mut self, other: &DdpErrorCounts) {
+        self.color += other.color;
+        self.invalid_tag += other.invalid_tag;
+        self.invalid_ppod += other.invalid_ppod;
+        self.ppod_mismatch += other.ppod_mismatch;
+        self.offset += other.offset;
+        self.tid_mismatch += other.tid_mismatch;
+        self.bad_address += other.bad_address;
+    }
+
     /// All refusals.
     pub fn total(&self) -> u64 {
         self.color
@@ -105,4 +116,34 @@ pub struct ConnCounters {
     pub lowat_raises: u64,
     /// Send chains sent under TCP_CORK (chains with a WRITE_FIXED).
     pub corked_chains: u64,
+}
+
+impl ConnCounters {
+    /// Adds another connection's counters to these (the engine's totals over its
+    /// connections).
+    pub fn add(&mut self, other: &ConnCounters) {
+        self.pdus_tx += other.pdus_tx;
+        self.pdus_rx += other.pdus_rx;
+        self.bytes_tx += other.bytes_tx;
+        self.bytes_rx += other.bytes_rx;
+        self.ddp_bytes += other.ddp_bytes;
+        self.copied_bytes += other.copied_bytes;
+        self.staged_bytes += other.staged_bytes;
+        self.hdr_digest_errors += other.hdr_digest_errors;
+        self.data_digest_errors += other.data_digest_errors;
+        self.pad_errors += other.pad_errors;
+        self.ddp_errors.add(&other.ddp_errors);
+        self.credit_stalls += other.credit_stalls;
+        self.tx_deferred += other.tx_deferred;
+        self.sendmsg_calls += other.sendmsg_calls;
+        self.silent_sends += other.silent_sends;
+        self.write_fixed_calls += other.write_fixed_calls;
+        self.recv_calls += other.recv_calls;
+        self.read_fixed_calls += other.read_fixed_calls;
+        self.rx_chains += other.rx_chains;
+        self.tx_chains += other.tx_chains;
+        self.short_transfers += other.short_transfers;
+        self.lowat_raises += other.lowat_raises;
+        self.corked_chains += other.corked_chains;
+    }
 }

@@ -192,6 +192,8 @@ pub struct Engine {
     silent_sends: bool,
     /// Connections with a silent send waiting for [`Engine::settle_silent_sends`].
     silent_slots: Vec<u16>,
+    /// The counters of every connection that has finished, summed.
+    retired: ConnCounters,
 }
 
 // SAFETY: the engine holds raw pointers only into memory it owns or into task buffers whose
@@ -215,6 +217,7 @@ impl Engine {
             sgl_scratch: Vec::new(),
             silent_sends: false,
             silent_slots: Vec::new(),
+            retired: ConnCounters::default(),
         })
     }
 
@@ -502,6 +505,16 @@ impl Engine {
         }
     }
 
+    /// The counters of every connection the engine has had, finished or live, summed: what
+    /// the engine has done over its life.
+    pub fn counter_totals(&self) -> ConnCounters {
+        let mut totals = self.retired;
+        for conn in self.live_conns() {
+            totals.add(&conn.counters());
+        }
+        totals
+    }
+
     /// Why the engine aborted a live or recently closed connection, if it did.
     pub fn abort_reason(&self, tid: Tid) -> Option<AbortReason> {
         match &self.slot_of(tid)?.state {
@@ -636,6 +649,7 @@ impl Engine {
     fn take_conn(&mut self, slot: u16, keep_statistics: bool) {
         let state = std::mem::replace(&mut self.slots[usize::from(slot)].state, SlotState::Free);
         if let SlotState::Live(conn) = state {
+            self.retired.add(&conn.counters());
             self.release_slot(slot, keep_statistics.then_some(&*conn));
             // Dropping the connection closes the socket (FIN, or RST after SO_LINGER 0).
             drop(conn);

@@ -93,6 +93,16 @@ pub struct InitiatorStats {
     pub copied_bytes: u64,
 }
 
+impl InitiatorStats {
+    /// Adds another connection's counters to these.
+    pub fn add(&mut self, other: &InitiatorStats) {
+        self.reads_ddp += other.reads_ddp;
+        self.reads_not_ddp += other.reads_not_ddp;
+        self.writes += other.writes;
+        self.copied_bytes += other.copied_bytes;
+    }
+}
+
 /// One iSCSI connection (and its session: one connection per session, ERL 0).
 #[derive(Debug)]
 pub struct IscsiConn {
@@ -107,6 +117,8 @@ pub struct IscsiConn {
     events: VecDeque<ConnEvent>,
     /// The target's Time2Wait from our logout's response.
     logout_time2wait: u16,
+    /// The session's TSIH, once the target has assigned it (the final login response).
+    tsih: Option<u16>,
     stats: InitiatorStats,
 }
 
@@ -135,6 +147,7 @@ impl IscsiConn {
             next_housekeeping: 0,
             events: VecDeque::new(),
             logout_time2wait: 0,
+            tsih: None,
             stats: InitiatorStats::default(),
         })
     }
@@ -153,6 +166,11 @@ impl IscsiConn {
 
     pub fn stats(&self) -> InitiatorStats {
         self.stats
+    }
+
+    /// The TSIH the target gave the session, once logged in.
+    pub fn tsih(&self) -> Option<u16> {
+        self.tsih
     }
 
     /// Whether `completion` belongs to this connection.
@@ -480,6 +498,7 @@ impl IscsiConn {
                                 tid, page_size,
                             )))?;
                         }
+                        self.tsih = Some(outcome.tsih);
                         self.state = State::FullFeature(Box::new(Session::new(
                             outcome.params,
                             outcome.start,

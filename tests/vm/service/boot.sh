@@ -154,6 +154,16 @@ secret_nowhere() {
 	! grep -rqF "$CHAP_SECRET" "$work_dir/unit.log" "$events" /run/ublksrvd/ && ((found == 0))
 }
 
+status_follows_an_outage() {
+	local deadline=$((SECONDS + 30))
+	grep -q "STATUS /dev/ublkb$DEV_NUMBER: serving: 2/2 sessions up" "$events" &&
+		ss -K dst 127.0.0.1 dport = :$PORT >/dev/null 2>&1 || return 1
+	until sed -n '/STATUS .*reconnecting/,$p' "$events" | grep -q "serving: 2/2 sessions up"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
 second_start_is_refused() {
 	local output
 	output=$("$ublk_cxgb3i" service start "$NAME" 2>&1) && return 1
@@ -206,6 +216,8 @@ case $PHASE in
 	check "READY=1 came once the device was live" ready_only_once_live 1
 	check "the daemon is the unit's main process" the_daemon_is_the_main_process
 	check "a second service start of the same configuration is refused" second_start_is_refused
+	check "STATUS= says serving, reconnecting while the connections are cut (ss -K), serving again" \
+		status_follows_an_outage
 	check "the CHAP secret is in no command line, log or record" secret_nowhere
 	require "ext4 on the device holds a file" write_file_system
 	require "a verifying fio writes on the file system" \

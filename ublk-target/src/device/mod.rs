@@ -38,6 +38,8 @@ use crate::queue::{
     self, Ended, QueueReport, QueueTarget, StartGate, STATS_REQUESTS, STOP_REQUESTED,
 };
 use crate::service;
+use crate::status::server::{socket_path, StatusServer, SOCKET_DIR};
+use crate::status::DeviceStatus;
 use crate::supervisor::TimeoutSettings;
 use probe::Probed;
 
@@ -75,6 +77,9 @@ pub struct DeviceSpec {
 
 /// Creates the device, serves it until it is stopped, removes it.
 pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError> {
+    // The device id is in every log line; before the kernel has picked one, the one asked
+    // for (if any).
+    let asked = (spec.dev_id >= 0).then(|| tracing::error_span!("dev", id = spec.dev_id).entered());
     // libublk's control deletes the device with the requested id when ADD_DEV fails, which
     // for EEXIST is somebody else's device: refuse a taken id before asking the kernel.
     if spec.dev_id >= 0 && Path::new(&format!("/sys/class/ublk-char/ublkc{}", spec.dev_id)).exists()
@@ -147,6 +152,8 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         device_id: probed.lun.device_id.clone(),
         capacity_bytes: params.capacity_bytes,
     });
+    drop(asked);
+    let _device = tracing::error_span!("dev", id = target.dev_id).entered();
     // From here on the device exists: any failure deletes it (explicitly, and the control's
     // drop would too).
     let result = run(&ctrl, &params, target, &record, &spec.run_dir, notifier);
@@ -211,6 +218,7 @@ pub fn recover(
     config: Option<&Path>,
     notifier: &mut Notifier,
 ) -> Result<(), DeviceError> {
+    let _device = tracing::error_span!("dev", id = dev_id).entered();
     let record_path = pidfile::path(run_dir, dev_id);
     let old = DeviceRecord::read(&record_path)?;
     let record = old.target(&record_path)?;
@@ -330,19 +338,36 @@ fn run(
     .map_err(|error| DeviceError::control("set up the device", error))?;
     let dev = Arc::new(dev);
     let nr_queues = dev.dev_info.nr_hw_queues;
+    let status = Arc::new(DeviceStatus::new(target.dev_id, nr_queues));
+    // `ublk list` asks this thread for the sessions' state and counters. A device without
+    // it still serves.
+    let _status_server = match StatusServer::start(
+        &socket_path(Path::new(SOCKET_DIR), target.dev_id),
+        Arc::clone(&status),
+    ) {
+        Ok(server) => {
+            tracing::debug!(path = %server.path().display(), "status socket ready");
+            Some(server)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no live status for ublk list");
+            None
+        }
+    };
     let gate = StartGate::new();
     let (reports_tx, reports) = mpsc::channel();
     let mut threads = Vec::new();
     for qid in 0..nr_queues {
-        let (dev, target, queue_gate, reports_tx) = (
+        let (dev, target, status, queue_gate, reports_tx) = (
             Arc::clone(&dev),
             Arc::clone(&target),
+            Arc::clone(&status),
             Arc::clone(&gate),
             reports_tx.clone(),
         );
         let spawned = std::thread::Builder::new()
             .name(format!("ublk-q{qid}"))
-            .spawn(move || queue::run_queue(qid, &dev, target, &queue_gate, &reports_tx));
+            .spawn(move || queue::run_queue(qid, &dev, target, status, &queue_gate, &reports_tx));
         match spawned {
             Ok(handle) => threads.push(handle),
             Err(error) => {
@@ -381,7 +406,7 @@ fn run(
     tracing::info!(dev_id, queues = nr_queues, depth, zero_copy = target.zero_copy, url = %target.url, "device is live: /dev/ublkb{dev_id}");
     notifier.live(dev_id);
 
-    let cause = supervise(ctrl, &reports, usize::from(nr_queues));
+    let cause = supervise(ctrl, &reports, &status, usize::from(nr_queues));
     join(threads);
     drop(dev);
     Ok(cause)
@@ -451,12 +476,19 @@ pub enum StopCause {
 
 /// Waits until every queue thread has finished, stopping the device on a termination
 /// signal. Says who stopped it.
-fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize) -> StopCause {
+fn supervise(
+    ctrl: &UblkCtrl,
+    reports: &Receiver<QueueReport>,
+    status: &DeviceStatus,
+    nr_queues: usize,
+) -> StopCause {
     let mut finished = 0;
     let mut cause = None;
+    let mut health = HealthLog::default();
     let stop = |cause: &mut Option<StopCause>| {
         tracing::info!("stopping the device: draining in-flight I/O");
         service::notify_stopping();
+        status.set_stopping();
         *cause = Some(StopCause::Daemon);
         STOP_REQUESTED.store(true, Ordering::Relaxed);
         if let Err(error) = ctrl.kill_dev() {
@@ -464,6 +496,7 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
         }
     };
     while finished < nr_queues {
+        health.update(ctrl.dev_info().dev_id, &status.summary());
         match daemon::wait_control_signal(CONTROL_POLL) {
             Some(daemon::ControlSignal::Stop) if cause.is_none() => stop(&mut cause),
             Some(daemon::ControlSignal::Stats) => {
@@ -508,6 +541,29 @@ fn supervise(ctrl: &UblkCtrl, reports: &Receiver<QueueReport>, nr_queues: usize)
         }
     }
     cause.unwrap_or(StopCause::Daemon)
+}
+
+/// Logs the device's health line when its kind changes ("serving" → "reconnecting" and
+/// back): one line per change, not one per second of an outage. systemd (`Type=notify`) gets
+/// every change of the line as STATUS=, which `systemctl status` shows.
+#[derive(Debug, Default)]
+struct HealthLog {
+    kind: String,
+    line: String,
+}
+
+impl HealthLog {
+    fn update(&mut self, dev_id: u32, summary: &str) {
+        let kind = summary.split(':').next().unwrap_or_default();
+        if kind != self.kind {
+            tracing::info!("device status: {summary}");
+            self.kind = kind.to_owned();
+        }
+        if summary != self.line {
+            service::notify_status(&format!("/dev/ublkb{dev_id}: {summary}"));
+            self.line = summary.to_owned();
+        }
+    }
 }
 
 /// UPDATE_SIZE, once per new size (every queue reports the change it sees).

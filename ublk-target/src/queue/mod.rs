@@ -24,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use libublk::io::{BufDescList, UblkDev, UblkQueue};
 use libublk::sys;
 
+use crate::status::DeviceStatus;
 use serve::QueueLoop;
 
 /// What a queue thread tells the control thread.
@@ -93,18 +94,21 @@ impl StartGate {
     }
 }
 
-/// The body of queue `qid`'s thread.
+/// The body of queue `qid`'s thread; it publishes its status in `status`.
 pub fn run_queue(
     qid: u16,
     dev: &UblkDev,
     target: Arc<QueueTarget>,
+    status: Arc<DeviceStatus>,
     gate: &StartGate,
     reports: &Sender<QueueReport>,
 ) {
+    // Every line the queue logs names its device (syslog mixes the daemons' lines).
+    let _device = tracing::error_span!("dev", id = target.dev_id).entered();
     let tid = libublk::ctrl::UblkCtrl::init_queue_thread();
     let _ = reports.send(QueueReport::Started { qid, tid });
     let _panic_exit = ExitOnPanic { qid };
-    let (stats, ended) = match serve_queue(qid, dev, target, gate, reports) {
+    let (stats, ended) = match serve_queue(qid, dev, target, status, gate, reports) {
         Ok(done) => done,
         Err(error) => {
             tracing::error!(queue = qid, %error, "queue failed");
@@ -138,6 +142,7 @@ fn serve_queue(
     qid: u16,
     dev: &UblkDev,
     target: Arc<QueueTarget>,
+    status: Arc<DeviceStatus>,
     gate: &StartGate,
     reports: &Sender<QueueReport>,
 ) -> Result<(QueueStats, Ended), String> {
@@ -151,8 +156,16 @@ fn serve_queue(
     } else {
         dev.alloc_queue_io_bufs()
     };
-    let mut lp = QueueLoop::new(qid, depth, io_buf_bytes, target, io_bufs, reports.clone())
-        .map_err(|error| error.to_string())?;
+    let mut lp = QueueLoop::new(
+        qid,
+        depth,
+        io_buf_bytes,
+        target,
+        status,
+        io_bufs,
+        reports.clone(),
+    )
+    .map_err(|error| error.to_string())?;
     if let Err(error) = lp.log_in(&queue) {
         lp.shut_down(&queue);
         return Err(error);

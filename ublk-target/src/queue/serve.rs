@@ -27,7 +27,7 @@ use libublk::io::{BufDesc, UblkQueue};
 use libublk::{sys, UblkError, UblkIORes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, IscsiConn};
+use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, InitiatorStats, IscsiConn};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
 use super::fixed_bufs::FixedBufs;
@@ -41,7 +41,8 @@ use crate::login::{
 };
 use crate::ops::{self, BlockRequest, Capabilities, Geometry, PlanBuffer, PlanKind, ScsiPlan};
 use crate::outcome;
-use crate::supervisor::{Action, Submitted, Supervisor, Timeouts};
+use crate::status::{DeviceStatus, Negotiated, QueueSample, SessionInfo};
+use crate::supervisor::{Action, PathPhase, Submitted, Supervisor, Timeouts};
 use crate::user_data::{self, CqeOwner};
 
 const EIO: i32 = -5;
@@ -51,6 +52,9 @@ const ENGINE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// The wake-up timer is not armed for a deadline closer than this: the loop is awake then
 /// anyway.
 const WAKEUP_SLACK: Duration = Duration::from_millis(1);
+/// How often a busy queue publishes its counters for `ublk list` (an idle one does at its
+/// one-second tick, and every change of the session's state is published at once).
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Bumped (by SIGUSR1) to ask every queue to log its counters at its next tick.
 pub static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -149,6 +153,13 @@ pub(super) struct QueueLoop {
     stop_seen: bool,
     stats_seen: u64,
     stats: QueueStats,
+    /// Where this queue publishes its status (its own block of it).
+    status: Arc<DeviceStatus>,
+    /// The initiator counters of the connections that have ended, summed.
+    retired_initiator: InitiatorStats,
+    /// When the counters are published next, and the session state last published.
+    next_publish: Instant,
+    published_phase: Option<PathPhase>,
 }
 
 /// The largest pod region a queue sets up (1 byte of color and 1 bit of bitmap per pod).
@@ -206,6 +217,7 @@ impl QueueLoop {
         depth: u16,
         io_buf_bytes: u32,
         target: Arc<QueueTarget>,
+        status: Arc<DeviceStatus>,
         mut io_bufs: Vec<IoBuf<u8>>,
         reports: Sender<QueueReport>,
     ) -> Result<QueueLoop, SetupError> {
@@ -300,6 +312,10 @@ impl QueueLoop {
             stop_seen: false,
             stats_seen: STATS_REQUESTS.load(Ordering::Relaxed),
             stats: QueueStats::default(),
+            status,
+            retired_initiator: InitiatorStats::default(),
+            next_publish: Instant::now(),
+            published_phase: None,
         })
     }
 
@@ -617,13 +633,18 @@ impl QueueLoop {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
+        let command = self
+            .supervisor
+            .request(tag)
+            .map_or_else(|| "unknown command".to_owned(), |plan| plan.describe());
         match conn.abort_task(&mut self.engine, task) {
             Ok(itt) => {
                 tracing::warn!(
                     queue = self.qid,
                     tag,
                     itt,
-                    "command timed out: ABORT TASK sent"
+                    %command,
+                    "command timed out: ABORT TASK sent for {command}"
                 );
                 self.tmfs.push(PendingTmf::AbortTask { itt, tag });
             }
@@ -635,12 +656,24 @@ impl QueueLoop {
     }
 
     fn lun_reset(&mut self) {
+        let commands: Vec<String> = self
+            .supervisor
+            .tags_in_reset()
+            .filter_map(|tag| self.supervisor.request(tag))
+            .map(ScsiPlan::describe)
+            .collect();
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
         match conn.lun_reset(&mut self.engine, self.target.lun) {
             Ok(itt) => {
-                tracing::warn!(queue = self.qid, itt, "LOGICAL UNIT RESET sent");
+                tracing::warn!(
+                    queue = self.qid,
+                    itt,
+                    "LOGICAL UNIT RESET sent for {} timed-out command(s): {}",
+                    commands.len(),
+                    commands.join(", ")
+                );
                 self.tmfs.push(PendingTmf::LunReset { itt });
             }
             Err(error) => {
@@ -757,9 +790,58 @@ impl QueueLoop {
         self.settle_draining(now);
         self.supervisor.handle_timeout(now);
         self.run_actions(queue, now);
+        self.publish_status(now);
         if serving {
             self.arm_wakeup(now);
         }
+    }
+
+    /// Publishes the queue's counters for `ublk list`: every [`PUBLISH_INTERVAL`] while
+    /// busy, and at once when the session's state changes. Plain stores into this queue's
+    /// own status block; nothing is locked.
+    fn publish_status(&mut self, now: Instant) {
+        let phase = self.supervisor.phase();
+        if now < self.next_publish && self.published_phase == Some(phase) {
+            return;
+        }
+        self.next_publish = now + PUBLISH_INTERVAL;
+        self.published_phase = Some(phase);
+        let Some(block) = self.status.queue(self.qid) else {
+            return;
+        };
+        let stats = self.stats();
+        let engine = self.engine.counter_totals();
+        let mut initiator = self.retired_initiator;
+        for conn in self.conn.iter().chain(self.draining.iter()) {
+            initiator.add(&conn.stats());
+        }
+        let sample = QueueSample {
+            phase: Some(phase),
+            reads: stats.reads,
+            writes: stats.writes,
+            flushes: stats.flushes,
+            discards: stats.discards,
+            write_zeroes: stats.write_zeroes,
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            failed: stats.failed,
+            retries: stats.retries,
+            reconnects: stats.reconnects,
+            commands_timed_out: stats.timeouts,
+            aborts_sent: stats.aborts_sent,
+            resets_sent: stats.resets_sent,
+            in_flight: self.supervisor.busy() as u64,
+            held: self.supervisor.held() as u64,
+            ddp_bytes: engine.ddp_bytes,
+            // Bytes user space copies: placed payload the engine copied out of its staging
+            // buffer, and Data-In it could not place that the initiator copied in.
+            userspace_copied_bytes: engine.staged_bytes + initiator.copied_bytes,
+            header_digest_errors: engine.hdr_digest_errors,
+            data_digest_errors: engine.data_digest_errors,
+            outage_started: self.supervisor.outage_started(),
+            outages_ended: self.supervisor.outages_ended(),
+        };
+        block.publish(self.status.epoch(), &sample);
     }
 
     fn arm_wakeup(&mut self, now: Instant) {
@@ -787,6 +869,7 @@ impl QueueLoop {
         }
         if let Some(mut conn) = self.draining.take() {
             self.log_conn_counters(&conn, "failed");
+            self.retired_initiator.add(&conn.stats());
             // Releases the DDP tags: nothing is in flight on their buffers any more.
             conn.take_outstanding(&mut self.engine);
         }
@@ -802,6 +885,7 @@ impl QueueLoop {
                 queue = self.qid,
                 "a second connection failed while one drains"
             );
+            self.retired_initiator.add(&old.stats());
             old.take_outstanding(&mut self.engine);
         }
     }
@@ -917,11 +1001,20 @@ impl QueueLoop {
         if let Some(conn) = &self.conn {
             let window = conn.window_room();
             let local = conn.tid().and_then(|tid| self.engine.local_addr(tid));
+            if let (Some(p), Some(block)) = (conn.params(), self.status.queue(self.qid)) {
+                block.logged_in(SessionInfo {
+                    portal: conn.peer(),
+                    local_address: local,
+                    tsih: conn.tsih(),
+                    negotiated: Negotiated::from(p),
+                });
+            }
             if let Some(p) = conn.params() {
                 tracing::info!(
                     queue = self.qid,
                     local = ?local,
                     peer = %conn.peer(),
+                    tsih = conn.tsih().unwrap_or(0),
                     header_digest = p.header_digest,
                     data_digest = p.data_digest,
                     max_burst = p.max_burst_length,
@@ -946,7 +1039,8 @@ impl QueueLoop {
                 queue = self.qid,
                 reissued = self.supervisor.held(),
                 outage_ms = outage.as_millis() as u64,
-                "session recovered"
+                "session recovered after {:.1} s down",
+                outage.as_secs_f64()
             );
         }
         self.last_error = None;
@@ -1082,7 +1176,14 @@ impl QueueLoop {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if self.supervisor.busy() > 0 {
+        if let ConnError::Login(login_error) = &error {
+            tracing::warn!(
+                queue = self.qid,
+                portal = %conn.peer(),
+                "login to {} failed: {login_error}",
+                conn.peer()
+            );
+        } else if self.supervisor.busy() > 0 {
             tracing::warn!(queue = self.qid, %error, "session failed; holding I/O and reconnecting");
         } else {
             tracing::warn!(queue = self.qid, %error, "session failed");

@@ -28,7 +28,7 @@ mod timeouts;
 #[cfg(test)]
 mod tests;
 
-pub use path::DropReason;
+pub use path::{DropReason, PathPhase};
 pub use settings::{TimeoutOverrides, TimeoutSettings, TimeoutValueError};
 pub use timeouts::Timeouts;
 
@@ -162,6 +162,8 @@ pub struct Supervisor<R> {
     /// When the LUN reset in progress gives up.
     reset_deadline: Option<Instant>,
     outage_since: Option<Instant>,
+    /// The length of every outage that has ended, summed.
+    outages_ended: Duration,
     /// Past the replacement timeout or stopping: new requests fail until the session is back.
     fail_fast: bool,
     stopping: bool,
@@ -180,6 +182,7 @@ impl<R> Supervisor<R> {
             held: VecDeque::new(),
             reset_deadline: None,
             outage_since: None,
+            outages_ended: Duration::ZERO,
             fail_fast: false,
             stopping: false,
             actions: VecDeque::new(),
@@ -208,6 +211,30 @@ impl<R> Supervisor<R> {
     pub fn outage(&self, now: Instant) -> Option<Duration> {
         self.outage_since
             .map(|since| now.saturating_duration_since(since))
+    }
+
+    /// Since when the session has been down, if it is (the current outage).
+    pub fn outage_started(&self) -> Option<Instant> {
+        self.outage_since
+    }
+
+    /// The length of every outage that has ended, summed (the current one is not in it).
+    pub fn outages_ended(&self) -> Duration {
+        self.outages_ended
+    }
+
+    /// Where the session's connection is.
+    pub fn phase(&self) -> PathPhase {
+        self.path.phase()
+    }
+
+    /// The tags whose commands the LOGICAL UNIT RESET in progress covers.
+    pub fn tags_in_reset(&self) -> impl Iterator<Item = u16> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot.state, SlotState::Resetting))
+            .map(|(tag, _)| tag as u16)
     }
 
     /// Requests taken from the kernel and not committed.
@@ -353,8 +380,9 @@ impl<R> Supervisor<R> {
         if !self.path.verified(now) {
             return;
         }
-        if self.outage_since.take().is_some() {
+        if let Some(since) = self.outage_since.take() {
             self.stats.reconnects += 1;
+            self.outages_ended += now.saturating_duration_since(since);
         }
         self.fail_fast = false;
         while let Some(tag) = self.held.pop_front() {
@@ -580,7 +608,16 @@ impl<R> Supervisor<R> {
         match self.path.poll(now, &self.timeouts) {
             path::Due::Nothing => {}
             path::Due::Connect => {
-                tracing::info!(attempt = self.path.attempts, "reconnecting");
+                let down_ms = self
+                    .outage(now)
+                    .map_or(0, |outage| outage.as_millis() as u64);
+                tracing::info!(
+                    attempt = self.path.attempts,
+                    down_ms,
+                    "reconnecting: attempt {} after {} ms down",
+                    self.path.attempts,
+                    down_ms
+                );
                 self.path.connect(now);
                 self.actions.push_back(Action::Connect);
             }
@@ -596,7 +633,9 @@ impl<R> Supervisor<R> {
             if !self.fail_fast && now >= since + self.timeouts.replacement {
                 tracing::error!(
                     held = self.held.len(),
-                    "the session stayed down past the replacement timeout: failing I/O until it is back"
+                    outage_ms = now.saturating_duration_since(since).as_millis() as u64,
+                    "giving up on held I/O: the session stayed down past the replacement timeout ({} s); failing I/O with ENOLINK until it is back, still reconnecting",
+                    self.timeouts.replacement.as_secs()
                 );
                 self.fail_held();
             }

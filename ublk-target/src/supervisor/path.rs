@@ -48,6 +48,67 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// Where the session's connection is, for status reports: [`PathState`] without its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPhase {
+    /// Never connected, or stopped.
+    Down,
+    /// TCP connect and login.
+    Connecting,
+    /// Logged in; the LU check runs before any request goes.
+    Verifying,
+    /// Commands flow.
+    Up,
+    /// Logout sent.
+    LoggingOut,
+    /// Failed; the engine is finishing its operations on the connection.
+    Draining,
+    /// Waiting to reconnect (backoff, Time2Wait).
+    Waiting,
+}
+
+impl PathPhase {
+    /// Every phase, in the order of their numbers ([`PathPhase::number`]).
+    const ALL: [PathPhase; 7] = [
+        PathPhase::Down,
+        PathPhase::Connecting,
+        PathPhase::Verifying,
+        PathPhase::Up,
+        PathPhase::LoggingOut,
+        PathPhase::Draining,
+        PathPhase::Waiting,
+    ];
+
+    /// The phase's name in status reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PathPhase::Down => "down",
+            PathPhase::Connecting => "connecting",
+            PathPhase::Verifying => "verifying",
+            PathPhase::Up => "up",
+            PathPhase::LoggingOut => "logging_out",
+            PathPhase::Draining => "draining",
+            PathPhase::Waiting => "waiting",
+        }
+    }
+
+    /// A small number for the phase, so a queue can publish it in an atomic.
+    pub fn number(self) -> u8 {
+        PathPhase::ALL
+            .iter()
+            .position(|phase| *phase == self)
+            .unwrap_or(0) as u8
+    }
+
+    /// The phase with this [`number`](Self::number); `Down` for any other.
+    pub fn from_number(number: u8) -> PathPhase {
+        PathPhase::ALL
+            .get(usize::from(number))
+            .copied()
+            .unwrap_or(PathPhase::Down)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PathState {
     /// Never connected, or stopped.
@@ -108,6 +169,18 @@ impl Path {
 
     pub fn is_up(&self) -> bool {
         matches!(self.state, PathState::Up { .. })
+    }
+
+    pub fn phase(&self) -> PathPhase {
+        match self.state {
+            PathState::Down => PathPhase::Down,
+            PathState::Connecting { .. } => PathPhase::Connecting,
+            PathState::Verifying { .. } => PathPhase::Verifying,
+            PathState::Up { .. } => PathPhase::Up,
+            PathState::LoggingOut { .. } => PathPhase::LoggingOut,
+            PathState::Draining { .. } => PathPhase::Draining,
+            PathState::Waiting { .. } => PathPhase::Waiting,
+        }
     }
 
     pub fn is_draining(&self) -> bool {

@@ -570,3 +570,59 @@ fn an_lu_check_that_hangs_drops_the_connection() {
     sup.handle_timeout(t0 + secs(15));
     assert_eq!(actions(&mut sup), [Action::Drop(DropReason::VerifyTimeout)]);
 }
+
+#[test]
+fn outages_are_timed_and_summed_for_the_status() {
+    let (mut sup, t0) = up(2);
+    assert_eq!(sup.phase(), PathPhase::Up);
+    assert_eq!(sup.outage_started(), None);
+    assert_eq!(sup.outages_ended(), Duration::ZERO);
+    // First outage: 3 s.
+    fail_and_drain(&mut sup, t0 + secs(1));
+    assert_eq!(sup.outage_started(), Some(t0 + secs(1)));
+    assert!(matches!(
+        sup.phase(),
+        PathPhase::Waiting | PathPhase::Connecting
+    ));
+    sup.handle_timeout(t0 + secs(4));
+    actions(&mut sup);
+    assert_eq!(sup.phase(), PathPhase::Connecting);
+    log_in(&mut sup, t0 + secs(4));
+    assert_eq!(sup.outage_started(), None);
+    assert_eq!(sup.outages_ended(), secs(3));
+    assert_eq!(sup.stats().reconnects, 1);
+    // Second outage: 500 ms, added to the first.
+    fail_and_drain(&mut sup, t0 + secs(10));
+    sup.handle_timeout(t0 + secs(10) + ms(500));
+    actions(&mut sup);
+    log_in(&mut sup, t0 + secs(10) + ms(500));
+    assert_eq!(sup.outages_ended(), ms(3500));
+    assert_eq!(sup.stats().reconnects, 2);
+}
+
+#[test]
+fn the_tags_a_lun_reset_covers_are_known() {
+    let (mut sup, t0) = up(4);
+    submit(&mut sup, t0, 1);
+    submit(&mut sup, t0, 3);
+    let timeouts = Timeouts::default();
+    let t = t0 + timeouts.command;
+    let without_pings = |sup: &mut Sup| -> Vec<Action<u32>> {
+        actions(sup)
+            .into_iter()
+            .filter(|action| *action != Action::Ping)
+            .collect()
+    };
+    // The target answers its pings throughout: only the commands are stuck.
+    sup.ping_answered(t);
+    sup.handle_timeout(t);
+    assert_eq!(
+        without_pings(&mut sup),
+        [Action::AbortTask(1), Action::AbortTask(3)]
+    );
+    assert_eq!(sup.tags_in_reset().count(), 0);
+    sup.ping_answered(t + timeouts.abort);
+    sup.handle_timeout(t + timeouts.abort);
+    assert_eq!(without_pings(&mut sup), [Action::LunReset]);
+    assert_eq!(sup.tags_in_reset().collect::<Vec<_>>(), [1, 3]);
+}
