@@ -15,7 +15,9 @@ use commands::perf::Rw;
 use size::Size;
 use ublk_target::cli::{AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
 use ublk_target::device::TARGET_NAME;
+use ublk_target::docs::{self, GenerateDocsArgs, ManPages};
 use ublk_target::initiator_name;
+use ublk_target::udev::{self, UdevIdArgs};
 
 #[derive(Parser)]
 #[command(
@@ -101,6 +103,29 @@ enum Command {
     },
 }
 
+/// Commands for the install script and the udev rule, kept out of the usage, the man pages
+/// and the completions.
+#[derive(Parser)]
+#[command(name = "ublk.cxgb3i")]
+enum Internal {
+    /// Write the man pages and shell completions.
+    GenerateDocs(GenerateDocsArgs),
+    /// Print udev properties (stable names) for a ublk disk this program serves.
+    UdevId(UdevIdArgs),
+}
+
+/// Runs `args` as an internal command if its first argument names one.
+fn run_internal(args: &[std::ffi::OsString]) -> Option<ExitCode> {
+    let name = args.get(1)?.to_str()?;
+    Internal::command().find_subcommand(name)?;
+    Some(match Internal::parse_from(args) {
+        Internal::GenerateDocs(docs_args) => {
+            docs::run_generate_docs(Cli::command(), ManPages::PerSubcommand, &docs_args)
+        }
+        Internal::UdevId(udev_args) => udev::run_udev_id(&udev_args),
+    })
+}
+
 /// One line for an error and its causes. Library errors already carry their cause in their
 /// message, so a cause is added only when the text so far does not contain it.
 fn describe(error: &anyhow::Error) -> String {
@@ -162,6 +187,9 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Err(error) = ublk_target::secrets::scrub_argv() {
         eprintln!("ublk.{TARGET_NAME}: cannot hide the URL's password in the process's arguments: {error}");
+    }
+    if let Some(code) = run_internal(&args) {
+        return code;
     }
     // The device subcommands report their own errors and choose their exit codes (ublksrv's).
     match Cli::parse_from(args).command {
