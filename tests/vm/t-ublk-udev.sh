@@ -96,8 +96,21 @@ disk_properties_match_the_lu() {
 }
 check "udev's database has the LU's identity (ID_SERIAL, ID_WWN)" disk_properties_match_the_lu
 
+# write_mbr DEVICE: an MBR with one Linux partition, sectors 2048 to 18431 (written by hand:
+# sfdisk is in Debian's fdisk package, which the host need not have).
+write_mbr() {
+	{
+		head -c 446 /dev/zero
+		# status, CHS first (unused), type 0x83, CHS last (unused), LBA 2048, 16384 sectors
+		printf '\x00\x00\x00\x00\x83\x00\x00\x00\x00\x08\x00\x00\x00\x40\x00\x00'
+		head -c 48 /dev/zero
+		printf '\x55\xaa'
+	} | dd of="$1" bs=512 count=1 iflag=fullblock oflag=direct status=none &&
+		blockdev --rereadpt "$1"
+}
+
 partition_gets_its_link() {
-	echo 'start=2048, size=16384, type=83' | sfdisk -q "$dev" >/dev/null || return 1
+	write_mbr "$dev" || return 1
 	wait_for_link "$link-part1" "../../ublkb${dev_id}p1"
 }
 check "a partition's link: $link-part1 -> ../../ublkb${dev_id}p1" partition_gets_its_link
