@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
 # Shared by scripts/install and scripts/uninstall (source it): their options and where each
 # installed file goes. Defines functions and variables only.
 

@@ -29,7 +29,7 @@ stop_own_udevd() {
 
 failure_context() {
 	echo "# udevd: $(pgrep -a udevd | head -3)"
-	echo "# by-id: $(ls -l /dev/disk/by-id/ 2>/dev/null | grep ublk | head -5)"
+	echo "# by-id: $(find /dev/disk/by-id -name "ublk-cxgb3i-*" -printf "%f -> %l " 2>/dev/null)"
 	[[ -n $dev ]] && udevadm info --query=property --name="$dev" 2>&1 | sed 's/^/#   /' | head -20
 }
 
