@@ -15,9 +15,11 @@ use commands::perf::Rw;
 use size::Size;
 use ublk_target::cli::{AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
 use ublk_target::device::TARGET_NAME;
+use ublk_target::docs::{self, GenerateDocsArgs, ManPages};
 use ublk_target::initiator_name;
 use ublk_target::service::generator::GeneratorArgs;
 use ublk_target::service::ServiceArgs;
+use ublk_target::udev::{self, UdevIdArgs};
 
 #[derive(Parser)]
 #[command(
@@ -53,9 +55,6 @@ enum Command {
     /// Run the device of a configuration file as a systemd service (what
     /// ublk-cxgb3i@NAME.service runs).
     Service(ServiceArgs),
-    /// The systemd generator: a unit for each `startup = "automatic"` configuration.
-    #[command(name = "systemd-generator", hide = true)]
-    SystemdGenerator(GeneratorArgs),
     /// Show usage: of everything, of one command, or with -t cxgb3i the add options (what
     /// ublksrv's `ublk help -t cxgb3i` runs).
     Help {
@@ -107,6 +106,34 @@ enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+}
+
+/// Commands for the install script, the udev rule and the systemd generator, kept out of the
+/// usage, the man pages and the completions.
+#[derive(Parser)]
+#[command(name = "ublk.cxgb3i")]
+enum Internal {
+    /// Write the man pages and shell completions.
+    GenerateDocs(GenerateDocsArgs),
+    /// Print udev properties (stable names) for a ublk disk this program serves.
+    UdevId(UdevIdArgs),
+    /// The systemd generator: a unit for each `startup = "automatic"` configuration.
+    SystemdGenerator(GeneratorArgs),
+}
+
+/// Runs `args` as an internal command if its first argument names one.
+fn run_internal(args: &[std::ffi::OsString]) -> Option<ExitCode> {
+    let name = args.get(1)?.to_str()?;
+    Internal::command().find_subcommand(name)?;
+    Some(match Internal::parse_from(args) {
+        Internal::GenerateDocs(docs_args) => {
+            docs::run_generate_docs(Cli::command(), ManPages::PerSubcommand, &docs_args)
+        }
+        Internal::UdevId(udev_args) => udev::run_udev_id(&udev_args),
+        Internal::SystemdGenerator(generator_args) => {
+            ublk_target::service::generator::run_generator(generator_args)
+        }
+    })
 }
 
 /// One line for an error and its causes. Library errors already carry their cause in their
@@ -171,6 +198,9 @@ fn main() -> ExitCode {
     if let Err(error) = ublk_target::secrets::scrub_argv() {
         eprintln!("ublk.{TARGET_NAME}: cannot hide the URL's password in the process's arguments: {error}");
     }
+    if let Some(code) = run_internal(&args) {
+        return code;
+    }
     // The device subcommands report their own errors and choose their exit codes (ublksrv's).
     match Cli::parse_from(args).command {
         Command::Add(args) => ublk_target::cli::run_add(args),
@@ -179,7 +209,6 @@ fn main() -> ExitCode {
         Command::Recover(args) => ublk_target::cli::run_recover(args),
         Command::Features(args) => ublk_target::cli::run_features(args),
         Command::Service(args) => ublk_target::service::run_service(args),
-        Command::SystemdGenerator(args) => ublk_target::service::generator::run_generator(args),
         Command::Help {
             target_type,
             command,

@@ -1,6 +1,9 @@
 //! The `ublk.cxgb3i` command line against a real tgtd: discover, probe, perf, clear
 //! one-line errors for bad input and bad configuration files, and passwords kept out of argv.
 
+mod internal;
+mod samples;
+
 use std::process::{Command, Output};
 
 use cxgb3i_tests::hostile::Redirector;

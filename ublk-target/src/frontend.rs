@@ -17,8 +17,9 @@ use clap::FromArgMatches;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 
 use crate::admin;
-use crate::cli::{self, DelArgs, FeaturesArgs, ListArgs};
+use crate::cli::{self, AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
 use crate::daemon::{self, Verdict};
+use crate::docs::{self, GenerateDocsArgs, ManPages};
 use crate::pidfile::{self, DeviceRecord};
 use crate::secrets::{self, PipedSecrets, SecretPipe};
 
@@ -48,6 +49,64 @@ enum Admin {
     Features(FeaturesArgs),
 }
 
+/// What the front end accepts, described for its man page and shell completions only: `add`,
+/// `recover` and `help` are parsed by hand above (they pass their options on to the target
+/// program, as ublksrv's front end does), so this is never used to parse.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "ublk",
+    disable_help_subcommand = true,
+    about = "ublksrv-compatible front end for ublk block devices (targets: cxgb3i)",
+    long_about = "ublksrv-compatible front end for ublk block devices. `ublk add -t TYPE` and \
+`ublk recover` run the target program ublk.TYPE (found beside this program) with the same \
+options, and wait until it reports the device live; list, del and features work on any ublk \
+device directly. The only target here is cxgb3i: its options are those of `ublk.cxgb3i add`, \
+see ublk.cxgb3i-add(8), and each other command takes the options of the ublk.cxgb3i command \
+of the same name (ublk.cxgb3i(8))."
+)]
+enum Described {
+    /// Create a device: runs ublk.TYPE add with these options (ublk.cxgb3i-add(8)).
+    Add(AddArgs),
+    /// Remove devices.
+    Del(DelArgs),
+    /// Show devices.
+    List(ListArgs),
+    /// Reattach a new daemon to a device whose daemon died (created with -r 1); the device's
+    /// record names its target program.
+    Recover(RecoverArgs),
+    /// Show ublk_drv's features.
+    Features(FeaturesArgs),
+    /// Show usage, or with -t TYPE the target's add options.
+    Help {
+        /// Target type whose add options to show (cxgb3i).
+        #[arg(short = 't', long = "type")]
+        target_type: Option<String>,
+    },
+}
+
+/// The front end as a clap command, for its man page and completions (not for parsing).
+pub fn described_command() -> clap::Command {
+    <Described as clap::CommandFactory>::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        // The front end answers -v / --version, as ublksrv's does.
+        .disable_version_flag(true)
+        .arg(
+            clap::Arg::new("version")
+                .short('v')
+                .long("version")
+                .action(clap::ArgAction::Version)
+                .help("Print version"),
+        )
+}
+
+/// `ublk generate-docs --man DIR --completions DIR` (hidden: for the install script).
+#[derive(clap::Parser, Debug)]
+#[command(name = "ublk generate-docs")]
+struct GenerateDocs {
+    #[command(flatten)]
+    args: GenerateDocsArgs,
+}
+
 /// `ublk ARGS...`
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -73,6 +132,12 @@ pub fn main() -> ExitCode {
                 print!("{USAGE}");
                 ExitCode::SUCCESS
             }
+        },
+        "generate-docs" => match <GenerateDocs as clap::Parser>::try_parse_from(&args[1..]) {
+            Ok(GenerateDocs { args }) => {
+                docs::run_generate_docs(described_command(), ManPages::ProgramOnly, &args)
+            }
+            Err(error) => error.exit(),
         },
         "-v" | "--version" => {
             println!("ublk (ublk.cxgb3i) {}", env!("CARGO_PKG_VERSION"));
@@ -284,6 +349,23 @@ mod tests {
         assert_eq!(option_value(&os(&["-t"]), 't', "type"), None);
         assert_eq!(option_value(&os(&["--", "-t", "x"]), 't', "type"), None);
         assert_eq!(option_value(&os(&["--tx"]), 't', "type"), None);
+    }
+
+    /// The description of the front end for its man page and completions: valid for clap,
+    /// and naming each command the front end takes.
+    #[test]
+    fn described_commands_are_the_front_ends() {
+        let command = described_command();
+        command.clone().debug_assert();
+        let names: Vec<_> = command.get_subcommands().map(|s| s.get_name()).collect();
+        assert_eq!(names, ["add", "del", "list", "recover", "features", "help"]);
+        // And the usage text names no other.
+        for line in USAGE.lines() {
+            let mut words = line.split_whitespace().skip_while(|word| *word != "ublk");
+            if let Some(word) = words.nth(1) {
+                assert!(names.contains(&word), "{line}");
+            }
+        }
     }
 
     #[test]
