@@ -5,14 +5,17 @@
 # commands as systemd would). STATE is a host directory that outlives the VM: the
 # configuration, the LU's backing file and the checksum of what boot 1 wrote.
 #
-# Boot 1: the generator makes the unit wanted (startup = "automatic"); the unit starts and
+# Both boots install as the README says (scripts/install into /usr/local, laid over the
+# guest's read-only one). Boot 1: the generator makes the unit wanted (startup = "automatic"); the unit starts and
 # sends READY=1 only once /dev/ublkbN is live; a second `service start` is refused; ext4 is
 # made and mounted and a verifying fio writes; the daemon is killed (SIGKILL) and the unit's
 # restart recovers the device with the file system still mounted and fio still running;
 # the stop (ExecStop) drains, logs out and deletes the device: no session is left on the
-# target. The CHAP secret appears in no process's command line and no log.
+# target. The CHAP secret appears in no process's command line and no log. udev's rule names
+# the disk by its LU in /dev/disk/by-id.
 # Boot 2 ("after a reboot"): with the same configuration and LU, the generator and the unit
-# bring the device back and the file written in boot 1 reads back intact; fsck is clean.
+# bring the device back under the same by-id name, and the file written in boot 1 reads back
+# intact through it; fsck is clean.
 #
 # usage: boot.sh 1|2 STATE
 set -uo pipefail
@@ -31,7 +34,9 @@ dev=/dev/ublkb$DEV_NUMBER
 events=$work_dir/events
 runner_pid=""
 runner_bin=$(dirname "$target_bin")/unit-runner
-units=$work_dir/lib/systemd/system
+sbin=/usr/local/sbin
+units=/usr/local/lib/systemd/system
+generator=/usr/local/lib/systemd/system-generators/ublk-cxgb3i-generator
 export UBLK_CXGB3I_CONFIG_DIR=$STATE/etc
 
 stop_runner() {
@@ -42,7 +47,7 @@ stop_runner() {
 	runner_pid=""
 	return $status
 }
-trap 'stop_runner; cleanup' EXIT
+trap 'stop_runner; cleanup; umount /usr/local 2>/dev/null' EXIT
 
 failure_context() {
 	echo "# unit-runner events:"
@@ -51,18 +56,15 @@ failure_context() {
 	tail -30 "$work_dir/unit.log" 2>/dev/null | sed 's/^/#   /'
 }
 
-# The units as installed, next to the binaries: PREFIX/sbin, PREFIX/lib/systemd/system.
-stage_units() {
-	mkdir -p "$units" "$work_dir/lib/systemd/system-generators" "$work_dir/sbin" &&
-		cp "$ublk_cxgb3i" "$ublk" "$work_dir/sbin/" &&
-		for file in "$root"/contrib/systemd/*; do
-			case $file in
-			*-generator) to=$work_dir/lib/systemd/system-generators ;;
-			*) to=$units ;;
-			esac
-			sed "s|@sbindir@|$work_dir/sbin|g" "$file" >"$to/$(basename "$file")" || return 1
-		done &&
-		chmod +x "$work_dir/lib/systemd/system-generators/ublk-cxgb3i-generator"
+# Installed as the README says (scripts/install, prefix /usr/local), into a staging root laid
+# over the guest's read-only /usr/local: the units, the generator, the udev rule and the
+# binaries are where systemd and udevd look for them.
+install_like_a_user() {
+	"$root/scripts/install" --destdir "$work_dir/root" --no-build \
+		--bin-dir "$(dirname "$target_bin")" >"$work_dir/install.log" 2>&1 &&
+		mount -t overlay overlay -o "lowerdir=$work_dir/root/usr/local:/usr/local" /usr/local &&
+		[[ -x $sbin/ublk.cxgb3i && -f $units/ublk-cxgb3i@.service ]] &&
+		udevadm control --reload
 }
 
 write_config() {
@@ -96,7 +98,7 @@ generated_instance=""
 generator_wants_the_unit() {
 	local out=$work_dir/generator link
 	rm -rf "$out" && mkdir -p "$out" &&
-		"$work_dir/lib/systemd/system-generators/ublk-cxgb3i-generator" "$out" "$out" "$out" &&
+		"$generator" "$out" "$out" "$out" &&
 		link=$(echo "$out"/ublk-cxgb3i.target.wants/ublk-cxgb3i@*.service) &&
 		[[ $(readlink "$link") == "$units/ublk-cxgb3i@.service" ]] &&
 		[[ $(readlink "$out/remote-fs.target.wants/ublk-cxgb3i.target") == "$units/ublk-cxgb3i.target" ]] &&
@@ -125,7 +127,7 @@ unit_starts() {
 	: >"$events"
 	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$generated_instance" \
 		--events "$events" \
-		--ready-check "test -b $dev && $ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
+		--ready-check "test -b $dev && $sbin/ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
 		>>"$work_dir/unit.log" 2>&1 &
 	runner_pid=$!
 	wait_event READY-CHECK 1 $READY_SECONDS
@@ -166,7 +168,7 @@ status_follows_an_outage() {
 
 second_start_is_refused() {
 	local output
-	output=$("$ublk_cxgb3i" service start "$NAME" 2>&1) && return 1
+	output=$("$sbin/ublk.cxgb3i" service start "$NAME" 2>&1) && return 1
 	grep -q "already served by pid $(main_pid)" <<<"$output" || {
 		echo "#   $output"
 		return 1
@@ -196,6 +198,21 @@ unmounted_clean() {
 	umount "$work_dir/mnt" && fsck.ext4 -n "$dev" >/dev/null
 }
 
+# The udev rule's stable name for the LU, what /etc/fstab would name.
+by_id_link() {
+	local link
+	for link in /dev/disk/by-id/ublk-cxgb3i-*; do
+		[[ $(readlink -f "$link") == "$dev" ]] && echo "$link" && return 0
+	done
+	return 1
+}
+
+mount_by_id_and_verify() {
+	local link
+	udevadm settle && link=$(by_id_link) && mount "$link" "$work_dir/mnt" && data_intact &&
+		[[ $link == "$(cat "$STATE/by-id")" ]]
+}
+
 no_session_on_target() {
 	! tgtadm --lld iscsi --mode target --op show | grep -q "I_T nexus:"
 }
@@ -205,7 +222,7 @@ stopped_and_gone() {
 		[[ ! -e $dev && ! -e /dev/ublkc$DEV_NUMBER && ! -e /run/ublksrvd/$DEV_NUMBER.pid ]]
 }
 
-require "the units are staged" stage_units
+require "scripts/install puts everything under /usr/local" install_like_a_user
 case $PHASE in
 1)
 	require "a configuration with startup = automatic" write_config
@@ -220,6 +237,8 @@ case $PHASE in
 		status_follows_an_outage
 	check "the CHAP secret is in no command line, log or record" secret_nowhere
 	require "ext4 on the device holds a file" write_file_system
+	check "udev names the device by its LU (/dev/disk/by-id/ublk-cxgb3i-...)" \
+		eval 'udevadm settle && by_id_link >"$STATE/by-id"'
 	require "a verifying fio writes on the file system" \
 		start_verifying_fio --filename="$work_dir/mnt/fio.dat" --size=24M --iodepth=8
 	check "after a SIGKILL of the daemon the unit restarts, recovers, READY=1 again" \
@@ -238,8 +257,8 @@ case $PHASE in
 	require "the generator wants the unit again" generator_wants_the_unit
 	require "the unit brings the device back" unit_starts
 	check "READY=1 came once the device was live" ready_only_once_live 1
-	check "the file written in the first boot mounts and reads back intact" \
-		eval 'mount "$dev" "$work_dir/mnt" && data_intact'
+	check "the same by-id name mounts it; the file written in the first boot reads back intact" \
+		mount_by_id_and_verify
 	check "unmounted; fsck finds the file system clean" unmounted_clean
 	check "the stop deletes the device" stopped_and_gone
 	check "no session is left on the target" no_session_on_target
