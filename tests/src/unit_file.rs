@@ -48,7 +48,10 @@ pub struct Service {
     pub restart_sec: Duration,
     pub timeout_start: Duration,
     pub timeout_stop: Duration,
-    pub start_limit_burst: u32,
+    /// Starts allowed (StartLimitBurst); `None` when StartLimitIntervalSec=0 lifts the limit.
+    pub start_limit_burst: Option<u32>,
+    /// Exit statuses after which Restart= does not restart (RestartPreventExitStatus=).
+    pub restart_prevent_exit_status: Vec<i32>,
 }
 
 /// `systemd-escape`'s inverse for an instance name: `\xNN` → the byte, `-` → `/`.
@@ -200,6 +203,25 @@ impl Service {
                 message: "not a number".into(),
             })?,
         };
+        let unlimited = last("Unit", "StartLimitIntervalSec")
+            .and_then(|value| parse_span(&value))
+            .is_some_and(|interval| interval.is_zero());
+        let restart_prevent_exit_status = all("Service", "RestartPreventExitStatus")
+            .iter()
+            .flat_map(|value| {
+                value
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .map(|status| {
+                status.parse().map_err(|_| UnitError::Value {
+                    key: "RestartPreventExitStatus",
+                    value: status.clone(),
+                    message: "the runner takes exit status numbers".into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Service {
             service_type: last("Service", "Type").unwrap_or_else(|| "simple".into()),
             notify_access: last("Service", "NotifyAccess").unwrap_or_else(|| "none".into()),
@@ -220,7 +242,8 @@ impl Service {
             restart_sec: span("RestartSec", Duration::from_millis(100))?,
             timeout_start: span("TimeoutStartSec", Duration::from_secs(90))?,
             timeout_stop: span("TimeoutStopSec", Duration::from_secs(90))?,
-            start_limit_burst,
+            start_limit_burst: (!unlimited).then_some(start_limit_burst),
+            restart_prevent_exit_status,
         })
     }
 }
@@ -233,6 +256,7 @@ mod tests {
 [Unit]
 Description=x %I
 StartLimitBurst=20
+StartLimitIntervalSec=0
 
 [Service]
 Type=notify
@@ -242,6 +266,7 @@ ExecStart=/usr/sbin/ublk.cxgb3i service start %I
 ExecStop=/usr/sbin/ublk.cxgb3i service stop %i
 Restart=on-failure
 RestartSec=2s
+RestartPreventExitStatus=78 79
 TimeoutStartSec=2min
 ; a comment
 ";
@@ -270,7 +295,10 @@ TimeoutStartSec=2min
         assert_eq!(service.restart_sec, Duration::from_secs(2));
         assert_eq!(service.timeout_start, Duration::from_secs(120));
         assert_eq!(service.timeout_stop, Duration::from_secs(90));
-        assert_eq!(service.start_limit_burst, 20);
+        assert_eq!(service.start_limit_burst, None);
+        assert_eq!(service.restart_prevent_exit_status, [78, 79]);
+        let limited = Service::parse(&UNIT.replace("StartLimitIntervalSec=0\n", ""), "x");
+        assert_eq!(limited.unwrap().start_limit_burst, Some(20));
     }
 
     #[test]

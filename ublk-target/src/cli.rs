@@ -152,6 +152,12 @@ pub struct RecoverArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct FeaturesArgs {}
 
+/// The exit status of a device command that failed for good: the configuration, the
+/// credentials or the LU are wrong (sysexits' EX_CONFIG). Other failures exit 1, and may
+/// succeed when tried again; the systemd unit restarts after those only
+/// (`RestartPreventExitStatus=78`).
+pub const EXIT_PERMANENT_FAILURE: u8 = 78;
+
 fn run_dir() -> PathBuf {
     PathBuf::from(pidfile::RUN_DIR)
 }
@@ -270,7 +276,10 @@ pub fn run_add(args: AddArgs) -> ExitCode {
         .and_then(|files| config::resolve_add(cli, &files, &|name: &str| std::env::var(name).ok()));
     let resolved = match resolved {
         Ok(resolved) => resolved,
-        Err(error) => return early_failure(&args, error.to_string()),
+        Err(error) => {
+            early_failure(&args, error.to_string());
+            return ExitCode::from(EXIT_PERMANENT_FAILURE);
+        }
     };
     if let Err(error) = admin::check_driver() {
         return early_failure(&args, error.to_string());
@@ -311,7 +320,13 @@ fn run_device(
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             notifier.failed();
-            fail(command, error)
+            let permanent = error.is_permanent();
+            fail(command, error);
+            if permanent {
+                ExitCode::from(EXIT_PERMANENT_FAILURE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

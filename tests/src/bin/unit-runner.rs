@@ -2,7 +2,8 @@
 //! whose init is not systemd. It speaks the notify protocol (a datagram socket in
 //! NOTIFY_SOCKET; READY=1, STATUS=, STOPPING=1 accepted from the main process only, as
 //! NotifyAccess=main says), waits TimeoutStartSec for READY=1, restarts the main process as
-//! Restart= and RestartSec= say (up to StartLimitBurst starts), and on SIGTERM runs ExecStop
+//! Restart=, RestartSec= and RestartPreventExitStatus= say (up to StartLimitBurst starts
+//! unless StartLimitIntervalSec=0), and on SIGTERM runs ExecStop
 //! with $MAINPID, then signals what is left and waits TimeoutStopSec.
 //!
 //! Every step is appended to the events file as `SECONDS EVENT [DETAIL]`, for a test to read:
@@ -292,7 +293,12 @@ impl Runner {
         match (self.service.restart, ended) {
             (_, Ended::Stopped) | (Restart::No, _) => false,
             (Restart::Always, _) | (Restart::OnFailure, Ended::StartTimeout) => true,
-            (Restart::OnFailure, Ended::Exited(status)) => !status.success(),
+            (Restart::OnFailure, Ended::Exited(status)) => {
+                !status.success()
+                    && !status.code().is_some_and(|code| {
+                        self.service.restart_prevent_exit_status.contains(&code)
+                    })
+            }
         }
     }
 
@@ -300,7 +306,11 @@ impl Runner {
         let mut starts = 0;
         loop {
             starts += 1;
-            if starts > self.service.start_limit_burst {
+            if self
+                .service
+                .start_limit_burst
+                .is_some_and(|burst| starts > burst)
+            {
                 self.events.log("START-LIMIT", "");
                 return ExitCode::FAILURE;
             }

@@ -123,6 +123,17 @@ wait_event() {
 	done
 }
 
+# start_unit [INSTANCE [EVENTS]]: the runner in the background (its pid in $runner_pid).
+start_unit() {
+	local instance=${1:-$generated_instance} log=${2:-$events}
+	: >"$log"
+	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$instance" \
+		--events "$log" \
+		--ready-check "test -b $dev && $sbin/ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
+		>>"$work_dir/unit.log" 2>&1 &
+	runner_pid=$!
+}
+
 unit_starts() {
 	: >"$events"
 	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$generated_instance" \
@@ -213,6 +224,30 @@ mount_by_id_and_verify() {
 		[[ $link == "$(cat "$STATE/by-id")" ]]
 }
 
+# With the target down the start fails (exit 1) and the unit restarts; once the target is
+# up, a restart brings the device up.
+restarts_until_the_target_is_up() {
+	start_unit && wait_event RESTART 1 60 || return 1
+	grep -q "EXITED code=1" "$events" && target_up && wait_event READY-CHECK 1 $READY_SECONDS
+}
+
+# A configuration whose CHAP secret is wrong: the start fails with exit status 78, which
+# RestartPreventExitStatus keeps from being restarted.
+a_wrong_secret_is_not_retried() {
+	local wrong_events=$work_dir/wrong-events runner
+	sed -e "s/^chap_secret = .*/chap_secret = \"not-the-secret-123\"/" \
+		-e "s/^number = .*/number = $((DEV_NUMBER + 1))/" -e "s/^startup = .*/startup = \"manual\"/" \
+		"$STATE/etc/$NAME.toml" >"$STATE/etc/wrong.toml" && chmod 600 "$STATE/etc/wrong.toml" || return 1
+	"$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance wrong --events "$wrong_events" \
+		>>"$work_dir/unit.log" 2>&1 &
+	runner=$!
+	timeout 60 tail --pid=$runner -f /dev/null
+	rm -f "$STATE/etc/wrong.toml"
+	sed 's/^/#   /' "$wrong_events"
+	grep -q "EXITED code=78" "$wrong_events" && ! grep -q RESTART "$wrong_events" &&
+		grep -q "authentication" "$work_dir/unit.log"
+}
+
 no_session_on_target() {
 	! tgtadm --lld iscsi --mode target --op show | grep -q "I_T nexus:"
 }
@@ -253,10 +288,12 @@ case $PHASE in
 	;;
 2)
 	require "boot 1 left its configuration and checksum" test -s "$STATE/data.sha256"
-	require "tgtd serves the same LU again" target_up
 	require "the generator wants the unit again" generator_wants_the_unit
-	require "the unit brings the device back" unit_starts
+	require "started before its target, the unit restarts until tgtd serves the LU again" \
+		restarts_until_the_target_is_up
 	check "READY=1 came once the device was live" ready_only_once_live 1
+	check "a wrong CHAP secret fails the start with status 78, not restarted" \
+		a_wrong_secret_is_not_retried
 	check "the same by-id name mounts it; the file written in the first boot reads back intact" \
 		mount_by_id_and_verify
 	check "unmounted; fsck finds the file system clean" unmounted_clean

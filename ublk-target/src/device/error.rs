@@ -1,8 +1,10 @@
 //! Why a device could not be created, served or recovered: one line each, for stderr.
 
 use iscsi_proto::chap::CredentialRole;
+use iscsi_proto::login::LoginError;
 use iscsi_proto::url::env_vars;
 use libublk::UblkError;
+use t3_hw::initiator::{ClientError, ConnError};
 use thiserror::Error;
 
 use super::probe::ProbeFailure;
@@ -57,7 +59,65 @@ pub enum DeviceError {
     ZeroCopyPods { depth: u16, io_buf_bytes: u32 },
 }
 
+/// Login status class 2: the initiator's fault (authentication, authorization, no such
+/// target, removed, ...), which a retry repeats.
+const LOGIN_STATUS_INITIATOR_ERROR: u8 = 0x02;
+
+/// Whether a login or connection failure would fail the same way on a retry: the target
+/// refused us for what we are or sent, rather than being unreachable or busy.
+fn client_error_is_permanent(error: &ClientError) -> bool {
+    match error {
+        ClientError::Conn(ConnError::Login(login)) => match login {
+            LoginError::Refused { class, .. } => *class == LOGIN_STATUS_INITIATOR_ERROR,
+            LoginError::AuthMethod { .. }
+            | LoginError::Chap(_)
+            | LoginError::MissingTargetName
+            | LoginError::MutualWithoutInitiator => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl ProbeFailure {
+    /// See [`DeviceError::is_permanent`].
+    fn is_permanent(&self) -> bool {
+        match self {
+            ProbeFailure::Resolve { .. } | ProbeFailure::Probe { .. } => false,
+            ProbeFailure::Connect(error) | ProbeFailure::Login { source: error, .. } => {
+                client_error_is_permanent(error)
+            }
+            ProbeFailure::Lun(_) | ProbeFailure::NoSuchLun { .. } => true,
+        }
+    }
+}
+
 impl DeviceError {
+    /// Whether trying again cannot help: the configuration, the credentials, the LU or the
+    /// device are wrong, rather than the network or the target's state. A service manager
+    /// restarts after the others (the exit status tells it which: see
+    /// `cli::EXIT_PERMANENT_FAILURE`).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DeviceError::Probe(failure) => failure.is_permanent(),
+            DeviceError::Control { .. }
+            | DeviceError::QueueLogin { .. }
+            | DeviceError::Thread(_) => false,
+            DeviceError::WrongLu { .. }
+            | DeviceError::Params(_)
+            | DeviceError::IdInUse(_)
+            | DeviceError::Create(_)
+            | DeviceError::Url(_)
+            | DeviceError::Record(_)
+            | DeviceError::RecordUrl(_)
+            | DeviceError::Config(_)
+            | DeviceError::RecoverSecret { .. }
+            | DeviceError::NotRecoverable(_)
+            | DeviceError::ZeroCopyWithDigest
+            | DeviceError::ZeroCopyPods { .. } => true,
+        }
+    }
+
     /// A control command that failed.
     pub fn control(action: &'static str, error: UblkError) -> DeviceError {
         DeviceError::Control { action, error }
@@ -162,5 +222,61 @@ mod tests {
                 .to_string(),
             "cannot start the device: Invalid argument (os error 22)"
         );
+    }
+
+    #[test]
+    fn only_what_a_retry_repeats_is_permanent() {
+        let portal: std::net::SocketAddr = "192.0.2.1:3260".parse().unwrap();
+        let login = |error: LoginError| {
+            DeviceError::Probe(ProbeFailure::Login {
+                portal,
+                source: ClientError::Conn(ConnError::Login(error)),
+            })
+        };
+        // Authentication failure (0x0201) and no such target (0x0203): our fault.
+        assert!(login(LoginError::Refused {
+            class: 2,
+            detail: 1
+        })
+        .is_permanent());
+        assert!(login(LoginError::Refused {
+            class: 2,
+            detail: 3
+        })
+        .is_permanent());
+        assert!(login(LoginError::MissingTargetName).is_permanent());
+        // Target error, e.g. service unavailable (0x0301): the target may come back.
+        assert!(!login(LoginError::Refused {
+            class: 3,
+            detail: 1
+        })
+        .is_permanent());
+        let refused = ConnError::Connect {
+            peer: portal,
+            errno: libc::ECONNREFUSED,
+        };
+        assert!(
+            !DeviceError::Probe(ProbeFailure::Connect(ClientError::Conn(refused))).is_permanent()
+        );
+        assert!(!DeviceError::Probe(ProbeFailure::Resolve {
+            host: "disk.example".into(),
+            reason: "temporary failure in name resolution".into(),
+        })
+        .is_permanent());
+        assert!(DeviceError::Probe(ProbeFailure::NoSuchLun {
+            target: "iqn.x:y".into(),
+            lun: 3,
+        })
+        .is_permanent());
+        assert!(DeviceError::WrongLu {
+            expected: "naa.1".into(),
+            found: "naa.2".into(),
+        }
+        .is_permanent());
+        assert!(!DeviceError::QueueLogin {
+            qid: 0,
+            error: "cannot connect".into(),
+        }
+        .is_permanent());
     }
 }

@@ -144,9 +144,15 @@ fn observe(config: &Path, run_dir: &Path) -> Option<Observed> {
     })
 }
 
-fn fail(error: impl std::fmt::Display) -> ExitCode {
+fn fail(error: ServiceError) -> ExitCode {
     eprintln!("ublk.{TARGET_NAME} service: {error}");
-    ExitCode::FAILURE
+    match error {
+        // A configuration that is not there or wrong, and a device served already, stay so.
+        ServiceError::Config(_) | ServiceError::AlreadyServed { .. } => {
+            ExitCode::from(cli::EXIT_PERMANENT_FAILURE)
+        }
+        ServiceError::Admin(_) => ExitCode::FAILURE,
+    }
 }
 
 /// `service start|stop NAME`.
@@ -240,18 +246,18 @@ fn stop(name: &Path, run_dir: &Path) -> Result<(), ServiceError> {
 }
 
 /// Tells systemd (when it started us with `Type=notify`) that device `dev_id` is live.
-pub fn notify_ready(dev_id: u32) {
+pub(crate) fn notify_ready(dev_id: u32) {
     let status = format!("serving /dev/ublkb{dev_id}");
     send(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 
 /// A new status line for `systemctl status`.
-pub fn notify_status(status: &str) {
+pub(crate) fn notify_status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
 /// The daemon is stopping the device.
-pub fn notify_stopping() {
+pub(crate) fn notify_stopping() {
     send(&[
         NotifyState::Stopping,
         NotifyState::Status("stopping: draining in-flight I/O, logging out"),
