@@ -127,6 +127,62 @@ fio_clean_and_fsck() {
 check "no I/O error, no verify failure, fsck clean" fio_clean_and_fsck
 check "ublk del removes the device" deleted
 
+# A daemon that dies while its target is down: `ublk recover` does not wait for the target.
+# The new daemon serves at once, holds I/O, fails it past the replacement timeout (8 s here)
+# instead of leaving it hanging, and serves the same data again once the target is back.
+readonly SHORT_REPLACEMENT=8
+
+add_short_replacement() {
+	local output
+	output=$("$ublk" add -t cxgb3i -r 1 -i 1 --replacement-timeout $SHORT_REPLACEMENT \
+		"iscsi://127.0.0.1:$PORT/$IQN/1" 2>&1) || {
+		echo "$output"
+		return 1
+	}
+	dev_id=$(sed -n 's/^dev id \([0-9]*\):.*/\1/p' <<<"$output" | head -1)
+	[[ -n $dev_id ]] && track_device "$dev_id" && dev=/dev/ublkb$dev_id &&
+		wait_for_block_device "$dev" && write_pattern
+}
+check "ublk add -r 1 --replacement-timeout $SHORT_REPLACEMENT, data written" add_short_replacement
+
+killed_with_the_target() {
+	kill -KILL "$(daemon_pid_of "$dev_id")" && state_is QUIESCED && stop_tgtd
+}
+check "the daemon and the target are both killed" killed_with_the_target
+
+recovered_without_target() {
+	local output start=$SECONDS
+	output=$(timeout 60 "$ublk" recover -n "$dev_id" 2>&1) || {
+		printf '#   %s\n' "${output//$'\n'/$'\n'#   }"
+		return 1
+	}
+	state_is LIVE && echo "# figures: recovered without a target in $((SECONDS - start)) s"
+}
+check "ublk recover succeeds while the target is down" recovered_without_target
+
+io_fails_not_hangs() {
+	local start=$SECONDS
+	if timeout 60 dd if="$dev" of=/dev/null bs=4k count=1 skip=4096 iflag=direct status=none; then
+		echo "#   the read succeeded with no target"
+		return 1
+	fi
+	echo "# figures: held read failed after $((SECONDS - start)) s"
+	((SECONDS - start < 50))
+}
+check "a read with no target fails after the replacement timeout, it does not hang" io_fails_not_hangs
+
+serves_again() {
+	start_tgtd $PORT && add_file_target 1 "$IQN" $LUN_MIB || return 1
+	local deadline=$((SECONDS + 60))
+	until dd if="$dev" of="$work_dir/back" bs=1M count=8 iflag=direct status=none 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 1
+	done
+	cmp "$work_dir/pattern" "$work_dir/back"
+}
+check "once the target is back the device serves the same data" serves_again
+check "ublk del removes it" deleted
+
 failure_context() {
 	dmesg | tail -20 | sed 's/^/#   dmesg: /'
 }

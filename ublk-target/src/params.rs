@@ -158,6 +158,44 @@ impl DeviceParams {
         }
     }
 
+    /// The parameters a device already has, for a recovery that cannot ask the LUN (its
+    /// target is unreachable): what [`to_ublk`](Self::to_ublk) wrote. WRITE SAME is then
+    /// used without the UNMAP and NDOB bits, which stay correct whatever the LUN supports;
+    /// a later login's LU check still compares identity and capacity.
+    pub fn from_ublk(params: &sys::ublk_params) -> DeviceParams {
+        let basic = &params.basic;
+        let attr = |flag: u32| basic.attrs & flag != 0;
+        let has_discard_params = params.types & sys::UBLK_PARAM_TYPE_DISCARD != 0;
+        let discard = (has_discard_params && params.discard.max_discard_sectors > 0).then(|| {
+            DiscardLimits {
+                granularity: params.discard.discard_granularity,
+                alignment: params.discard.discard_alignment,
+                max_sectors: params.discard.max_discard_sectors,
+            }
+        });
+        let write_zeroes_max_sectors = (has_discard_params
+            && params.discard.max_write_zeroes_sectors > 0)
+            .then_some(params.discard.max_write_zeroes_sectors);
+        let bytes = |shift: u8| 1u32.checked_shl(u32::from(shift)).unwrap_or(0);
+        DeviceParams {
+            logical_block_size: bytes(basic.logical_bs_shift),
+            physical_block_size: bytes(basic.physical_bs_shift),
+            io_opt: bytes(basic.io_opt_shift),
+            capacity_bytes: basic.dev_sectors.saturating_mul(SECTOR_SIZE),
+            max_io_bytes: basic.max_sectors.saturating_mul(SECTOR_SIZE as u32),
+            read_only: attr(sys::UBLK_ATTR_READ_ONLY),
+            rotational: attr(sys::UBLK_ATTR_ROTATIONAL),
+            volatile_cache: attr(sys::UBLK_ATTR_VOLATILE_CACHE),
+            fua: attr(sys::UBLK_ATTR_FUA),
+            discard,
+            write_zeroes_max_sectors,
+            caps: Capabilities {
+                unmap: discard.is_some(),
+                write_same: write_zeroes_max_sectors.map(|_| WriteSameSupport::default()),
+            },
+        }
+    }
+
     /// The parameters in ublk_drv's layout.
     pub fn to_ublk(&self) -> sys::ublk_params {
         let shift = |bytes: u32| bytes.trailing_zeros() as u8;
@@ -237,6 +275,32 @@ mod tests {
         }
     }
 
+    /// A LUN with every limit and capability set.
+    fn full_featured() -> LunInfo {
+        LunInfo {
+                logical_block_size: 4096,
+                physical_block_size: 4096,
+                blocks: 1 << 20,
+                max_transfer_bytes: Some(1 << 20),
+                optimal_transfer_bytes: Some(64 << 10),
+                unmap: Some(UnmapLimits {
+                    max_blocks: 8192,
+                    max_descriptors: 1,
+                    granularity: 2,
+                    alignment: Some(1),
+                }),
+                write_same: Some(WriteSameLimits {
+                    max_blocks: 0,
+                    unmap: true,
+                    ndob: true,
+                }),
+                fua: true,
+                rotational: Some(true),
+                read_only: true,
+                ..tgtd_like()
+            }
+    }
+
     #[test]
     fn plain_lun() {
         // tgtd negotiates MaxBurstLength 256 KiB and reports no transfer limit: the buffer is
@@ -259,28 +323,7 @@ mod tests {
 
     #[test]
     fn thin_4k_lun_with_everything() {
-        let lun = LunInfo {
-            logical_block_size: 4096,
-            physical_block_size: 4096,
-            blocks: 1 << 20,
-            max_transfer_bytes: Some(1 << 20),
-            optimal_transfer_bytes: Some(64 << 10),
-            unmap: Some(UnmapLimits {
-                max_blocks: 8192,
-                max_descriptors: 1,
-                granularity: 2,
-                alignment: Some(1),
-            }),
-            write_same: Some(WriteSameLimits {
-                max_blocks: 0,
-                unmap: true,
-                ndob: true,
-            }),
-            fua: true,
-            rotational: Some(true),
-            read_only: true,
-            ..tgtd_like()
-        };
+        let lun = full_featured();
         let params = derive(&lun, 512 << 10).unwrap();
         assert_eq!(
             params.max_io_bytes,
@@ -318,6 +361,27 @@ mod tests {
         assert_eq!(ublk.discard.max_discard_segments, 1);
         // No WRITE SAME limit: u32::MAX blocks, capped to whole blocks within u32 sectors.
         assert_eq!(ublk.discard.max_write_zeroes_sectors, u32::MAX / 8 * 8);
+    }
+
+    #[test]
+    fn a_device_s_own_parameters_read_back_for_a_recovery_without_the_lun() {
+        for lun in [tgtd_like(), full_featured()] {
+            let params = derive(&lun, 512 << 10).unwrap();
+            let read_back = DeviceParams::from_ublk(&params.to_ublk());
+            let expected = DeviceParams {
+                caps: Capabilities {
+                    unmap: params.caps.unmap,
+                    // Plain WRITE SAME: correct whatever the LUN's UNMAP and NDOB support.
+                    write_same: params.caps.write_same.map(|_| WriteSameSupport::default()),
+                },
+                ..params.clone()
+            };
+            assert_eq!(read_back, expected);
+            assert_eq!(
+                serde_json::to_value(read_back.to_ublk()).unwrap(),
+                serde_json::to_value(params.to_ublk()).unwrap()
+            );
+        }
     }
 
     #[test]

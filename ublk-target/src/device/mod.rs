@@ -151,6 +151,7 @@ pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError>
         timeouts: spec.timeouts.timeouts(),
         device_id: probed.lun.device_id.clone(),
         capacity_bytes: params.capacity_bytes,
+        serve_before_login: false,
     });
     drop(asked);
     let _device = tracing::error_span!("dev", id = target.dev_id).entered();
@@ -223,12 +224,30 @@ pub fn recover(
     let old = DeviceRecord::read(&record_path)?;
     let record = old.target(&record_path)?;
     let url = recorded_url(dev_id, &record, config)?;
-    let probed = probe::probe(&url, &record.initiator_name)?;
+    // A target that cannot be reached now does not keep the device's I/O waiting without a
+    // daemon: the queues start anyway, hold what arrives, fail it past the replacement
+    // timeout and keep logging in. What is wrong for good (credentials, the LU) still fails.
+    let probed = match probe::probe(&url, &record.initiator_name) {
+        Ok(probed) => Some(probed),
+        Err(failure) => {
+            let error = DeviceError::Probe(failure);
+            if error.is_permanent() {
+                return Err(error);
+            }
+            tracing::warn!(%error, "the target does not answer: recovering with the device's own parameters; I/O is held until a session is up");
+            None
+        }
+    };
     let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
     // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
-    let info = UblkCtrl::new_simple(id)
-        .map_err(|error| DeviceError::control("open the device", error))?
-        .dev_info();
+    let existing = UblkCtrl::new_simple(id)
+        .map_err(|error| DeviceError::control("open the device", error))?;
+    let info = existing.dev_info();
+    let mut own_params = sys::ublk_params::default();
+    existing
+        .get_params(&mut own_params)
+        .map_err(|error| DeviceError::control("read the device's parameters", error))?;
+    drop(existing);
     let ctrl = UblkCtrlBuilder::default()
         .name(TARGET_NAME)
         .id(id)
@@ -242,7 +261,53 @@ pub fn recover(
     if info.flags & u64::from(sys::UBLK_F_USER_RECOVERY) == 0 {
         return Err(DeviceError::NotRecoverable(dev_id));
     }
-    let params = params::derive(&probed.lun, info.max_io_buf_bytes)?;
+    let zero_copy = info.flags & u64::from(sys::UBLK_F_AUTO_BUF_REG) != 0;
+    let (params, portals) = match &probed {
+        Some(probed) => {
+            let params = params::derive(&probed.lun, info.max_io_buf_bytes)?;
+            check_same_lu(&record, probed, &params)?;
+            if zero_copy && probed.session.data_digest {
+                return Err(DeviceError::ZeroCopyWithDigest);
+            }
+            (params, probed.portals.clone())
+        }
+        None => (
+            DeviceParams::from_ublk(&own_params),
+            probe::resolve(&url).unwrap_or_default(),
+        ),
+    };
+    daemon::block_control_signals();
+    ctrl.start_user_recover()
+        .map_err(|error| DeviceError::control("start user recovery", error))?;
+    let target = Arc::new(QueueTarget {
+        dev_id,
+        url: url.clone(),
+        portals,
+        initiator_name: record.initiator_name.clone(),
+        lun: probe::wire_lun(url.lun)?,
+        geometry: params.geometry(),
+        caps: params.caps,
+        zero_copy,
+        timeouts: record.timeouts.timeouts(),
+        device_id: record.device_id.clone(),
+        capacity_bytes: record.dev_size,
+        serve_before_login: probed.is_none(),
+    });
+    let result = run(&ctrl, &params, target, &record, run_dir, notifier);
+    // A recovery that failed leaves the device quiesced, with its record, for another try.
+    if result.is_ok() {
+        finish(&ctrl, &result, run_dir);
+    }
+    result.map(drop)
+}
+
+/// `recover` must find the LU the device was made on (VPD 0x83); a changed capacity is only
+/// worth a warning (the queues' LU check resizes the device).
+fn check_same_lu(
+    record: &TargetRecord,
+    probed: &Probed,
+    params: &DeviceParams,
+) -> Result<(), DeviceError> {
     if record.device_id.is_some() && probed.lun.device_id != record.device_id {
         return Err(DeviceError::WrongLu {
             expected: record.device_id.clone().unwrap_or_default(),
@@ -260,32 +325,7 @@ pub fn recover(
             "the LUN's capacity changed since the device was created"
         );
     }
-    let zero_copy = info.flags & u64::from(sys::UBLK_F_AUTO_BUF_REG) != 0;
-    if zero_copy && probed.session.data_digest {
-        return Err(DeviceError::ZeroCopyWithDigest);
-    }
-    daemon::block_control_signals();
-    ctrl.start_user_recover()
-        .map_err(|error| DeviceError::control("start user recovery", error))?;
-    let target = Arc::new(QueueTarget {
-        dev_id,
-        url: url.clone(),
-        portals: probed.portals.clone(),
-        initiator_name: record.initiator_name.clone(),
-        lun: probe::wire_lun(url.lun)?,
-        geometry: params.geometry(),
-        caps: params.caps,
-        zero_copy,
-        timeouts: record.timeouts.timeouts(),
-        device_id: record.device_id.clone(),
-        capacity_bytes: record.dev_size,
-    });
-    let result = run(&ctrl, &params, target, &record, run_dir, notifier);
-    // A recovery that failed leaves the device quiesced, with its record, for another try.
-    if result.is_ok() {
-        finish(&ctrl, &result, run_dir);
-    }
-    result.map(drop)
+    Ok(())
 }
 
 fn log_lun(probed: &Probed, params: &DeviceParams) {

@@ -62,7 +62,7 @@ pub fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
 }
 
 /// Every address the URL's host resolves to, in the resolver's order.
-fn resolve(url: &IscsiUrl) -> Result<Vec<SocketAddr>, ProbeFailure> {
+pub(crate) fn resolve(url: &IscsiUrl) -> Result<Vec<SocketAddr>, ProbeFailure> {
     let failure = |reason: String| ProbeFailure::Resolve {
         host: url.host.clone(),
         reason,

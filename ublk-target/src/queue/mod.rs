@@ -149,6 +149,7 @@ fn serve_queue(
     let depth = dev.dev_info.queue_depth;
     let io_buf_bytes = dev.dev_info.max_io_buf_bytes;
     let zero_copy = target.zero_copy;
+    let serve_before_login = target.serve_before_login;
     let queue =
         UblkQueue::new(qid, dev).map_err(|error| format!("cannot set up the queue: {error:?}"))?;
     let io_bufs = if zero_copy {
@@ -166,7 +167,9 @@ fn serve_queue(
         reports.clone(),
     )
     .map_err(|error| error.to_string())?;
-    if let Err(error) = lp.log_in(&queue) {
+    if serve_before_login {
+        lp.start_without_session(&queue);
+    } else if let Err(error) = lp.log_in(&queue) {
         lp.shut_down(&queue);
         return Err(error);
     }

@@ -83,6 +83,9 @@ pub struct QueueTarget {
     pub device_id: Option<String>,
     /// The device's capacity in bytes.
     pub capacity_bytes: u64,
+    /// Serve before any session is up: a recovery while the target cannot be reached, with
+    /// I/O held (and failed past the replacement timeout) until a login succeeds.
+    pub serve_before_login: bool,
 }
 
 /// Per-queue counters.
@@ -321,6 +324,17 @@ impl QueueLoop {
 
     /// Logs in before any request is fetched. Fails (without retrying) with the reason the
     /// login did not succeed.
+    /// Starts the supervisor without waiting for a session: it keeps logging in while the
+    /// queue serves, holding requests until a session is up (see
+    /// [`QueueTarget::serve_before_login`]).
+    pub fn start_without_session(&mut self, queue: &UblkQueue) {
+        self.supervisor.start(Instant::now());
+        self.run_actions(queue, Instant::now());
+        if let Some(error) = self.last_error.take() {
+            tracing::warn!(queue = self.qid, %error, "no session yet: requests are held while the queue keeps trying");
+        }
+    }
+
     pub fn log_in(&mut self, queue: &UblkQueue) -> Result<(), String> {
         self.supervisor.start(Instant::now());
         self.run_actions(queue, Instant::now());
