@@ -12,17 +12,17 @@ use crate::ppod::PageSize;
 use crate::tid::Tid;
 
 /// Length of an iSCSI Basic Header Segment.
-pub const BHS_LEN: usize = 48;
+pub(crate) const BHS_LEN: usize = 48;
 /// Bytes of one CRC32C digest.
-pub const DIGEST_LEN: u32 = 4;
+pub(crate) const DIGEST_LEN: u32 = 4;
 
 /// TCB word holding the DDP page-size index and the ULP submode.
-pub const TCB_ULP_WORD: u16 = 31;
+pub(crate) const TCB_ULP_WORD: u16 = 31;
 /// Field of TCB word 31 holding the DDP page-size index.
-pub const TCB_DDP_PAGE_SIZE_MASK: u64 = 0xF000_0000;
+pub(crate) const TCB_DDP_PAGE_SIZE_MASK: u64 = 0xF000_0000;
 const TCB_DDP_PAGE_SIZE_SHIFT: u32 = 28;
 /// Field of TCB word 31 holding the ULP submode (digest insertion/checking).
-pub const TCB_ULP_SUBMODE_MASK: u64 = 0x0F00_0000;
+pub(crate) const TCB_ULP_SUBMODE_MASK: u64 = 0x0F00_0000;
 const TCB_ULP_SUBMODE_SHIFT: u32 = 24;
 
 /// Which digests the adapter inserts on transmit and checks on receive (ULP submode bits:
@@ -284,13 +284,13 @@ impl SetTcbField {
 }
 
 /// The DDP page size programmed into a TCB word 31 value.
-pub fn tcb_ddp_page_size(word31: u64) -> Option<PageSize> {
+pub(crate) fn tcb_ddp_page_size(word31: u64) -> Option<PageSize> {
     let index = (word31 & TCB_DDP_PAGE_SIZE_MASK) >> TCB_DDP_PAGE_SIZE_SHIFT;
     u8::try_from(index).ok().and_then(PageSize::from_index)
 }
 
 /// The ULP submode programmed into a TCB word 31 value.
-pub fn tcb_ulp_submode(word31: u64) -> Option<UlpSubmode> {
+pub(crate) fn tcb_ulp_submode(word31: u64) -> Option<UlpSubmode> {
     let bits = (word31 & TCB_ULP_SUBMODE_MASK) >> TCB_ULP_SUBMODE_SHIFT;
     u8::try_from(bits).ok().and_then(UlpSubmode::from_bits)
 }

@@ -107,7 +107,7 @@ pub struct QueueStats {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("offload engine: {0}")]
-    Engine(#[from] t3_hw::ppm::PpmConfigError),
+    Engine(#[from] t3_hw::PpmConfigError),
 }
 
 /// A task management request in flight, by its ITT.
