@@ -295,15 +295,6 @@ pub(crate) fn tcb_ulp_submode(word31: u64) -> Option<UlpSubmode> {
     u8::try_from(bits).ok().and_then(UlpSubmode::from_bits)
 }
 
-/// The adapter queue a request travels on: priority bit 0 picks CTRL (1) or OFLD (0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OffloadQueue {
-    /// Offload queue: data and teardown, in order with the connection's transmit data.
-    Ofld,
-    /// Control queue: setup, ACK and control messages, not held behind data.
-    Ctrl,
-}
-
 /// A request to the adapter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkRequest {
@@ -340,20 +331,6 @@ pub enum WorkRequest {
 }
 
 impl WorkRequest {
-    /// The queue the request travels on (from its CPL priority).
-    pub fn queue(&self) -> OffloadQueue {
-        match self {
-            // DATA priority: ordered with the connection's transmit stream.
-            WorkRequest::TxData(_)
-            | WorkRequest::CloseCon { .. }
-            | WorkRequest::AbortReq { .. } => OffloadQueue::Ofld,
-            // SETUP, CONTROL and ACK priorities.
-            WorkRequest::ActOpen { .. }
-            | WorkRequest::SetTcbField(_)
-            | WorkRequest::RxDataAck { .. } => OffloadQueue::Ctrl,
-        }
-    }
-
     /// The connection the request is for; `None` for an open (no TID yet).
     pub fn tid(&self) -> Option<Tid> {
         match self {
@@ -540,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn queues_follow_cpl_priorities() {
+    fn requests_name_their_connection() {
         let peer: SocketAddr = "192.0.2.1:3260".parse().unwrap();
         let nop = PduRef::new(header(0, 0), Payload::None).unwrap();
         let cases = [
@@ -550,17 +527,14 @@ mod tests {
                     peer,
                     local: None,
                 },
-                OffloadQueue::Ctrl,
                 None,
             ),
             (
                 WorkRequest::TxData(TxData::new(tid(), nop, UlpSubmode::default(), false)),
-                OffloadQueue::Ofld,
                 Some(tid()),
             ),
             (
                 WorkRequest::SetTcbField(SetTcbField::ddp_page_size(tid(), PageSize::Size4K)),
-                OffloadQueue::Ctrl,
                 Some(tid()),
             ),
             (
@@ -568,22 +542,12 @@ mod tests {
                     tid: tid(),
                     credits: 10240,
                 },
-                OffloadQueue::Ctrl,
                 Some(tid()),
             ),
-            (
-                WorkRequest::CloseCon { tid: tid() },
-                OffloadQueue::Ofld,
-                Some(tid()),
-            ),
-            (
-                WorkRequest::AbortReq { tid: tid() },
-                OffloadQueue::Ofld,
-                Some(tid()),
-            ),
+            (WorkRequest::CloseCon { tid: tid() }, Some(tid())),
+            (WorkRequest::AbortReq { tid: tid() }, Some(tid())),
         ];
-        for (request, queue, request_tid) in cases {
-            assert_eq!(request.queue(), queue, "{request:?}");
+        for (request, request_tid) in cases {
             assert_eq!(request.tid(), request_tid, "{request:?}");
         }
     }
