@@ -26,7 +26,7 @@ const MIN_BLOCK_SIZE: u32 = 512;
 
 /// Why a LUN cannot back a ublk device.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParamsError {
+pub(crate) enum ParamsError {
     #[error("the LUN's logical block size is {0} bytes; ublk supports 512 to 4096")]
     BlockSize(u32),
     #[error("the LUN's physical block size {physical} is below its logical block size {logical}")]
@@ -42,7 +42,7 @@ pub enum ParamsError {
 
 /// Discard limits in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiscardLimits {
+pub(crate) struct DiscardLimits {
     pub granularity: u32,
     pub alignment: u32,
     pub max_sectors: u32,
@@ -50,7 +50,7 @@ pub struct DiscardLimits {
 
 /// Everything the device is told about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceParams {
+pub(crate) struct DeviceParams {
     pub logical_block_size: u32,
     pub physical_block_size: u32,
     /// Optimal I/O size in bytes (a power of two).
@@ -69,7 +69,7 @@ pub struct DeviceParams {
 }
 
 /// Derives the parameters; `io_buf_bytes` is the size of each tag's buffer.
-pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsError> {
+pub(crate) fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsError> {
     let logical = lun.logical_block_size;
     if !(MIN_BLOCK_SIZE..=PAGE_SIZE).contains(&logical) || !logical.is_power_of_two() {
         return Err(ParamsError::BlockSize(logical));
@@ -151,7 +151,7 @@ pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsEr
 
 impl DeviceParams {
     /// The geometry the queues plan requests with.
-    pub fn geometry(&self) -> Geometry {
+    pub(crate) fn geometry(&self) -> Geometry {
         Geometry {
             block_size: self.logical_block_size,
             io_buf_bytes: self.max_io_bytes,
@@ -159,7 +159,7 @@ impl DeviceParams {
     }
 
     /// The parameters in ublk_drv's layout.
-    pub fn to_ublk(&self) -> sys::ublk_params {
+    pub(crate) fn to_ublk(&self) -> sys::ublk_params {
         let shift = |bytes: u32| bytes.trailing_zeros() as u8;
         let mut attrs = 0;
         for (set, attr) in [

@@ -24,9 +24,9 @@ use thiserror::Error;
 use crate::config::{self, ConfigFile, FileKind, Startup};
 
 /// The template unit every device runs as.
-pub const TEMPLATE_UNIT: &str = "ublk-cxgb3i@.service";
+pub(crate) const TEMPLATE_UNIT: &str = "ublk-cxgb3i@.service";
 /// The target that wants every automatic device.
-pub const TARGET_UNIT: &str = "ublk-cxgb3i.target";
+pub(crate) const TARGET_UNIT: &str = "ublk-cxgb3i.target";
 /// The target that wants ours: file systems with `_netdev` are ordered after
 /// remote-fs-pre.target, which our units come before.
 const BOOT_TARGET: &str = "remote-fs.target";
@@ -154,7 +154,7 @@ fn link(target: &Path, link: &Path) -> Result<(), GeneratorError> {
 /// A unit instance name for `name`, as `systemd-escape` makes it: ASCII letters, digits,
 /// `:`, `_` and `.` (but a leading one) stay, `/` becomes `-`, every other byte `\xNN`.
 /// The unit gets `name` back with `%I`.
-pub fn escape_instance(name: &[u8]) -> String {
+pub(crate) fn escape_instance(name: &[u8]) -> String {
     let mut escaped = String::with_capacity(name.len());
     for (index, &byte) in name.iter().enumerate() {
         let plain = byte.is_ascii_alphanumeric()

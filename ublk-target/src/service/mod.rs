@@ -43,11 +43,11 @@ use crate::supervisor::TimeoutOverrides;
 #[derive(Args, Debug, Clone)]
 pub struct ServiceArgs {
     #[command(subcommand)]
-    pub action: ServiceAction,
+    pub(crate) action: ServiceAction,
 }
 
 #[derive(Subcommand, Debug, Clone)]
-pub enum ServiceAction {
+pub(crate) enum ServiceAction {
     /// Serve the device of configuration NAME in the foreground: create it, or recover it
     /// if its daemon died; READY=1 to systemd once it is live.
     Start {
@@ -240,18 +240,18 @@ fn stop(name: &Path, run_dir: &Path) -> Result<(), ServiceError> {
 }
 
 /// Tells systemd (when it started us with `Type=notify`) that device `dev_id` is live.
-pub fn notify_ready(dev_id: u32) {
+pub(crate) fn notify_ready(dev_id: u32) {
     let status = format!("serving /dev/ublkb{dev_id}");
     send(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 
 /// A new status line for `systemctl status`.
-pub fn notify_status(status: &str) {
+pub(crate) fn notify_status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
 /// The daemon is stopping the device.
-pub fn notify_stopping() {
+pub(crate) fn notify_stopping() {
     send(&[
         NotifyState::Stopping,
         NotifyState::Status("stopping: draining in-flight I/O, logging out"),
