@@ -4,10 +4,10 @@ use std::fmt;
 
 /// A byte count parsed from `NUMBER[k|m|g|t][i][b]`, case-insensitive, powers of 1024.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size(pub u64);
+pub(crate) struct Size(pub u64);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SizeError(String);
+pub(crate) struct SizeError(String);
 
 impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,7 +10,7 @@ use t3_hw::initiator::ConnEvent;
 use super::{client, TIMEOUT};
 use crate::login::{discovery_session, resolve};
 
-pub fn run(portal: &str, initiator_name: &str, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(portal: &str, initiator_name: &str, json: bool) -> anyhow::Result<()> {
     let portal = Portal::parse(portal).map_err(|e| anyhow!("{e}"))?;
     let addr = resolve(&portal.host, portal.port)?;
     let mut client = client(1, 4096, 64)?;

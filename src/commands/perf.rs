@@ -17,7 +17,7 @@ use crate::size::Size;
 
 /// The access pattern, named as fio names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Rw {
+pub(crate) enum Rw {
     Read,
     Write,
     Randread,
@@ -35,7 +35,7 @@ impl Rw {
 
 /// What one run measured.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub rw: String,
     pub bs: u64,
     pub iodepth: u32,
@@ -130,7 +130,7 @@ fn perf_client(tasks: usize, bs: u32, ring_entries: u32) -> anyhow::Result<Clien
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn run(
+pub(crate) fn run(
     url: &str,
     initiator_name: &str,
     rw: Rw,

@@ -7,7 +7,7 @@ use ublk_target::device::probe::{probe, Probed};
 use crate::login::parse_url;
 use crate::size::Size;
 
-pub fn run(url: &str, initiator_name: &str, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, initiator_name: &str, json: bool) -> anyhow::Result<()> {
     let url = parse_url(url)?;
     let Probed {
         lun: info,

@@ -12,19 +12,19 @@ use std::num::NonZeroU16;
 use thiserror::Error;
 
 /// Work requests the firmware queues per connection.
-pub const FW_WR_NUM: u16 = 16;
+pub(crate) const FW_WR_NUM: u16 = 16;
 /// Credits the host may have outstanding per connection (`wr_max_cred`).
-pub const WR_MAX_CREDITS: u16 = FW_WR_NUM - 1;
+pub(crate) const WR_MAX_CREDITS: u16 = FW_WR_NUM - 1;
 const T3_MAX_CREDITS: NonZeroU16 = match NonZeroU16::new(WR_MAX_CREDITS) {
     Some(max) => max,
     None => panic!("WR_MAX_CREDITS is not zero"),
 };
 /// 8-byte flits in one work-request unit (`WR_FLITS = 16 + 1 - 2`).
-pub const WR_FLITS: u32 = 15;
+pub(crate) const WR_FLITS: u32 = 15;
 /// Bytes in one work-request unit.
-pub const WR_LEN: u32 = WR_FLITS * 8;
+pub(crate) const WR_LEN: u32 = WR_FLITS * 8;
 /// Bytes of the `tx_data_wr` header in front of the data.
-pub const TX_DATA_WR_HEADER_LEN: u32 = 24;
+pub(crate) const TX_DATA_WR_HEADER_LEN: u32 = 24;
 
 /// Credit accounting errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -63,7 +63,7 @@ pub enum CreditError {
 /// Not enough credits right now; retry after a TX_DMA_ACK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 #[error("request needs {needed} credits, {available} available")]
-pub struct CreditStall {
+pub(crate) struct CreditStall {
     /// Credits the request costs.
     pub needed: u16,
     /// Credits available.
@@ -73,7 +73,7 @@ pub struct CreditStall {
 /// Credits a TX_DATA costs: its gather list takes `floor(3i/2) + (i & 1) + 3` flits for `i`
 /// fragments; up to 15 flits is one credit, beyond that `1 + (flits - 2) / 14`. A request whose
 /// whole `len` bytes fit in one 120-byte unit with the 24-byte header costs one credit anyway.
-pub fn tx_data_credits(fragments: u32, len: u32) -> Result<NonZeroU16, CreditError> {
+pub(crate) fn tx_data_credits(fragments: u32, len: u32) -> Result<NonZeroU16, CreditError> {
     if fragments == 0 {
         return Err(CreditError::NoFragments);
     }
@@ -102,7 +102,7 @@ pub fn tx_data_credits(fragments: u32, len: u32) -> Result<NonZeroU16, CreditErr
 
 /// What a successful [`WrCredits::try_consume`] decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Consumed {
+pub(crate) struct Consumed {
     /// Credits taken.
     pub credits: u16,
     /// Whether to set the completion flag on this request.
@@ -111,7 +111,7 @@ pub struct Consumed {
 
 /// Credit state of one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WrCredits {
+pub(crate) struct WrCredits {
     max: u16,
     available: u16,
     /// Credits consumed since the last requested completion (`wr_una_cred`).
@@ -129,7 +129,7 @@ impl Default for WrCredits {
 
 impl WrCredits {
     /// A connection allowed `max` credits, all available.
-    pub fn with_max(max: NonZeroU16) -> WrCredits {
+    pub(crate) fn with_max(max: NonZeroU16) -> WrCredits {
         WrCredits {
             max: max.get(),
             available: max.get(),
@@ -138,18 +138,20 @@ impl WrCredits {
         }
     }
 
+    #[cfg(test)]
     /// Credits available now.
-    pub fn available(&self) -> u16 {
+    pub(crate) fn available(&self) -> u16 {
         self.available
     }
 
     /// Credits held by unacknowledged requests.
-    pub fn outstanding(&self) -> u16 {
+    pub(crate) fn outstanding(&self) -> u16 {
         self.max - self.available
     }
 
+    #[cfg(test)]
     /// Requests sent and not yet fully acknowledged.
-    pub fn pending_requests(&self) -> usize {
+    pub(crate) fn pending_requests(&self) -> usize {
         self.pending.len()
     }
 
@@ -157,7 +159,7 @@ impl WrCredits {
     ///
     /// A completion is requested when the caller asks for one and this request starts a new
     /// unacknowledged batch, or when half the limit is unacknowledged; either resets the count.
-    pub fn try_consume(
+    pub(crate) fn try_consume(
         &mut self,
         credits: NonZeroU16,
         caller_wants_completion: bool,
@@ -187,7 +189,7 @@ impl WrCredits {
 
     /// Applies a TX_DMA_ACK returning `returned` credits. Returns how many requests are now fully
     /// acknowledged (oldest first); an ack may also cover part of a request.
-    pub fn on_ack(&mut self, returned: u16) -> Result<usize, CreditError> {
+    pub(crate) fn on_ack(&mut self, returned: u16) -> Result<usize, CreditError> {
         let outstanding = self.outstanding();
         if returned > outstanding {
             return Err(CreditError::BogusAck {
@@ -217,7 +219,7 @@ impl WrCredits {
     }
 
     /// Checks `available + pending == max`.
-    pub fn check_invariant(&self) -> Result<(), CreditError> {
+    pub(crate) fn check_invariant(&self) -> Result<(), CreditError> {
         let pending: u32 = self.pending.iter().map(|&credits| u32::from(credits)).sum();
         if u32::from(self.available) + pending != u32::from(self.max) {
             return Err(CreditError::InvariantBroken {

@@ -1,9 +1,11 @@
-//! The placement check: may this Data-In payload be written straight into a bound buffer?
+//! The placement check: may this Data-In payload be written straight into a bound buffer, and
+//! if not, which RX_DATA_DDP status bits say why?
 //!
-//! The software engine calls [`check_placement`] for every Data-In whose ITT is a DDP tag, with
-//! the PDU's BufferOffset and DataSegmentLength, and writes the payload only through the
-//! [`Placement`] it returns (see [`place`]). A refusal is the RX_DATA_DDP status word the adapter
-//! would report, and nothing is written. Which bit reports which refusal:
+//! [`check_placement`] takes a DDP tag with the PDU's BufferOffset and DataSegmentLength and
+//! returns the checked byte range within the bound transfer, or the status word the adapter
+//! would report. The software engine decides placement itself (`engine/ddp_rx.rs`, which also
+//! checks the connection, the page size and the task buffer) and calls this only to name a
+//! refused tag's status. Which bit reports which refusal:
 //!
 //! | refusal                                            | status bits                  |
 //! |----------------------------------------------------|------------------------------|
@@ -21,58 +23,9 @@
 
 use std::ops::Range;
 
-use thiserror::Error;
-
 use crate::ddp_status::DdpStatus;
-use crate::ppm::{BufferId, Ppm};
-use crate::tag::{DdpTag, TagError};
-
-/// A checked destination for one PDU's payload: `len` bytes at `offset` of a bound transfer.
-///
-/// Only [`check_placement`] creates one, so holding a `Placement` means the range lies inside
-/// the transfer a live DDP tag was bound to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Placement {
-    tag: DdpTag,
-    sw_tag: u32,
-    buffer: BufferId,
-    xfer_len: u32,
-    offset: u32,
-    len: u32,
-}
-
-impl Placement {
-    /// The DDP tag the payload was addressed to.
-    pub fn tag(&self) -> DdpTag {
-        self.tag
-    }
-
-    /// The task's software tag.
-    pub fn sw_tag(&self) -> u32 {
-        self.sw_tag
-    }
-
-    /// The buffer the payload goes to.
-    pub fn buffer(&self) -> BufferId {
-        self.buffer
-    }
-
-    /// Length of the bound transfer.
-    pub fn xfer_len(&self) -> u32 {
-        self.xfer_len
-    }
-
-    /// Byte range within the transfer (0 = first byte of the bound buffer's data).
-    pub fn range(&self) -> Range<usize> {
-        // offset + len <= xfer_len was checked, so neither sum overflows.
-        self.offset as usize..(self.offset + self.len) as usize
-    }
-
-    /// The status word reported for a placed payload.
-    pub fn status(&self) -> DdpStatus {
-        DdpStatus::DDP_PDU
-    }
-}
+use crate::ppm::Ppm;
+use crate::tag::TagError;
 
 /// The status bits for a tag the page-pod manager refused (see the module table).
 fn refusal_status(error: TagError) -> DdpStatus {
@@ -89,13 +42,14 @@ fn refusal_status(error: TagError) -> DdpStatus {
     }
 }
 
-/// Checks that `len` bytes at `buffer_offset` of the transfer `itt` names may be placed.
-pub fn check_placement(
+/// Checks that `len` bytes at `buffer_offset` of the transfer `itt` names may be placed, and
+/// returns their range within the transfer (0 = first byte of the bound buffer's data).
+pub(crate) fn check_placement(
     ppm: &Ppm,
     itt: u32,
     buffer_offset: u32,
     len: u32,
-) -> Result<Placement, DdpStatus> {
+) -> Result<Range<usize>, DdpStatus> {
     let binding = ppm.lookup(itt).map_err(refusal_status)?;
     let end = buffer_offset
         .checked_add(len)
@@ -103,66 +57,15 @@ pub fn check_placement(
     if end > binding.xfer_len {
         return Err(DdpStatus::OFFSET_ERR);
     }
-    Ok(Placement {
-        tag: binding.tag,
-        sw_tag: binding.sw_tag,
-        buffer: binding.buffer,
-        xfer_len: binding.xfer_len,
-        offset: buffer_offset,
-        len,
-    })
-}
-
-/// A checked placement that still does not fit the slices handed to [`place`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
-pub enum PlaceError {
-    /// The payload is not the length that was checked.
-    #[error("payload is {actual} bytes, the placement was checked for {expected}")]
-    SourceLength {
-        /// Checked length.
-        expected: usize,
-        /// Payload length.
-        actual: usize,
-    },
-    /// The destination is smaller than the bound transfer: not the bound buffer.
-    #[error("destination holds {actual} bytes, the bound transfer is {needed}")]
-    DestinationTooShort {
-        /// Transfer length.
-        needed: usize,
-        /// Destination length.
-        actual: usize,
-    },
-}
-
-/// Copies `src` into `dst` (the bound buffer, starting at transfer offset 0) at the checked
-/// range. Writes nothing unless both lengths match the placement.
-pub fn place(placement: &Placement, dst: &mut [u8], src: &[u8]) -> Result<(), PlaceError> {
-    let range = placement.range();
-    if src.len() != range.len() {
-        return Err(PlaceError::SourceLength {
-            expected: range.len(),
-            actual: src.len(),
-        });
-    }
-    let too_short = PlaceError::DestinationTooShort {
-        needed: placement.xfer_len as usize,
-        actual: dst.len(),
-    };
-    if dst.len() < placement.xfer_len as usize {
-        return Err(too_short);
-    }
-    // The range ends at or before xfer_len, so this lookup succeeds after the check above.
-    let target = dst.get_mut(range).ok_or(too_short)?;
-    target.copy_from_slice(src);
-    Ok(())
+    Ok(buffer_offset as usize..end as usize)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ppm::{sgl_for_contiguous, DdpRequest, PpmConfig};
+    use crate::ppm::{sgl_for_contiguous, BufferId, DdpRequest, PpmConfig};
     use crate::ppod::PageSize;
-    use crate::tag::Color;
+    use crate::tag::{Color, DdpTag};
     use crate::tid::Tid;
     use proptest::prelude::*;
 
@@ -226,10 +129,8 @@ mod tests {
         offset: u32,
         len: u32,
     ) -> Result<(), DdpStatus> {
-        let placement = check_placement(ppm, itt, offset, len)?;
-        let src = vec![0x5A; len as usize];
-        place(&placement, buffer.body_mut(), &src)
-            .expect("checked placement fits the bound buffer");
+        let range = check_placement(ppm, itt, offset, len)?;
+        buffer.body_mut()[range].fill(0x5A);
         Ok(())
     }
 
@@ -253,17 +154,13 @@ mod tests {
         let first: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
         let second: Vec<u8> = (0..XFER - 8192).map(|i| (i % 241) as u8 ^ 0xFF).collect();
 
-        let placement = check_placement(&ppm, tag.raw(), 0, 8192).unwrap();
-        assert_eq!(placement.range(), 0..8192);
-        assert_eq!(placement.buffer(), BufferId(11));
-        assert_eq!(placement.sw_tag(), 77);
-        assert_eq!(placement.tag(), tag);
-        assert_eq!(placement.status(), DdpStatus::DDP_PDU);
-        place(&placement, buffer.body_mut(), &first).unwrap();
+        let range = check_placement(&ppm, tag.raw(), 0, 8192).unwrap();
+        assert_eq!(range, 0..8192);
+        buffer.body_mut()[range].copy_from_slice(&first);
         assert!(buffer.body()[8192..].iter().all(|&b| b == BODY_BYTE));
 
-        let placement = check_placement(&ppm, tag.raw(), 8192, XFER - 8192).unwrap();
-        place(&placement, buffer.body_mut(), &second).unwrap();
+        let range = check_placement(&ppm, tag.raw(), 8192, XFER - 8192).unwrap();
+        buffer.body_mut()[range].copy_from_slice(&second);
 
         assert_eq!(&buffer.body()[..8192], first.as_slice());
         assert_eq!(&buffer.body()[8192..], second.as_slice());
@@ -272,7 +169,7 @@ mod tests {
         // Exactly up to max_offset, and an empty payload at the very end, are allowed.
         assert!(check_placement(&ppm, tag.raw(), XFER - 1, 1).is_ok());
         assert_eq!(
-            check_placement(&ppm, tag.raw(), XFER, 0).map(|p| p.range()),
+            check_placement(&ppm, tag.raw(), XFER, 0),
             Ok(XFER as usize..XFER as usize)
         );
     }
@@ -353,30 +250,6 @@ mod tests {
         assert_refused(&ppm, itt, u32::MAX, u32::MAX, DdpStatus::OFFSET_ERR);
     }
 
-    #[test]
-    fn place_refuses_mismatched_slices() {
-        let (ppm, tag) = bound();
-        let placement = check_placement(&ppm, tag.raw(), 100, 200).unwrap();
-        let mut buffer = Guarded::new(XFER as usize);
-        assert_eq!(
-            place(&placement, buffer.body_mut(), &[1u8; 199]),
-            Err(PlaceError::SourceLength {
-                expected: 200,
-                actual: 199
-            })
-        );
-        let mut short = vec![0u8; XFER as usize - 1];
-        assert_eq!(
-            place(&placement, &mut short, &[1u8; 200]),
-            Err(PlaceError::DestinationTooShort {
-                needed: XFER as usize,
-                actual: XFER as usize - 1
-            })
-        );
-        assert!(short.iter().all(|&b| b == 0));
-        assert!(buffer.body_untouched() && buffer.guards_intact());
-    }
-
     /// ITTs near the live tag (flipped bits, other colors, neighbouring indices) or anywhere.
     fn hostile_itt(live: u32) -> impl Strategy<Value = u32> {
         prop_oneof![
@@ -405,14 +278,14 @@ mod tests {
             let (ppm, tag) = bound();
             let mut buffer = Guarded::new(XFER as usize);
             match check_placement(&ppm, itt, offset, len) {
-                Ok(placement) => {
+                Ok(range) => {
                     // Only the live tag (bits above the no-DDP bit are ignored) is placed.
                     prop_assert_eq!(itt & ppm.tag_format().idx_clr_mask(), tag.raw());
                     prop_assert!(ppm.tag_format().is_ddp_tag(itt));
-                    prop_assert!(placement.range().end <= XFER as usize);
-                    let src = vec![0x3C; placement.range().len()];
-                    prop_assert!(place(&placement, buffer.body_mut(), &src).is_ok());
-                    prop_assert!(buffer.body()[placement.range()].iter().all(|&b| b == 0x3C));
+                    prop_assert!(range.end <= XFER as usize);
+                    prop_assert_eq!(range.len(), len as usize);
+                    buffer.body_mut()[range.clone()].fill(0x3C);
+                    prop_assert!(buffer.body()[range].iter().all(|&b| b == 0x3C));
                 }
                 Err(status) => {
                     prop_assert!(!status.is_placed());

@@ -14,31 +14,30 @@ use std::collections::HashMap;
 use thiserror::Error;
 
 use crate::pod_bitmap::PodBitmap;
-use crate::ppod::{build_pods, pages_for, PagePod, PageSize, PodHeader, PPOD_PAGES};
-use crate::tag::{
-    task_of_sw_tag, task_sw_tag, Color, DdpTag, Decoded, Generation, TagError, TagFormat,
-    TagFormatError,
-};
+use crate::ppod::{pages_for, PageSize, PPOD_PAGES};
+#[cfg(test)]
+use crate::tag::{task_of_sw_tag, Decoded};
+use crate::tag::{task_sw_tag, Color, DdpTag, Generation, TagError, TagFormat, TagFormatError};
 use crate::tid::Tid;
 
 /// Default smallest transfer worth DDP (`DDP_THRESHOLD` in the ppm era).
-pub const DDP_THRESHOLD: u32 = 512;
+pub(crate) const DDP_THRESHOLD: u32 = 512;
 /// DDP is turned off for regions with fewer pods than this.
 pub const DDP_MIN_PPMAX: u32 = 1024;
 /// The kernel passes the page count as an `unsigned short`.
-pub const MAX_DDP_PAGES: u64 = u16::MAX as u64;
+pub(crate) const MAX_DDP_PAGES: u64 = u16::MAX as u64;
 /// Scatter-gather offsets must be multiples of this.
 const SG_OFFSET_ALIGN: u32 = 4;
 
 /// Which I/O buffer a binding places into: the ublk tag's buffer in copy mode, or the fixed
 /// (registered) buffer index in zero-copy mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct BufferId(pub u32);
+pub(crate) struct BufferId(pub u32);
 
 /// One scatter-gather entry of a read buffer, like a kernel `scatterlist` entry: a page-aligned
 /// address, the offset of the data in that page and the data length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SgEntry {
+pub(crate) struct SgEntry {
     /// Page-aligned address of the entry's first page.
     pub page_addr: u64,
     /// Offset of the data within the first page.
@@ -47,9 +46,10 @@ pub struct SgEntry {
     pub len: u32,
 }
 
+#[cfg(test)]
 /// Describes a virtually contiguous buffer at `addr` of `len` bytes as one entry per page,
 /// the shape `cxgbi_ddp_sgl_check` expects. Returns `None` if the buffer wraps the address space.
-pub fn sgl_for_contiguous(addr: u64, len: u32, page_size: PageSize) -> Option<Vec<SgEntry>> {
+pub(crate) fn sgl_for_contiguous(addr: u64, len: u32, page_size: PageSize) -> Option<Vec<SgEntry>> {
     let page_bytes = u64::from(page_size.bytes());
     let end = addr.checked_add(u64::from(len))?;
     let mut entries = Vec::new();
@@ -190,7 +190,7 @@ pub enum PpmConfigError {
 
 /// Event counts, for statistics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PpmCounters {
+pub(crate) struct PpmCounters {
     /// DDP tags granted.
     pub reserved: u64,
     /// DDP tags released.
@@ -211,7 +211,7 @@ pub struct PpmCounters {
 
 /// A read buffer to bind to a DDP tag.
 #[derive(Clone, Copy, Debug)]
-pub struct DdpRequest<'a> {
+pub(crate) struct DdpRequest<'a> {
     /// The I/O buffer the data goes to.
     pub buffer: BufferId,
     /// Connection whose pods these are.
@@ -230,21 +230,21 @@ pub struct Binding {
     pub tag: DdpTag,
     /// The task's software tag (`caller_data`): for a binding made by
     /// [`Ppm::reserve_itt`], the task number and its generation (see `tag`).
-    pub sw_tag: u32,
+    pub(crate) sw_tag: u32,
     /// The I/O buffer.
-    pub buffer: BufferId,
+    pub(crate) buffer: BufferId,
     /// Connection the pods were written for.
-    pub tid: Tid,
+    pub(crate) tid: Tid,
     /// Transfer length, the highest offset + 1 that may be placed.
-    pub xfer_len: u32,
+    pub(crate) xfer_len: u32,
     /// Offset of the data in the first page.
-    pub page_offset: u32,
+    pub(crate) page_offset: u32,
     /// Pods held, starting at the tag's index.
-    pub npods: u32,
+    pub(crate) npods: u32,
     /// Page size the pods use.
-    pub page_size: PageSize,
+    pub(crate) page_size: PageSize,
     /// Page addresses in transfer order.
-    pub pages: Vec<u64>,
+    pub(crate) pages: Vec<u64>,
 }
 
 /// The ITT chosen for a task.
@@ -275,7 +275,7 @@ pub struct Ppm {
 
 impl Ppm {
     /// A manager for `config.ppmax` pods, all free, every color 0.
-    pub fn new(config: PpmConfig) -> Result<Ppm, PpmConfigError> {
+    pub(crate) fn new(config: PpmConfig) -> Result<Ppm, PpmConfigError> {
         let format = TagFormat::new(config.ppmax)?;
         let page_size = if config.ppmax < DDP_MIN_PPMAX {
             Err(DdpDisabledReason::TooFewPods {
@@ -307,22 +307,28 @@ impl Ppm {
     }
 
     /// The page size DDP uses, or why DDP is off.
-    pub fn ddp_page_size(&self) -> Result<PageSize, DdpDisabledReason> {
+    pub(crate) fn ddp_page_size(&self) -> Result<PageSize, DdpDisabledReason> {
         self.page_size
     }
 
+    #[cfg(test)]
     /// Event counts so far.
-    pub fn counters(&self) -> PpmCounters {
+    pub(crate) fn counters(&self) -> PpmCounters {
         self.counters
     }
 
+    #[cfg(test)]
     /// Pods currently allocated.
-    pub fn pods_in_use(&self) -> u32 {
+    pub(crate) fn pods_in_use(&self) -> u32 {
         self.bindings.values().map(|binding| binding.npods).sum()
     }
 
     /// Binds `request`'s buffer to freshly allocated pods and returns the DDP tag.
-    pub fn reserve(&mut self, sw_tag: u32, request: &DdpRequest<'_>) -> Result<DdpTag, PpmError> {
+    pub(crate) fn reserve(
+        &mut self,
+        sw_tag: u32,
+        request: &DdpRequest<'_>,
+    ) -> Result<DdpTag, PpmError> {
         let result = self.try_reserve(sw_tag, request);
         let counters = &mut self.counters;
         match result {
@@ -421,7 +427,7 @@ impl Ppm {
     /// successive reservations of a task give the same non-DDP ITT (a DDP tag's color does the
     /// same for DDP tags). `task` must be below [`SW_TASK_LIMIT`](crate::tag::SW_TASK_LIMIT),
     /// so every task has a non-DDP fallback.
-    pub fn reserve_itt(
+    pub(crate) fn reserve_itt(
         &mut self,
         task: u32,
         ddp: Option<&DdpRequest<'_>>,
@@ -484,35 +490,24 @@ impl Ppm {
         Ok(binding)
     }
 
+    #[cfg(test)]
     /// The software tag behind an ITT (`cxgbi_parse_pdu_itt`): the bound `caller_data` of a DDP
     /// tag (which must be live), or the decoded value of a non-DDP tag.
-    pub fn sw_tag_of(&self, itt: u32) -> Result<u32, TagError> {
+    pub(crate) fn sw_tag_of(&self, itt: u32) -> Result<u32, TagError> {
         match self.format.decode_itt(itt) {
             Decoded::NonDdp { sw_tag } => Ok(sw_tag),
             Decoded::Ddp { .. } => self.lookup(itt).map(|binding| binding.sw_tag),
         }
     }
 
+    #[cfg(test)]
     /// The task an ITT from [`reserve_itt`](Self::reserve_itt) stands for: the task number of
     /// its software tag (see [`sw_tag_of`](Self::sw_tag_of)), whatever the generation.
-    pub fn task_of_itt(&self, itt: u32) -> Result<u32, TagError> {
+    pub(crate) fn task_of_itt(&self, itt: u32) -> Result<u32, TagError> {
         let sw_tag = self.sw_tag_of(itt)?;
         task_of_sw_tag(sw_tag)
             .map(|(task, _)| task)
             .ok_or(TagError::NotATask { itt, sw_tag })
-    }
-
-    /// The pods to write into adapter memory for a live tag, in index order.
-    pub fn pods(&self, tag: DdpTag) -> Result<Vec<PagePod>, TagError> {
-        let binding = self.lookup(tag.raw())?;
-        let header = PodHeader::for_tag(
-            &self.format,
-            binding.tag,
-            binding.tid,
-            binding.page_offset,
-            binding.xfer_len,
-        );
-        Ok(build_pods(header, &binding.pages))
     }
 
     /// Frees a live tag's pods and returns what it was bound to. The color stays; it advances
@@ -672,26 +667,6 @@ mod tests {
             4,
             "rotor continues after the first allocation"
         );
-    }
-
-    #[test]
-    fn pods_carry_header_and_pages() {
-        let mut ppm = ppm(1024);
-        let sgl = sgl_for_contiguous(0x20_0200, 5 * PAGE, PageSize::Size4K).unwrap();
-        let tag = ppm.reserve(1, &request(&sgl, 5 * PAGE)).unwrap();
-        let pods = ppm.pods(tag).unwrap();
-        assert_eq!(pods.len(), 2); // 6 pages
-        let header = pods[0].header;
-        assert!(header.valid);
-        assert_eq!(header.tid, tid());
-        assert_eq!(header.tag_index_color, tag.raw());
-        assert_eq!(header.max_offset, 5 * PAGE);
-        assert_eq!(header.page_offset, 0x200);
-        assert_eq!(
-            pods[0].addrs,
-            [0x20_0000, 0x20_1000, 0x20_2000, 0x20_3000, 0x20_4000]
-        );
-        assert_eq!(pods[1].addrs, [0x20_4000, 0x20_5000, 0, 0, 0]);
     }
 
     #[test]

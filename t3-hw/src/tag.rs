@@ -37,25 +37,25 @@
 use thiserror::Error;
 
 /// Shift of the pod index inside a DDP tag (`PPOD_IDX_SHIFT`).
-pub const PPOD_IDX_SHIFT: u32 = 6;
+pub(crate) const PPOD_IDX_SHIFT: u32 = 6;
 /// Number of color bits below the index.
-pub const COLOR_BITS: u32 = 6;
+pub(crate) const COLOR_BITS: u32 = 6;
 /// Mask of the color field.
-pub const COLOR_MASK: u32 = (1 << COLOR_BITS) - 1;
+pub(crate) const COLOR_MASK: u32 = (1 << COLOR_BITS) - 1;
 /// The kernel caps the index width at this many bits (`PPOD_IDX_MAX_SIZE`).
-pub const PPOD_IDX_MAX_SIZE: u32 = 24;
+pub(crate) const PPOD_IDX_MAX_SIZE: u32 = 24;
 /// Bits 31:30 are the page selector; the rest of the tag must fit below them.
 const PAGE_SELECTOR_SHIFT: u32 = 30;
 /// A software tag must be below this (it must use at most 31 bits).
-pub const SW_TAG_LIMIT: u32 = 1 << 31;
+pub(crate) const SW_TAG_LIMIT: u32 = 1 << 31;
 /// Bits of a task's software tag that hold the task number.
-pub const SW_TASK_BITS: u32 = 20;
+pub(crate) const SW_TASK_BITS: u32 = 20;
 /// Task numbers must be below this.
-pub const SW_TASK_LIMIT: u32 = 1 << SW_TASK_BITS;
+pub(crate) const SW_TASK_LIMIT: u32 = 1 << SW_TASK_BITS;
 /// Width of the generation above the task number.
-pub const SW_GENERATION_BITS: u32 = u8::BITS;
+pub(crate) const SW_GENERATION_BITS: u32 = u8::BITS;
 /// Every task's software tag, whatever its generation, is below this.
-pub const SW_TASK_TAG_LIMIT: u32 = 1 << (SW_TASK_BITS + SW_GENERATION_BITS);
+pub(crate) const SW_TASK_TAG_LIMIT: u32 = 1 << (SW_TASK_BITS + SW_GENERATION_BITS);
 const _: () = assert!(SW_TASK_TAG_LIMIT < SW_TAG_LIMIT);
 
 /// "find last set": 1-based position of the highest set bit, 0 for 0 (the kernel's `fls`).
@@ -99,36 +99,38 @@ impl Color {
 /// It advances on every reservation of the task, so a non-DDP ITT from an earlier command of
 /// the task no longer matches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Generation(u8);
+pub(crate) struct Generation(u8);
 
 impl Generation {
+    #[cfg(test)]
     /// A generation value (every `u8` is one).
-    pub fn new(value: u8) -> Generation {
+    pub(crate) fn new(value: u8) -> Generation {
         Generation(value)
     }
 
     /// The generation as a number.
-    pub fn value(self) -> u8 {
+    pub(crate) fn value(self) -> u8 {
         self.0
     }
 
     /// The generation of the next reservation: 255 wraps to 0.
-    pub fn next(self) -> Generation {
+    pub(crate) fn next(self) -> Generation {
         Generation(self.0.wrapping_add(1))
     }
 }
 
 /// The software tag of `task`'s reservation in `generation`.
-pub fn task_sw_tag(task: u32, generation: Generation) -> Result<u32, TagError> {
+pub(crate) fn task_sw_tag(task: u32, generation: Generation) -> Result<u32, TagError> {
     if task >= SW_TASK_LIMIT {
         return Err(TagError::TaskTooLarge { task });
     }
     Ok(u32::from(generation.value()) << SW_TASK_BITS | task)
 }
 
+#[cfg(test)]
 /// The task number and generation of a task's software tag; `None` for a software tag that is
 /// not a task's (at or above [`SW_TASK_TAG_LIMIT`]).
-pub fn task_of_sw_tag(sw_tag: u32) -> Option<(u32, Generation)> {
+pub(crate) fn task_of_sw_tag(sw_tag: u32) -> Option<(u32, Generation)> {
     (sw_tag < SW_TASK_TAG_LIMIT).then(|| {
         // Below SW_TASK_TAG_LIMIT the bits above the task number fit a u8.
         let generation = (sw_tag >> SW_TASK_BITS) as u8;
@@ -163,7 +165,7 @@ impl DdpTag {
 
 /// What an ITT means under a tag format, before any check against the allocation state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decoded {
+pub(crate) enum Decoded {
     /// A DDP tag: the pod index (not yet checked against `ppmax`) and color.
     Ddp {
         /// Pod index from the index field.
@@ -287,7 +289,7 @@ impl TagFormat {
     /// The kernel takes `bits = fls(ppmax)` capped at 24; with 24 bits the no-DDP bit would be
     /// bit 30 (inside the page selector) and the free-bit count negative, so this model refuses
     /// `ppmax >= 2^23` instead. Real T3 pod regions are far smaller.
-    pub fn new(ppmax: u32) -> Result<TagFormat, TagFormatError> {
+    pub(crate) fn new(ppmax: u32) -> Result<TagFormat, TagFormatError> {
         if ppmax == 0 {
             return Err(TagFormatError::ZeroPpmax);
         }
@@ -311,57 +313,64 @@ impl TagFormat {
     }
 
     /// Number of pods in the region.
-    pub fn ppmax(&self) -> u32 {
+    pub(crate) fn ppmax(&self) -> u32 {
         self.ppmax
     }
 
+    #[cfg(test)]
     /// The TAGMASK value programmed into the adapter: `1 << (bits + 6)`.
-    pub fn tagmask(&self) -> u32 {
+    pub(crate) fn tagmask(&self) -> u32 {
         1 << (self.rsvd_bits - 1)
     }
 
+    #[cfg(test)]
     /// `B`: bits used by index, color and the no-DDP bit.
-    pub fn rsvd_bits(&self) -> u32 {
+    pub(crate) fn rsvd_bits(&self) -> u32 {
         self.rsvd_bits
     }
 
+    #[cfg(test)]
     /// Width of the index field.
-    pub fn idx_bits(&self) -> u32 {
+    pub(crate) fn idx_bits(&self) -> u32 {
         self.idx_bits
     }
 
+    #[cfg(test)]
     /// The no-DDP bit.
-    pub fn no_ddp_mask(&self) -> u32 {
+    pub(crate) fn no_ddp_mask(&self) -> u32 {
         self.no_ddp_mask
     }
 
+    #[cfg(test)]
     /// Mask of the index field after shifting it down by [`PPOD_IDX_SHIFT`].
-    pub fn idx_mask(&self) -> u32 {
+    pub(crate) fn idx_mask(&self) -> u32 {
         self.idx_mask
     }
 
     /// Index and color bits (everything below the no-DDP bit).
-    pub fn idx_clr_mask(&self) -> u32 {
+    pub(crate) fn idx_clr_mask(&self) -> u32 {
         self.idx_clr_mask
     }
 
+    #[cfg(test)]
     /// Index, color and the no-DDP bit.
-    pub fn rsvd_mask(&self) -> u32 {
+    pub(crate) fn rsvd_mask(&self) -> u32 {
         self.rsvd_mask
     }
 
+    #[cfg(test)]
     /// Unused bits between the no-DDP bit and the page selector.
-    pub fn free_bits(&self) -> u32 {
+    pub(crate) fn free_bits(&self) -> u32 {
         self.free_bits
     }
 
     /// Whether `itt` is a DDP tag (no-DDP bit clear).
-    pub fn is_ddp_tag(&self, itt: u32) -> bool {
+    pub(crate) fn is_ddp_tag(&self, itt: u32) -> bool {
         itt & self.no_ddp_mask == 0
     }
 
     /// Builds the DDP tag `(index << 6) | color` for a pod index inside the region.
-    pub fn make_ddp_tag(&self, index: u32, color: Color) -> Result<DdpTag, TagError> {
+    pub(crate) fn make_ddp_tag(&self, index: u32, color: Color) -> Result<DdpTag, TagError> {
         let raw = (index << PPOD_IDX_SHIFT) | u32::from(color.value());
         if index >= self.ppmax {
             return Err(TagError::IndexOutOfRange {
@@ -394,7 +403,7 @@ impl TagFormat {
     }
 
     /// Splits any 32-bit ITT into its meaning; never fails (validation is separate).
-    pub fn decode_itt(&self, itt: u32) -> Decoded {
+    pub(crate) fn decode_itt(&self, itt: u32) -> Decoded {
         if self.is_ddp_tag(itt) {
             Decoded::Ddp {
                 index: (itt >> PPOD_IDX_SHIFT) & self.idx_mask,
@@ -410,7 +419,7 @@ impl TagFormat {
     /// The index and color of an ITT that must be a DDP tag naming a pod inside the region.
     ///
     /// Allocation state and color currency are the page-pod manager's checks.
-    pub fn ddp_parts(&self, itt: u32) -> Result<(u32, Color), TagError> {
+    pub(crate) fn ddp_parts(&self, itt: u32) -> Result<(u32, Color), TagError> {
         match self.decode_itt(itt) {
             Decoded::NonDdp { .. } => Err(TagError::NotDdp { itt }),
             Decoded::Ddp { index, .. } if index >= self.ppmax => Err(TagError::IndexOutOfRange {

@@ -8,9 +8,9 @@
 use thiserror::Error;
 
 /// Number of bits a TID occupies.
-pub const TID_BITS: u32 = 24;
+pub(crate) const TID_BITS: u32 = 24;
 /// Largest representable TID.
-pub const TID_MAX: u32 = (1 << TID_BITS) - 1;
+pub(crate) const TID_MAX: u32 = (1 << TID_BITS) - 1;
 
 /// A connection's hardware TID (24 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -12,17 +12,17 @@ use crate::ppod::PageSize;
 use crate::tid::Tid;
 
 /// Length of an iSCSI Basic Header Segment.
-pub const BHS_LEN: usize = 48;
+pub(crate) const BHS_LEN: usize = 48;
 /// Bytes of one CRC32C digest.
-pub const DIGEST_LEN: u32 = 4;
+pub(crate) const DIGEST_LEN: u32 = 4;
 
 /// TCB word holding the DDP page-size index and the ULP submode.
-pub const TCB_ULP_WORD: u16 = 31;
+pub(crate) const TCB_ULP_WORD: u16 = 31;
 /// Field of TCB word 31 holding the DDP page-size index.
-pub const TCB_DDP_PAGE_SIZE_MASK: u64 = 0xF000_0000;
+pub(crate) const TCB_DDP_PAGE_SIZE_MASK: u64 = 0xF000_0000;
 const TCB_DDP_PAGE_SIZE_SHIFT: u32 = 28;
 /// Field of TCB word 31 holding the ULP submode (digest insertion/checking).
-pub const TCB_ULP_SUBMODE_MASK: u64 = 0x0F00_0000;
+pub(crate) const TCB_ULP_SUBMODE_MASK: u64 = 0x0F00_0000;
 const TCB_ULP_SUBMODE_SHIFT: u32 = 24;
 
 /// Which digests the adapter inserts on transmit and checks on receive (ULP submode bits:
@@ -284,24 +284,15 @@ impl SetTcbField {
 }
 
 /// The DDP page size programmed into a TCB word 31 value.
-pub fn tcb_ddp_page_size(word31: u64) -> Option<PageSize> {
+pub(crate) fn tcb_ddp_page_size(word31: u64) -> Option<PageSize> {
     let index = (word31 & TCB_DDP_PAGE_SIZE_MASK) >> TCB_DDP_PAGE_SIZE_SHIFT;
     u8::try_from(index).ok().and_then(PageSize::from_index)
 }
 
 /// The ULP submode programmed into a TCB word 31 value.
-pub fn tcb_ulp_submode(word31: u64) -> Option<UlpSubmode> {
+pub(crate) fn tcb_ulp_submode(word31: u64) -> Option<UlpSubmode> {
     let bits = (word31 & TCB_ULP_SUBMODE_MASK) >> TCB_ULP_SUBMODE_SHIFT;
     u8::try_from(bits).ok().and_then(UlpSubmode::from_bits)
-}
-
-/// The adapter queue a request travels on: priority bit 0 picks CTRL (1) or OFLD (0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OffloadQueue {
-    /// Offload queue: data and teardown, in order with the connection's transmit data.
-    Ofld,
-    /// Control queue: setup, ACK and control messages, not held behind data.
-    Ctrl,
 }
 
 /// A request to the adapter.
@@ -340,20 +331,6 @@ pub enum WorkRequest {
 }
 
 impl WorkRequest {
-    /// The queue the request travels on (from its CPL priority).
-    pub fn queue(&self) -> OffloadQueue {
-        match self {
-            // DATA priority: ordered with the connection's transmit stream.
-            WorkRequest::TxData(_)
-            | WorkRequest::CloseCon { .. }
-            | WorkRequest::AbortReq { .. } => OffloadQueue::Ofld,
-            // SETUP, CONTROL and ACK priorities.
-            WorkRequest::ActOpen { .. }
-            | WorkRequest::SetTcbField(_)
-            | WorkRequest::RxDataAck { .. } => OffloadQueue::Ctrl,
-        }
-    }
-
     /// The connection the request is for; `None` for an open (no TID yet).
     pub fn tid(&self) -> Option<Tid> {
         match self {
@@ -540,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn queues_follow_cpl_priorities() {
+    fn requests_name_their_connection() {
         let peer: SocketAddr = "192.0.2.1:3260".parse().unwrap();
         let nop = PduRef::new(header(0, 0), Payload::None).unwrap();
         let cases = [
@@ -550,17 +527,14 @@ mod tests {
                     peer,
                     local: None,
                 },
-                OffloadQueue::Ctrl,
                 None,
             ),
             (
                 WorkRequest::TxData(TxData::new(tid(), nop, UlpSubmode::default(), false)),
-                OffloadQueue::Ofld,
                 Some(tid()),
             ),
             (
                 WorkRequest::SetTcbField(SetTcbField::ddp_page_size(tid(), PageSize::Size4K)),
-                OffloadQueue::Ctrl,
                 Some(tid()),
             ),
             (
@@ -568,22 +542,12 @@ mod tests {
                     tid: tid(),
                     credits: 10240,
                 },
-                OffloadQueue::Ctrl,
                 Some(tid()),
             ),
-            (
-                WorkRequest::CloseCon { tid: tid() },
-                OffloadQueue::Ofld,
-                Some(tid()),
-            ),
-            (
-                WorkRequest::AbortReq { tid: tid() },
-                OffloadQueue::Ofld,
-                Some(tid()),
-            ),
+            (WorkRequest::CloseCon { tid: tid() }, Some(tid())),
+            (WorkRequest::AbortReq { tid: tid() }, Some(tid())),
         ];
-        for (request, queue, request_tid) in cases {
-            assert_eq!(request.queue(), queue, "{request:?}");
+        for (request, request_tid) in cases {
             assert_eq!(request.tid(), request_tid, "{request:?}");
         }
     }

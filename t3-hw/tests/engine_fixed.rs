@@ -31,9 +31,7 @@ fn fixed_buffer_receives_by_read_fixed_and_sends_by_write_fixed() {
     let tid = open(&mut ring, 0x10000, peer.addr);
 
     let reservation = ring.engine_mut().reserve_ddp(tid, TASK, 1, 65536).unwrap();
-    let tag = reservation.ddp.expect("a DDP tag");
-    let pods = ring.engine().ppm().pods(tag).unwrap();
-    assert_eq!(pods[0].addrs[0], 1 << 63, "fixed buffer 0, offset 0");
+    assert!(reservation.ddp.is_some(), "a DDP tag");
 
     let data = pattern(65536, 11);
     peer.write(data_in(reservation.itt, 0, &data, Digests::NONE));

@@ -2,6 +2,8 @@
 //! on hand-built inputs that reach placement, on pseudo-random ones, and on every input the
 //! fuzzer found a failure with. No socket I/O: the harness plays the kernel.
 
+// The fuzz crate exports this module; here it is private.
+#[allow(unreachable_pub)]
 #[path = "../fuzz/src/rx_stream.rs"]
 mod rx_stream;
 

@@ -27,7 +27,7 @@ const DAEMON_EXIT_STEP: Duration = Duration::from_millis(100);
 const REDACTED: &str = "<redacted>";
 
 #[derive(Debug, Error)]
-pub enum AdminError {
+pub(crate) enum AdminError {
     #[error("ublk_drv is not loaded (modprobe ublk_drv)")]
     NoDriver,
     #[error("can't get dev info from {id}: {}", describe(.error))]
@@ -43,7 +43,7 @@ pub enum AdminError {
 }
 
 /// ublksrv checks for the module before anything else.
-pub fn check_driver() -> Result<(), AdminError> {
+pub(crate) fn check_driver() -> Result<(), AdminError> {
     if Path::new("/sys/module/ublk_drv").exists() {
         Ok(())
     } else {
@@ -52,7 +52,7 @@ pub fn check_driver() -> Result<(), AdminError> {
 }
 
 /// Every ublk device id, ascending.
-pub fn device_ids() -> Vec<u32> {
+pub(crate) fn device_ids() -> Vec<u32> {
     let mut ids: Vec<u32> = std::fs::read_dir("/sys/class/ublk-char")
         .into_iter()
         .flatten()
@@ -105,7 +105,7 @@ fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
 /// A record's target object with every secret hidden: the URL is re-written with its
 /// passwords redacted, and any field named like a password or secret is replaced (but
 /// `secret_source`, which only says where the secrets come from).
-pub fn redacted_target(target: &Value) -> Value {
+pub(crate) fn redacted_target(target: &Value) -> Value {
     let mut target = target.clone();
     if let Value::Object(fields) = &mut target {
         for (name, value) in fields.iter_mut() {
@@ -127,7 +127,7 @@ pub fn redacted_target(target: &Value) -> Value {
 }
 
 /// The lines ublksrv's `ublk list` prints for one device.
-pub fn format_device(
+pub(crate) fn format_device(
     info: &sys::ublksrv_ctrl_dev_info,
     params: &sys::ublk_params,
     record: Option<&DeviceRecord>,
@@ -169,7 +169,7 @@ pub fn format_device(
 }
 
 /// The record with secrets hidden, pretty-printed (`list -v`).
-pub fn format_record_verbose(record: &DeviceRecord) -> String {
+pub(crate) fn format_record_verbose(record: &DeviceRecord) -> String {
     let mut json = record.json.clone();
     if let Some(target) = json.get("target").map(redacted_target) {
         json["target"] = target;
@@ -179,7 +179,7 @@ pub fn format_record_verbose(record: &DeviceRecord) -> String {
 
 /// How `list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     /// ublksrv's lines, then ours (see [`listing::format_listing`]).
     Plain,
     /// The record as JSON, secrets redacted (`-v`).
@@ -190,14 +190,14 @@ pub enum ListFormat {
 
 /// Where `list` finds records and status sockets.
 #[derive(Debug, Clone)]
-pub struct ListDirs {
+pub(crate) struct ListDirs {
     pub records: PathBuf,
     pub sockets: PathBuf,
 }
 
 impl ListDirs {
     /// The daemons' own places.
-    pub fn standard() -> ListDirs {
+    pub(crate) fn standard() -> ListDirs {
         ListDirs {
             records: PathBuf::from(pidfile::RUN_DIR),
             sockets: PathBuf::from(server::SOCKET_DIR),
@@ -262,7 +262,7 @@ fn print_json(document: &ListDocument) -> Result<(), AdminError> {
 }
 
 /// Prints device `id` like ublksrv's `ublk list -n id`, with our lines after (or as JSON).
-pub fn list_one(id: u32, format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
+pub(crate) fn list_one(id: u32, format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
     let (listing, text) = describe_device(id, format == ListFormat::Verbose, dirs)?;
     if format == ListFormat::Json {
         return print_json(&ListDocument::new(vec![listing]));
@@ -272,7 +272,7 @@ pub fn list_one(id: u32, format: ListFormat, dirs: &ListDirs) -> Result<(), Admi
 }
 
 /// Prints every device; devices that vanish meanwhile are skipped.
-pub fn list_all(format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
+pub(crate) fn list_all(format: ListFormat, dirs: &ListDirs) -> Result<(), AdminError> {
     let mut listings = Vec::new();
     for id in device_ids() {
         match describe_device(id, format == ListFormat::Verbose, dirs) {
@@ -347,7 +347,7 @@ fn vanished_is_done(
 /// Our daemon is told first (SIGTERM), so requests it holds for a session that is down fail
 /// at once instead of after the replacement timeout: STOP_DEV alone waits for every
 /// request the daemon has, and the daemon cannot see that STOP_DEV is waiting.
-pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
+pub(crate) fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
     let ctrl = open(id)?;
     if let Some(pid) = daemon_alive(run_dir, id) {
         // SAFETY: plain kill(2) of the pid the device's record names.
@@ -375,7 +375,7 @@ pub fn del_one(id: u32, run_dir: &Path) -> Result<(), AdminError> {
 
 /// STOP_DEV alone, as ublksrv's `ublk del` sends it before waiting for the daemon: our
 /// daemon then leaves the device for the caller to delete (see `device::StopCause`).
-pub fn stop_only(id: u32) -> Result<(), AdminError> {
+pub(crate) fn stop_only(id: u32) -> Result<(), AdminError> {
     open(id)?
         .kill_dev()
         .map(drop)
@@ -383,7 +383,7 @@ pub fn stop_only(id: u32) -> Result<(), AdminError> {
 }
 
 /// Deletes every device, stopping at the first that cannot be deleted.
-pub fn del_all(run_dir: &Path) -> Result<(), AdminError> {
+pub(crate) fn del_all(run_dir: &Path) -> Result<(), AdminError> {
     for id in device_ids() {
         match del_one(id, run_dir) {
             Ok(()) | Err(AdminError::NoDevice { .. }) => {}
@@ -418,7 +418,7 @@ const FEATURE_NAMES: [&str; 20] = [
 ];
 
 /// ublksrv's `features` output.
-pub fn format_features(features: u64) -> String {
+pub(crate) fn format_features(features: u64) -> String {
     let mut out = format!("ublk_drv features: 0x{features:x}\n");
     for bit in 0..64 {
         if features & (1 << bit) == 0 {
@@ -430,7 +430,7 @@ pub fn format_features(features: u64) -> String {
     out
 }
 
-pub fn features() -> Result<(), AdminError> {
+pub(crate) fn features() -> Result<(), AdminError> {
     let features = UblkCtrl::get_features().ok_or(AdminError::Features)?;
     io::stdout().write_all(format_features(features).as_bytes())?;
     Ok(())

@@ -72,7 +72,7 @@ pub struct AddArgs {
     #[arg(long = "initiator-name", visible_alias = "initiator_name")]
     pub initiator_name: Option<String>,
     #[command(flatten)]
-    pub timeouts: TimeoutOverrides,
+    pub(crate) timeouts: TimeoutOverrides,
     /// Report the device id on this pipe (ublksrv's external-target protocol).
     #[arg(long = "eventfd", hide = true)]
     pub eventfd: Option<i32>,

@@ -17,7 +17,7 @@ use crate::device::notify;
 /// ublksrv's `ublk` starts targets with stdin, stdout and stderr closed. Anything opened then
 /// would get descriptor 0, 1 or 2 and receive stray prints (the iSCSI socket!), so they are
 /// pointed at /dev/null first.
-pub fn ensure_standard_fds() -> io::Result<()> {
+pub(crate) fn ensure_standard_fds() -> io::Result<()> {
     for fd in 0..=2 {
         // SAFETY: F_GETFD only reads the descriptor's flags.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 && Errno::last() == Errno::EBADF {
@@ -41,7 +41,7 @@ pub fn ensure_standard_fds() -> io::Result<()> {
 
 /// Points stdin, stdout and stderr at /dev/null: the daemon is on its own once the device is
 /// live and must not keep its starter's terminal or pipes open.
-pub fn detach_standard_fds() -> io::Result<()> {
+pub(crate) fn detach_standard_fds() -> io::Result<()> {
     let null = OpenOptions::new()
         .read(true)
         .write(true)
@@ -56,7 +56,7 @@ pub fn detach_standard_fds() -> io::Result<()> {
 }
 
 /// Which side of [`fork_to_background`] we are on.
-pub enum Forked {
+pub(crate) enum Forked {
     /// The shell's process: wait on this pipe for the daemon's verdict.
     Parent(File),
     /// The daemon (new session): report on this pipe.
@@ -65,7 +65,7 @@ pub enum Forked {
 
 /// Forks the daemon off, in a session of its own. Must be called while the process has a
 /// single thread.
-pub fn fork_to_background() -> io::Result<Forked> {
+pub(crate) fn fork_to_background() -> io::Result<Forked> {
     let (read, write) = nix::unistd::pipe()?;
     // SAFETY: the caller guarantees no other thread exists, so the child inherits a
     // consistent process.
@@ -84,7 +84,7 @@ pub fn fork_to_background() -> io::Result<Forked> {
 
 /// What the daemon reported on the pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Live(u32),
     Failed,
     /// The pipe closed with nothing (or a short value) written.
@@ -92,7 +92,7 @@ pub enum Verdict {
 }
 
 /// Reads the daemon's report: `dev_id + 1`, or the failure value.
-pub fn read_verdict(mut pipe: impl Read) -> Verdict {
+pub(crate) fn read_verdict(mut pipe: impl Read) -> Verdict {
     let mut bytes = [0u8; 8];
     let mut filled = 0;
     while filled < bytes.len() {
@@ -122,7 +122,7 @@ pub fn read_verdict(mut pipe: impl Read) -> Verdict {
 /// the file system would outlive its `umount` inside the daemon, which then cannot stop (the
 /// kernel's STOP_DEV waits for the file system's writes, which need the daemon). So every
 /// mount of a ublk device is detached in the copy; the caller's namespace keeps its mounts.
-pub fn private_mount_namespace() -> io::Result<()> {
+pub(crate) fn private_mount_namespace() -> io::Result<()> {
     unshare(CloneFlags::CLONE_NEWNS)?;
     mount(
         None::<&str>,
@@ -180,7 +180,7 @@ fn unescape_mountinfo(field: &str) -> String {
 
 /// What the control thread is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlSignal {
+pub(crate) enum ControlSignal {
     /// SIGTERM, SIGINT, SIGHUP: stop and remove the device.
     Stop,
     /// SIGUSR1: have the queues log their counters.
@@ -202,7 +202,7 @@ fn control_signals() -> SigSet {
 
 /// Blocks the control signals in this thread and every thread it starts afterwards, so they
 /// wait for [`wait_control_signal`].
-pub fn block_control_signals() {
+pub(crate) fn block_control_signals() {
     if let Err(error) =
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&control_signals()), None)
     {
@@ -211,7 +211,7 @@ pub fn block_control_signals() {
 }
 
 /// Waits up to `timeout` for a control signal.
-pub fn wait_control_signal(timeout: Duration) -> Option<ControlSignal> {
+pub(crate) fn wait_control_signal(timeout: Duration) -> Option<ControlSignal> {
     let set = control_signals();
     let timespec = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
@@ -227,7 +227,7 @@ pub fn wait_control_signal(timeout: Duration) -> Option<ControlSignal> {
 }
 
 /// The CPUs thread `tid` may run on.
-pub fn thread_cpus(tid: i32) -> Vec<usize> {
+pub(crate) fn thread_cpus(tid: i32) -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: the set is valid for writes of its own size.

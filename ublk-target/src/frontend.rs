@@ -85,7 +85,7 @@ enum Described {
 }
 
 /// The front end as a clap command, for its man page and completions (not for parsing).
-pub fn described_command() -> clap::Command {
+pub(crate) fn described_command() -> clap::Command {
     <Described as clap::CommandFactory>::command()
         .version(env!("CARGO_PKG_VERSION"))
         // The front end answers -v / --version, as ublksrv's does.
@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
 }
 
 /// The value of `-X VALUE`, `-XVALUE`, `--long VALUE` or `--long=VALUE`, as getopt finds it.
-pub fn option_value(args: &[OsString], short: char, long: &str) -> Option<String> {
+pub(crate) fn option_value(args: &[OsString], short: char, long: &str) -> Option<String> {
     let short_flag = format!("-{short}");
     let long_flag = format!("--{long}");
     let long_eq = format!("--{long}=");
@@ -212,7 +212,7 @@ fn recover(args: &[OsString]) -> ExitCode {
 
 /// Where `ublk.TYPE` is: beside this executable as `<exe>.TYPE` (ublksrv's rule), `ublk.TYPE`
 /// or `ublk-TYPE` (cargo cannot name a binary with a dot).
-pub fn target_program(exe: &Path, target: &str) -> Vec<PathBuf> {
+pub(crate) fn target_program(exe: &Path, target: &str) -> Vec<PathBuf> {
     let dir = exe.parent().unwrap_or(Path::new("/"));
     let mut with_suffix = exe.as_os_str().to_owned();
     with_suffix.push(format!(".{target}"));

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 /// Where open-iscsi keeps this host's initiator name.
-pub const OPEN_ISCSI_NAME_FILE: &str = "/etc/iscsi/initiatorname.iscsi";
+pub(crate) const OPEN_ISCSI_NAME_FILE: &str = "/etc/iscsi/initiatorname.iscsi";
 
 /// Reads `InitiatorName=...` from an open-iscsi style file (comments and blanks ignored).
-pub fn from_open_iscsi_file(path: &Path) -> Option<String> {
+pub(crate) fn from_open_iscsi_file(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines()
         .map(str::trim)
@@ -17,7 +17,7 @@ pub fn from_open_iscsi_file(path: &Path) -> Option<String> {
 }
 
 /// An iqn derived from the host name, stable across runs on one machine.
-pub fn generated(hostname: &str) -> String {
+pub(crate) fn generated(hostname: &str) -> String {
     let host: String = hostname
         .chars()
         .map(|c| {

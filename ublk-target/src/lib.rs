@@ -11,24 +11,24 @@
 //!   [`frontend`]: the `ublk` front end that execs `ublk.<type>`.
 //! - [`service`]: the systemd service around a configured device, and its boot generator.
 
-pub mod admin;
+mod admin;
 pub mod cli;
 pub mod config;
-pub mod daemon;
+mod daemon;
 pub mod device;
 pub mod docs;
 pub mod frontend;
 pub mod initiator_name;
 pub mod logging;
 pub mod login;
-pub mod ops;
-pub mod outcome;
-pub mod params;
+mod ops;
+mod outcome;
+mod params;
 pub mod pidfile;
-pub mod queue;
+mod queue;
 pub mod secrets;
 pub mod service;
-pub mod status;
-pub mod supervisor;
+mod status;
+mod supervisor;
 pub mod udev;
-pub mod user_data;
+mod user_data;

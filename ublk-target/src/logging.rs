@@ -49,7 +49,7 @@ pub fn init() {
 
 /// From now on, log lines go to syslog (with the daemon's filter unless RUST_LOG says
 /// otherwise).
-pub fn switch_to_syslog() {
+pub(crate) fn switch_to_syslog() {
     if !TO_SYSLOG.swap(true, Ordering::SeqCst) {
         // SAFETY: the ident is a 'static C string, as openlog requires.
         unsafe { libc::openlog(SYSLOG_IDENT.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
@@ -60,7 +60,7 @@ pub fn switch_to_syslog() {
 }
 
 /// Whether log lines go to syslog now.
-pub fn is_syslog() -> bool {
+pub(crate) fn is_syslog() -> bool {
     TO_SYSLOG.load(Ordering::Relaxed)
 }
 

@@ -25,7 +25,7 @@ fn digest(choice: Option<DigestChoice>, default: DigestPreference) -> DigestPref
 
 /// Whether the login may end with a data digest: only when the URL asks for one (the
 /// default offer is `None` alone).
-pub fn may_negotiate_data_digest(url: &IscsiUrl) -> bool {
+pub(crate) fn may_negotiate_data_digest(url: &IscsiUrl) -> bool {
     digest(url.data_digest, DigestPreference::None) != DigestPreference::None
 }
 
@@ -35,7 +35,7 @@ pub fn may_negotiate_data_digest(url: &IscsiUrl) -> bool {
 /// §6.3.5). A command of a dead session can then never land after its reissued copy. The
 /// "random" ISID format (type 10b) with the device number in the random field and the
 /// queue in the qualifier: no other session of this initiator uses the pair.
-pub fn queue_isid(dev_id: u32, qid: u16) -> [u8; 6] {
+pub(crate) fn queue_isid(dev_id: u32, qid: u16) -> [u8; 6] {
     let [_, a, b, c] = dev_id.to_be_bytes();
     let [q0, q1] = qid.to_be_bytes();
     [0x80, a, b, c, q0, q1]

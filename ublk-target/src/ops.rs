@@ -26,7 +26,7 @@ const EOPNOTSUPP: i32 = -95;
 
 /// A block request as the kernel describes it in `ublksrv_io_desc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockRequest {
+pub(crate) struct BlockRequest {
     /// `UBLK_IO_OP_*`.
     pub op: u32,
     /// `UBLK_IO_F_*` bits (they are defined on the whole `op_flags` word).
@@ -37,7 +37,7 @@ pub struct BlockRequest {
 
 impl BlockRequest {
     /// Splits `op_flags` the way ublk_cmd.h does: the op in the low byte, flags above.
-    pub fn from_iod(iod: &sys::ublksrv_io_desc) -> BlockRequest {
+    pub(crate) fn from_iod(iod: &sys::ublksrv_io_desc) -> BlockRequest {
         BlockRequest {
             op: iod.op_flags & 0xff,
             flags: iod.op_flags & !0xff,
@@ -53,7 +53,7 @@ impl BlockRequest {
 
 /// The LUN's shape, as the queue knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Geometry {
+pub(crate) struct Geometry {
     /// Logical block size in bytes: a power of two from 512 to 4096.
     pub block_size: u32,
     /// Bytes of each tag's I/O buffer: the most one READ or WRITE may move.
@@ -68,7 +68,7 @@ impl Geometry {
 
 /// What the LUN can do beyond READ and WRITE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Capabilities {
+pub(crate) struct Capabilities {
     /// UNMAP is supported: DISCARD is served.
     pub unmap: bool,
     /// WRITE SAME(16) is supported: WRITE_ZEROES is served.
@@ -77,7 +77,7 @@ pub struct Capabilities {
 
 /// How WRITE SAME(16) may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WriteSameSupport {
+pub(crate) struct WriteSameSupport {
     /// The UNMAP bit deallocates (LBPWS).
     pub unmap: bool,
     /// NDOB (no data-out buffer) is supported.
@@ -86,7 +86,7 @@ pub struct WriteSameSupport {
 
 /// What the operation is, for judging its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanKind {
+pub(crate) enum PlanKind {
     Read,
     Write,
     Flush,
@@ -96,7 +96,7 @@ pub enum PlanKind {
 
 /// Which memory the command's data moves through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlanBuffer {
+pub(crate) enum PlanBuffer {
     /// No data phase.
     None,
     /// The ublk tag's own buffer (the request's pages).
@@ -107,7 +107,7 @@ pub enum PlanBuffer {
 
 /// Contents of the auxiliary buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuxData {
+pub(crate) enum AuxData {
     /// An UNMAP parameter list.
     UnmapList(Vec<u8>),
     /// `len` zero bytes: a WRITE SAME pattern block.
@@ -115,19 +115,15 @@ pub enum AuxData {
 }
 
 impl AuxData {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             AuxData::UnmapList(bytes) => bytes.len(),
             AuxData::Zeros(len) => *len as usize,
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Writes the contents to the front of `buffer`; `None` if it does not fit.
-    pub fn fill(&self, buffer: &mut [u8]) -> Option<()> {
+    pub(crate) fn fill(&self, buffer: &mut [u8]) -> Option<()> {
         let target = buffer.get_mut(..self.len())?;
         match self {
             AuxData::UnmapList(bytes) => target.copy_from_slice(bytes),
@@ -139,7 +135,7 @@ impl AuxData {
 
 /// A SCSI command ready to submit for one block request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScsiPlan {
+pub(crate) struct ScsiPlan {
     pub kind: PlanKind,
     pub cdb: Vec<u8>,
     pub direction: Direction,
@@ -151,13 +147,13 @@ pub struct ScsiPlan {
 impl ScsiPlan {
     /// The command for a log line a person reads: its name and, for commands that address
     /// blocks, the LBA and the number of blocks ("READ(16) lba 2048 blocks 8").
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         describe_cdb(&self.cdb)
     }
 }
 
 /// A CDB's opcode name, with LBA and block count for the 16-byte block commands.
-pub fn describe_cdb(cdb: &[u8]) -> String {
+pub(crate) fn describe_cdb(cdb: &[u8]) -> String {
     use scsi::opcode;
     let Some(&code) = cdb.first() else {
         return "empty CDB".into();
@@ -196,7 +192,7 @@ pub fn describe_cdb(cdb: &[u8]) -> String {
 
 /// Why a block request cannot be served; the tag completes with [`errno`](Self::errno).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     #[error("ublk op {op} is not supported")]
     Unsupported { op: u32 },
     #[error("ublk op {op}: this LUN does not support it")]
@@ -217,7 +213,7 @@ pub enum PlanError {
 
 impl PlanError {
     /// The negative errno to commit the tag with.
-    pub fn errno(&self) -> i32 {
+    pub(crate) fn errno(&self) -> i32 {
         match self {
             PlanError::Unsupported { .. } | PlanError::NotSupportedByLun { .. } => EOPNOTSUPP,
             PlanError::Misaligned { .. }
@@ -229,7 +225,7 @@ impl PlanError {
 }
 
 /// The SCSI command for `request`.
-pub fn plan(
+pub(crate) fn plan(
     request: &BlockRequest,
     geometry: &Geometry,
     caps: &Capabilities,

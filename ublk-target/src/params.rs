@@ -26,7 +26,7 @@ const MIN_BLOCK_SIZE: u32 = 512;
 
 /// Why a LUN cannot back a ublk device.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParamsError {
+pub(crate) enum ParamsError {
     #[error("the LUN's logical block size is {0} bytes; ublk supports 512 to 4096")]
     BlockSize(u32),
     #[error("the LUN's physical block size {physical} is below its logical block size {logical}")]
@@ -42,7 +42,7 @@ pub enum ParamsError {
 
 /// Discard limits in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiscardLimits {
+pub(crate) struct DiscardLimits {
     pub granularity: u32,
     pub alignment: u32,
     pub max_sectors: u32,
@@ -50,7 +50,7 @@ pub struct DiscardLimits {
 
 /// Everything the device is told about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceParams {
+pub(crate) struct DeviceParams {
     pub logical_block_size: u32,
     pub physical_block_size: u32,
     /// Optimal I/O size in bytes (a power of two).
@@ -69,7 +69,7 @@ pub struct DeviceParams {
 }
 
 /// Derives the parameters; `io_buf_bytes` is the size of each tag's buffer.
-pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsError> {
+pub(crate) fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsError> {
     let logical = lun.logical_block_size;
     if !(MIN_BLOCK_SIZE..=PAGE_SIZE).contains(&logical) || !logical.is_power_of_two() {
         return Err(ParamsError::BlockSize(logical));
@@ -151,7 +151,7 @@ pub fn derive(lun: &LunInfo, io_buf_bytes: u32) -> Result<DeviceParams, ParamsEr
 
 impl DeviceParams {
     /// The geometry the queues plan requests with.
-    pub fn geometry(&self) -> Geometry {
+    pub(crate) fn geometry(&self) -> Geometry {
         Geometry {
             block_size: self.logical_block_size,
             io_buf_bytes: self.max_io_bytes,
@@ -162,17 +162,16 @@ impl DeviceParams {
     /// target is unreachable): what [`to_ublk`](Self::to_ublk) wrote. WRITE SAME is then
     /// used without the UNMAP and NDOB bits, which stay correct whatever the LUN supports;
     /// a later login's LU check still compares identity and capacity.
-    pub fn from_ublk(params: &sys::ublk_params) -> DeviceParams {
+    pub(crate) fn from_ublk(params: &sys::ublk_params) -> DeviceParams {
         let basic = &params.basic;
         let attr = |flag: u32| basic.attrs & flag != 0;
         let has_discard_params = params.types & sys::UBLK_PARAM_TYPE_DISCARD != 0;
-        let discard = (has_discard_params && params.discard.max_discard_sectors > 0).then(|| {
-            DiscardLimits {
+        let discard =
+            (has_discard_params && params.discard.max_discard_sectors > 0).then(|| DiscardLimits {
                 granularity: params.discard.discard_granularity,
                 alignment: params.discard.discard_alignment,
                 max_sectors: params.discard.max_discard_sectors,
-            }
-        });
+            });
         let write_zeroes_max_sectors = (has_discard_params
             && params.discard.max_write_zeroes_sectors > 0)
             .then_some(params.discard.max_write_zeroes_sectors);
@@ -197,7 +196,7 @@ impl DeviceParams {
     }
 
     /// The parameters in ublk_drv's layout.
-    pub fn to_ublk(&self) -> sys::ublk_params {
+    pub(crate) fn to_ublk(&self) -> sys::ublk_params {
         let shift = |bytes: u32| bytes.trailing_zeros() as u8;
         let mut attrs = 0;
         for (set, attr) in [
@@ -278,27 +277,27 @@ mod tests {
     /// A LUN with every limit and capability set.
     fn full_featured() -> LunInfo {
         LunInfo {
-                logical_block_size: 4096,
-                physical_block_size: 4096,
-                blocks: 1 << 20,
-                max_transfer_bytes: Some(1 << 20),
-                optimal_transfer_bytes: Some(64 << 10),
-                unmap: Some(UnmapLimits {
-                    max_blocks: 8192,
-                    max_descriptors: 1,
-                    granularity: 2,
-                    alignment: Some(1),
-                }),
-                write_same: Some(WriteSameLimits {
-                    max_blocks: 0,
-                    unmap: true,
-                    ndob: true,
-                }),
-                fua: true,
-                rotational: Some(true),
-                read_only: true,
-                ..tgtd_like()
-            }
+            logical_block_size: 4096,
+            physical_block_size: 4096,
+            blocks: 1 << 20,
+            max_transfer_bytes: Some(1 << 20),
+            optimal_transfer_bytes: Some(64 << 10),
+            unmap: Some(UnmapLimits {
+                max_blocks: 8192,
+                max_descriptors: 1,
+                granularity: 2,
+                alignment: Some(1),
+            }),
+            write_same: Some(WriteSameLimits {
+                max_blocks: 0,
+                unmap: true,
+                ndob: true,
+            }),
+            fua: true,
+            rotational: Some(true),
+            read_only: true,
+            ..tgtd_like()
+        }
     }
 
     #[test]

@@ -25,9 +25,9 @@ use crate::config::SecretSource;
 use crate::supervisor::TimeoutSettings;
 
 /// Where ublksrv keeps its records.
-pub const RUN_DIR: &str = "/run/ublksrvd";
+pub(crate) const RUN_DIR: &str = "/run/ublksrvd";
 /// Byte offset of the JSON.
-pub const JSON_OFFSET: usize = 32;
+pub(crate) const JSON_OFFSET: usize = 32;
 
 /// The record of device `dev_id` in `dir`.
 pub fn path(dir: &Path, dev_id: u32) -> PathBuf {
@@ -36,7 +36,7 @@ pub fn path(dir: &Path, dev_id: u32) -> PathBuf {
 
 /// A record that cannot be read.
 #[derive(Debug, Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: no pid in the first {JSON_OFFSET} bytes")]
@@ -52,7 +52,7 @@ pub enum RecordError {
 
 /// One queue's line in the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueRecord {
+pub(crate) struct QueueRecord {
     pub qid: u16,
     pub tid: i32,
     /// CPUs as ublksrv writes them: "0 1 ".
@@ -61,7 +61,7 @@ pub struct QueueRecord {
 
 /// Our target data: what `recover` needs to bring the device back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetRecord {
+pub(crate) struct TargetRecord {
     /// ublksrv's target name: `ublk recover` execs `ublk.<name>`.
     pub name: String,
     #[serde(rename = "type")]
@@ -97,7 +97,7 @@ pub struct DeviceRecord {
 
 impl DeviceRecord {
     /// The record of a live device.
-    pub fn new(
+    pub(crate) fn new(
         pid: i32,
         dev_info: &sys::ublksrv_ctrl_dev_info,
         params: &sys::ublk_params,
@@ -125,7 +125,7 @@ impl DeviceRecord {
     }
 
     /// The bytes of the file.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut bytes = format!("{}\n", self.pid).into_bytes();
         bytes.resize(JSON_OFFSET.max(bytes.len()), 0);
         bytes.extend_from_slice(self.json.to_string().as_bytes());
@@ -134,7 +134,7 @@ impl DeviceRecord {
     }
 
     /// Parses the bytes of a file; `path` only names it in errors.
-    pub fn decode(path: &Path, bytes: &[u8]) -> Result<DeviceRecord, RecordError> {
+    pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<DeviceRecord, RecordError> {
         let head = &bytes[..bytes.len().min(JSON_OFFSET)];
         let pid = std::str::from_utf8(head)
             .ok()
@@ -154,7 +154,7 @@ impl DeviceRecord {
     }
 
     /// Reads `path`.
-    pub fn read(path: &Path) -> Result<DeviceRecord, RecordError> {
+    pub(crate) fn read(path: &Path) -> Result<DeviceRecord, RecordError> {
         let bytes = fs::read(path).map_err(|source| RecordError::Io {
             path: path.to_owned(),
             source,
@@ -178,7 +178,7 @@ impl DeviceRecord {
     }
 
     /// The target data, if the record holds ours.
-    pub fn target(&self, path: &Path) -> Result<TargetRecord, RecordError> {
+    pub(crate) fn target(&self, path: &Path) -> Result<TargetRecord, RecordError> {
         let value = self
             .json
             .get("target")
@@ -193,12 +193,12 @@ impl DeviceRecord {
     }
 
     /// The target's name (`target.name`), for any ublksrv target.
-    pub fn target_name(&self) -> Option<&str> {
+    pub(crate) fn target_name(&self) -> Option<&str> {
         self.json.get("target")?.get("name")?.as_str()
     }
 
     /// Queue `qid`'s thread id and affinity, if recorded.
-    pub fn queue(&self, qid: u16) -> Option<(i64, String)> {
+    pub(crate) fn queue(&self, qid: u16) -> Option<(i64, String)> {
         let queue = self.json.get("queues")?.get(qid.to_string())?;
         let tid = queue.get("tid")?.as_i64()?;
         let affinity = queue
@@ -211,7 +211,7 @@ impl DeviceRecord {
 }
 
 /// CPUs of a set the way ublksrv lists them: each number followed by a space.
-pub fn affinity_string(cpus: impl IntoIterator<Item = usize>) -> String {
+pub(crate) fn affinity_string(cpus: impl IntoIterator<Item = usize>) -> String {
     cpus.into_iter().map(|cpu| format!("{cpu} ")).collect()
 }
 

@@ -123,7 +123,7 @@ pub fn scrub_argv() -> io::Result<usize> {
 /// Passwords taken out of a command line, by the environment variable name that stands for
 /// each (`LIBISCSI_CHAP_PASSWORD`, `LIBISCSI_CHAP_TARGET_PASSWORD`).
 #[derive(Default)]
-pub struct PipedSecrets {
+pub(crate) struct PipedSecrets {
     values: HashMap<&'static str, Zeroizing<String>>,
 }
 
@@ -147,7 +147,7 @@ fn variable_of(role: CredentialRole) -> &'static str {
 impl PipedSecrets {
     /// Takes the passwords out of every argument that holds an iSCSI URL, leaving each
     /// password empty (which the URL parser reads as "look it up").
-    pub fn take_from(args: &mut [OsString]) -> PipedSecrets {
+    pub(crate) fn take_from(args: &mut [OsString]) -> PipedSecrets {
         let mut secrets = PipedSecrets::default();
         for arg in args.iter_mut() {
             let bytes = arg.as_bytes();
@@ -181,12 +181,12 @@ impl PipedSecrets {
     }
 
     /// No password was taken.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
     /// The password standing for environment variable `name`, if one was taken.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|value| value.as_str())
     }
 
@@ -195,14 +195,14 @@ impl PipedSecrets {
     /// # Safety
     ///
     /// `fd` must be an open descriptor this process owns and nothing else uses.
-    pub unsafe fn read_fd(fd: RawFd) -> io::Result<PipedSecrets> {
+    pub(crate) unsafe fn read_fd(fd: RawFd) -> io::Result<PipedSecrets> {
         // SAFETY: forwarded to the caller.
         let mut pipe = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         PipedSecrets::read(&mut pipe)
     }
 
     /// Reads `NAME=value` lines.
-    pub fn read(mut from: impl Read) -> io::Result<PipedSecrets> {
+    pub(crate) fn read(mut from: impl Read) -> io::Result<PipedSecrets> {
         let mut text = Zeroizing::new(String::new());
         from.read_to_string(&mut text)?;
         let mut secrets = PipedSecrets::default();
@@ -226,7 +226,7 @@ impl PipedSecrets {
     }
 
     /// Writes them for [`PipedSecrets::read`].
-    pub fn write(&self, mut to: impl Write) -> io::Result<()> {
+    pub(crate) fn write(&self, mut to: impl Write) -> io::Result<()> {
         let mut names: Vec<&&str> = self.values.keys().collect();
         names.sort();
         for name in names {
@@ -238,7 +238,7 @@ impl PipedSecrets {
 }
 
 /// The front end's half: a pipe holding the secrets, its read end for the child.
-pub struct SecretPipe {
+pub(crate) struct SecretPipe {
     /// The read end, inheritable (no close-on-exec).
     pub read: OwnedFd,
 }
@@ -246,7 +246,7 @@ pub struct SecretPipe {
 impl SecretPipe {
     /// A pipe already holding `secrets`, its write end closed: the child reads to the end
     /// without anyone having to write while it runs (a pipe buffers 64 KiB).
-    pub fn filled(secrets: &PipedSecrets) -> io::Result<SecretPipe> {
+    pub(crate) fn filled(secrets: &PipedSecrets) -> io::Result<SecretPipe> {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         secrets.write(File::from(write))?;
         nix::fcntl::fcntl(

@@ -18,7 +18,7 @@
 use t3_hw::TOKEN_BITS;
 
 /// libublk's "target I/O" bit (`libublk::UblkUringData::Target`).
-pub const TARGET_BIT: u64 = 1 << 63;
+pub(crate) const TARGET_BIT: u64 = 1 << 63;
 const SOURCE_SHIFT: u32 = 24;
 const SOURCE_MASK: u64 = 0xff;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
@@ -30,7 +30,7 @@ const RESERVED_MASK: u64 = !(TARGET_BIT | (SOURCE_MASK << SOURCE_SHIFT) | TOKEN_
 
 /// What a CQE is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CqeOwner {
+pub(crate) enum CqeOwner {
     /// A ublk FETCH / COMMIT_AND_FETCH completion for this tag.
     UblkCommand { tag: u16 },
     /// An offload engine operation: hand the token to `Engine::on_cqe`.
@@ -45,7 +45,7 @@ pub enum CqeOwner {
 
 /// User data for an engine SQE; `token` must be below `1 << TOKEN_BITS` (the engine promises
 /// it), anything above is masked off so the tag bits of libublk are never touched.
-pub fn engine(token: u64) -> u64 {
+pub(crate) fn engine(token: u64) -> u64 {
     debug_assert!(
         token <= TOKEN_MASK,
         "engine token {token:#x} exceeds TOKEN_BITS"
@@ -54,17 +54,17 @@ pub fn engine(token: u64) -> u64 {
 }
 
 /// User data of the tick timer.
-pub const fn tick() -> u64 {
+pub(crate) const fn tick() -> u64 {
     TARGET_BIT | (TICK_SOURCE << SOURCE_SHIFT)
 }
 
 /// User data of the supervisor's wake-up timer.
-pub const fn wakeup() -> u64 {
+pub(crate) const fn wakeup() -> u64 {
     TARGET_BIT | (WAKEUP_SOURCE << SOURCE_SHIFT)
 }
 
 /// Decodes a CQE's user data.
-pub fn owner(user_data: u64) -> CqeOwner {
+pub(crate) fn owner(user_data: u64) -> CqeOwner {
     if user_data & TARGET_BIT == 0 {
         return CqeOwner::UblkCommand {
             tag: (user_data & 0xffff) as u16,

@@ -83,7 +83,7 @@ pub fn encode_pdu(pdu: &Pdu, digests: Digests) -> Result<Vec<u8>, PduError> {
 }
 
 /// The data digest covers the data segment and its padding bytes (zeros).
-pub fn data_digest(data: &[u8]) -> u32 {
+pub(crate) fn data_digest(data: &[u8]) -> u32 {
     let pad = [0u8; 3];
     digest::crc32c_append(
         digest::crc32c(data),

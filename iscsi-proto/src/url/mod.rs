@@ -290,10 +290,10 @@ impl fmt::Display for UrlWriter<'_> {
 
 /// URL argument names.
 mod arguments {
-    pub const HEADER_DIGEST: &str = "header_digest";
-    pub const DATA_DIGEST: &str = "data_digest";
-    pub const TARGET_USER: &str = "target_user";
-    pub const TARGET_PASSWORD: &str = "target_password";
+    pub(crate) const HEADER_DIGEST: &str = "header_digest";
+    pub(crate) const DATA_DIGEST: &str = "data_digest";
+    pub(crate) const TARGET_USER: &str = "target_user";
+    pub(crate) const TARGET_PASSWORD: &str = "target_password";
 }
 
 /// The `?…` part.

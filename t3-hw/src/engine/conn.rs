@@ -49,7 +49,7 @@ pub(crate) enum Final {
 }
 
 impl Final {
-    pub fn completion(self, tid: Tid) -> Option<Completion> {
+    pub(super) fn completion(self, tid: Tid) -> Option<Completion> {
         match self {
             Final::CloseConRpl => Some(Completion::CloseConRpl { tid }),
             Final::AbortRpl => Some(Completion::AbortRpl { tid }),
@@ -131,7 +131,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(key: ConnKey, atid: u32, fd: OwnedFd, peer: SocketAddr) -> Conn {
+    pub(super) fn new(key: ConnKey, atid: u32, fd: OwnedFd, peer: SocketAddr) -> Conn {
         Conn {
             key,
             atid,
@@ -152,40 +152,40 @@ impl Conn {
         }
     }
 
-    pub fn tid(&self) -> Tid {
+    pub(super) fn tid(&self) -> Tid {
         self.key.tid()
     }
 
-    pub fn atid(&self) -> u32 {
+    pub(super) fn atid(&self) -> u32 {
         self.atid
     }
 
-    pub fn is_connecting(&self) -> bool {
+    pub(super) fn is_connecting(&self) -> bool {
         matches!(self.phase, Phase::Connecting { .. } | Phase::OpenFailed(_))
     }
 
-    pub fn counters(&self) -> ConnCounters {
+    pub(super) fn counters(&self) -> ConnCounters {
         self.counters
     }
 
-    pub fn abort_reason(&self) -> Option<AbortReason> {
+    pub(super) fn abort_reason(&self) -> Option<AbortReason> {
         self.abort_reason
     }
 
-    pub fn ops_in_flight(&self) -> usize {
+    pub(super) fn ops_in_flight(&self) -> usize {
         self.ops_in_flight
     }
 
-    pub fn local_addr(&self) -> Option<SocketAddr> {
+    pub(super) fn local_addr(&self) -> Option<SocketAddr> {
         socket::local_addr(&self.fd)
     }
 
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
+    pub(super) fn peer_addr(&self) -> Option<SocketAddr> {
         socket::peer_addr(&self.fd)
     }
 
     /// The connection's ULP submode (digests checked on receive).
-    pub fn submode(&self) -> UlpSubmode {
+    pub(super) fn submode(&self) -> UlpSubmode {
         self.submode
     }
 
@@ -199,7 +199,7 @@ impl Conn {
     }
 
     /// Queues a TX_DATA behind the connection's other data.
-    pub fn queue_tx(&mut self, wr: TxData, tasks: &TaskBuffers) -> Result<(), PostError> {
+    pub(super) fn queue_tx(&mut self, wr: TxData, tasks: &TaskBuffers) -> Result<(), PostError> {
         self.accepts_requests()?;
         if matches!(self.phase, Phase::Closing(_)) {
             // CLOSE_CON_REQ is queued behind all data: nothing may follow it.
@@ -214,7 +214,7 @@ impl Conn {
     }
 
     /// Applies a SET_TCB_FIELD to word 31 (DDP page size and ULP submode).
-    pub fn set_tcb_field(&mut self, field: &SetTcbField) -> Result<(), PostError> {
+    pub(super) fn set_tcb_field(&mut self, field: &SetTcbField) -> Result<(), PostError> {
         self.accepts_requests()?;
         if field.word != TCB_ULP_WORD {
             return Err(PostError::UnsupportedTcbWord { word: field.word });
@@ -231,7 +231,7 @@ impl Conn {
     }
 
     /// CLOSE_CON_REQ: FIN once everything queued is sent.
-    pub fn close(&mut self) -> Result<(), PostError> {
+    pub(super) fn close(&mut self) -> Result<(), PostError> {
         self.accepts_requests()?;
         if self.phase == Phase::Established {
             self.phase = Phase::Closing(Shutdown::Waiting);
@@ -240,7 +240,7 @@ impl Conn {
     }
 
     /// ABORT_REQ: drop queued data, cancel everything, close with RST.
-    pub fn abort(&mut self) -> Result<(), PostError> {
+    pub(super) fn abort(&mut self) -> Result<(), PostError> {
         match self.phase {
             Phase::TearingDown {
                 then: Final::AbortRpl,
@@ -260,7 +260,7 @@ impl Conn {
     }
 
     /// Aborts on the engine's own account: reports ABORT, then tears down silently.
-    pub fn fail(&mut self, reason: AbortReason, out: &mut VecDeque<Completion>) {
+    pub(super) fn fail(&mut self, reason: AbortReason, out: &mut VecDeque<Completion>) {
         if !matches!(self.phase, Phase::Established | Phase::Closing(_)) {
             return;
         }
@@ -294,7 +294,7 @@ impl Conn {
     }
 
     /// The teardown result once no op is in flight any more.
-    pub fn fate(&self) -> ConnFate {
+    pub(super) fn fate(&self) -> ConnFate {
         match self.phase {
             Phase::TearingDown { then, .. } if self.ops_in_flight == 0 => ConnFate::Finished(then),
             Phase::OpenFailed(status) => ConnFate::OpenFailed(status),
@@ -317,7 +317,11 @@ impl Conn {
     }
 
     /// Pushes whatever SQEs the connection needs now.
-    pub fn emit(&mut self, sub: &mut dyn Submitter, env: &ConnEnv<'_>) -> Result<(), SqFull> {
+    pub(super) fn emit(
+        &mut self,
+        sub: &mut dyn Submitter,
+        env: &ConnEnv<'_>,
+    ) -> Result<(), SqFull> {
         let fd = Fd(self.fd.as_raw_fd());
         match self.phase {
             Phase::Connecting { pushed: false } => {
@@ -445,7 +449,7 @@ impl Conn {
     }
 
     /// Applies one CQE of this connection.
-    pub fn on_cqe(
+    pub(super) fn on_cqe(
         &mut self,
         op: OpKind,
         result: i32,
@@ -493,13 +497,13 @@ impl Conn {
     }
 
     /// Whether a silent send of this connection waits to be settled.
-    pub fn has_silent_send(&self) -> bool {
+    pub(super) fn has_silent_send(&self) -> bool {
         self.tx.has_silent_send()
     }
 
     /// The enter that submitted this connection's silent send has returned and no CQE said
     /// it failed: it is done.
-    pub fn settle_silent_send(&mut self, out: &mut VecDeque<Completion>) {
+    pub(super) fn settle_silent_send(&mut self, out: &mut VecDeque<Completion>) {
         let Some(progress) = self.tx.settle_silent() else {
             return;
         };
@@ -559,7 +563,7 @@ impl Conn {
     }
 
     /// Aborts without reporting anything (engine shutdown).
-    pub fn shut_down(&mut self) {
+    pub(super) fn shut_down(&mut self) {
         if matches!(self.phase, Phase::TearingDown { .. } | Phase::OpenFailed(_)) {
             return;
         }

@@ -55,28 +55,28 @@ pub(crate) struct Chain {
 
 impl Chain {
     /// A chain of `ops` ops was pushed.
-    pub fn submitted(&mut self, ops: usize) {
+    pub(super) fn submitted(&mut self, ops: usize) {
         self.in_flight = ops;
         self.broken = false;
     }
 
     /// Whether CQEs are still expected.
-    pub fn is_active(&self) -> bool {
+    pub(super) fn is_active(&self) -> bool {
         self.in_flight > 0
     }
 
     /// Whether an op of the chain came back short.
-    pub fn is_broken(&self) -> bool {
+    pub(super) fn is_broken(&self) -> bool {
         self.broken
     }
 
     /// Marks the chain broken: the ops behind the current one will be cancelled.
-    pub fn break_link(&mut self) {
+    pub(super) fn break_link(&mut self) {
         self.broken = true;
     }
 
     /// Counts one CQE; returns whether it was the chain's last.
-    pub fn on_cqe(&mut self) -> bool {
+    pub(super) fn on_cqe(&mut self) -> bool {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.in_flight == 0
     }

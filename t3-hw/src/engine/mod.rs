@@ -50,17 +50,17 @@
 //! `OwnedRing` does on drop).
 
 mod conn;
-pub mod counters;
+mod counters;
 mod ddp_rx;
-pub mod driver;
-pub mod error;
+pub(crate) mod driver;
+mod error;
 pub(crate) mod fast_hash;
 mod link;
 mod rx;
 mod socket;
-pub mod submit;
-pub mod task_buffer;
-pub mod token;
+mod submit;
+pub(crate) mod task_buffer;
+mod token;
 mod tx;
 
 use std::collections::VecDeque;
@@ -80,22 +80,22 @@ pub use counters::{ConnCounters, DdpErrorCounts};
 pub use error::{AbortReason, PostError};
 use fast_hash::IdMap;
 pub use submit::{SqFull, Submitter};
-pub use task_buffer::{DmaAddr, DmaAddrError, TaskBuffer, TaskBufferError};
 use task_buffer::{IoTarget, TaskBuffers};
+pub use task_buffer::{TaskBuffer, TaskBufferError};
 pub use token::TOKEN_BITS;
 use token::{decode_token, ConnKey, MAX_CONNECTIONS};
 
 /// Default byte cap of one send batch.
-pub const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
+pub(crate) const DEFAULT_TX_BATCH_BYTES: u32 = 1 << 20;
 /// Default staging buffer of a connection's receive side: how far one receive may read ahead.
-pub const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
+pub(crate) const DEFAULT_RX_STAGING_BYTES: u32 = 64 * 1024;
 /// Default for [`EngineConfig::rx_exact_placement_bytes`]: the software engine's DDP
 /// threshold. Below it, reading a payload ahead with its header and copying it out of staging
 /// costs less than a receive of its own; above it, placing it straight from the socket costs
 /// less (the crossover is measured in `docs/benchmarks/2026-11-24-host-engine-batching.md`).
-pub const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 32 * 1024;
+pub(crate) const DEFAULT_RX_EXACT_PLACEMENT_BYTES: u32 = 32 * 1024;
 /// Default for [`EngineConfig::rx_wake_on_bytes`].
-pub const DEFAULT_RX_WAKE_ON_BYTES: u32 = 64 * 1024;
+pub(crate) const DEFAULT_RX_WAKE_ON_BYTES: u32 = 64 * 1024;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

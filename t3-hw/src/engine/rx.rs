@@ -215,7 +215,7 @@ pub(crate) struct Rx {
 impl Rx {
     /// A receive side of connection `tid` with `staging_len` bytes of staging (at least one
     /// header's worth is always allocated).
-    pub fn new(tid: Tid, staging_len: usize) -> Rx {
+    pub(super) fn new(tid: Tid, staging_len: usize) -> Rx {
         // SAFETY: msghdr and iovec are plain C structs for which all-zero is a valid value.
         let msg: RecvMsg = unsafe { std::mem::zeroed() };
         Rx {
@@ -245,29 +245,29 @@ impl Rx {
     }
 
     /// Stops reading (peer FIN, header digest error, teardown).
-    pub fn halt(&mut self) {
+    pub(super) fn halt(&mut self) {
         self.halted = true;
     }
 
     /// Whether a receive should be pushed now.
-    pub fn wants_push(&self) -> bool {
+    pub(super) fn wants_push(&self) -> bool {
         !self.halted && !self.chain.is_active()
     }
 
     /// Whether the socket held more bytes than the last receive took: the next receive will
     /// complete as soon as it is pushed.
-    pub fn socket_has_more(&self) -> bool {
+    pub(super) fn socket_has_more(&self) -> bool {
         self.socket_has_more
     }
 
     /// A SCSI Command PDU of this connection was queued: one more status is owed.
-    pub fn command_sent(&mut self) {
+    pub(super) fn command_sent(&mut self) {
         self.replies_owed = self.replies_owed.saturating_add(1);
     }
 
     /// Whether `header` is a SCSI Command (the PDUs [`command_sent`](Self::command_sent)
     /// counts).
-    pub fn is_command(header: &[u8]) -> bool {
+    pub(super) fn is_command(header: &[u8]) -> bool {
         header
             .first()
             .is_some_and(|&opcode| opcode & OPCODE_MASK == OPCODE_SCSI_COMMAND)
@@ -313,7 +313,7 @@ impl Rx {
     }
 
     /// Pushes the next receive chain, counting each SQE in `ops_in_flight`.
-    pub fn push_chain(
+    pub(super) fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
@@ -511,7 +511,7 @@ impl Rx {
     }
 
     /// Applies one receive CQE (`flags` are the CQE's); PDUs it completed are appended to `out`.
-    pub fn on_cqe(
+    pub(super) fn on_cqe(
         &mut self,
         result: i32,
         flags: u32,

@@ -17,15 +17,15 @@ use nix::sys::socket::{
 pub(crate) struct ConnectAddr(SockaddrStorage);
 
 impl ConnectAddr {
-    pub fn new(peer: SocketAddr) -> ConnectAddr {
+    pub(super) fn new(peer: SocketAddr) -> ConnectAddr {
         ConnectAddr(SockaddrStorage::from(peer))
     }
 
-    pub fn as_ptr(&self) -> *const libc::sockaddr {
+    pub(super) fn as_ptr(&self) -> *const libc::sockaddr {
         self.0.as_ptr()
     }
 
-    pub fn len(&self) -> libc::socklen_t {
+    pub(super) fn len(&self) -> libc::socklen_t {
         self.0.len()
     }
 }

@@ -31,10 +31,10 @@ use crate::ppm::SgEntry;
 use crate::ppod::PageSize;
 
 /// Bit 63 marks a fixed-buffer DMA address.
-pub const FIXED_DMA_FLAG: u64 = 1 << 63;
+pub(crate) const FIXED_DMA_FLAG: u64 = 1 << 63;
 const FIXED_INDEX_SHIFT: u32 = 40;
 /// Largest byte offset a fixed-buffer DMA address can carry.
-pub const FIXED_MAX_OFFSET: u64 = (1 << FIXED_INDEX_SHIFT) - 1;
+pub(crate) const FIXED_MAX_OFFSET: u64 = (1 << FIXED_INDEX_SHIFT) - 1;
 const FIXED_RESERVED_MASK: u64 = 0x7F00_0000_0000_0000;
 
 /// A task's I/O buffer.
@@ -75,7 +75,7 @@ impl TaskBuffer {
 
 /// A decoded page-pod address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DmaAddr {
+pub(crate) enum DmaAddr {
     /// A virtual address in this process.
     Mapped(u64),
     /// A byte offset in a registered buffer.
@@ -112,7 +112,7 @@ pub enum DmaAddrError {
 
 impl DmaAddr {
     /// The 64-bit value stored in a pod.
-    pub fn encode(self) -> Result<u64, DmaAddrError> {
+    pub(crate) fn encode(self) -> Result<u64, DmaAddrError> {
         match self {
             DmaAddr::Mapped(addr) if addr & FIXED_DMA_FLAG != 0 => {
                 Err(DmaAddrError::MappedHighBit { addr })
@@ -128,7 +128,7 @@ impl DmaAddr {
     }
 
     /// Reads a pod address.
-    pub fn decode(addr: u64) -> Result<DmaAddr, DmaAddrError> {
+    pub(crate) fn decode(addr: u64) -> Result<DmaAddr, DmaAddrError> {
         if addr & FIXED_DMA_FLAG == 0 {
             return Ok(DmaAddr::Mapped(addr));
         }
@@ -211,13 +211,13 @@ pub(crate) struct TaskBuffers {
 }
 
 impl TaskBuffers {
-    pub fn insert(&mut self, task: u32, buffer: TaskBuffer) -> Option<TaskBuffer> {
+    pub(crate) fn insert(&mut self, task: u32, buffer: TaskBuffer) -> Option<TaskBuffer> {
         self.fixed += usize::from(matches!(buffer, TaskBuffer::Fixed { .. }));
         let old = self.buffers.insert(task, buffer);
         self.forget(old)
     }
 
-    pub fn remove(&mut self, task: u32) -> Option<TaskBuffer> {
+    pub(crate) fn remove(&mut self, task: u32) -> Option<TaskBuffer> {
         let old = self.buffers.remove(&task);
         self.forget(old)
     }
@@ -230,11 +230,11 @@ impl TaskBuffers {
     }
 
     /// Whether any registered buffer is a fixed buffer (userspace cannot copy into those).
-    pub fn has_fixed(&self) -> bool {
+    pub(crate) fn has_fixed(&self) -> bool {
         self.fixed > 0
     }
 
-    pub fn get(&self, task: u32) -> Result<TaskBuffer, TaskBufferError> {
+    pub(crate) fn get(&self, task: u32) -> Result<TaskBuffer, TaskBufferError> {
         self.buffers
             .get(&task)
             .copied()
@@ -242,7 +242,12 @@ impl TaskBuffers {
     }
 
     /// Where `len` bytes at `offset` of `task`'s buffer are, checked against the buffer.
-    pub fn resolve(&self, task: u32, offset: u64, len: u64) -> Result<IoTarget, TaskBufferError> {
+    pub(crate) fn resolve(
+        &self,
+        task: u32,
+        offset: u64,
+        len: u64,
+    ) -> Result<IoTarget, TaskBufferError> {
         let buffer = self.get(task)?;
         let out_of_range = TaskBufferError::OutOfRange {
             task,
@@ -267,7 +272,7 @@ impl TaskBuffers {
     }
 
     /// Where `len` bytes at pod address `dma` go, if they lie inside `task`'s buffer.
-    pub fn resolve_dma(&self, task: u32, dma: u64, len: u64) -> Option<IoTarget> {
+    pub(crate) fn resolve_dma(&self, task: u32, dma: u64, len: u64) -> Option<IoTarget> {
         let buffer = self.get(task).ok()?;
         let offset = match (DmaAddr::decode(dma).ok()?, buffer) {
             (DmaAddr::Mapped(addr), TaskBuffer::Mapped { ptr, .. }) => {
@@ -286,7 +291,7 @@ impl TaskBuffers {
     /// The scatter list a DDP reservation of `xfer_len` bytes of `task`'s buffer uses: the
     /// buffer's pages by DMA address, written into `out` (cleared first; reused across
     /// reservations so a reservation allocates nothing).
-    pub fn sgl_into(
+    pub(crate) fn sgl_into(
         &self,
         task: u32,
         xfer_len: u32,

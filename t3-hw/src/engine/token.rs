@@ -17,7 +17,7 @@ use crate::tid::Tid;
 /// Bits a token occupies; every token is below `1 << TOKEN_BITS`.
 pub const TOKEN_BITS: u32 = 24;
 /// Connections one engine can hold at once.
-pub const MAX_CONNECTIONS: usize = 1 << SLOT_BITS;
+pub(super) const MAX_CONNECTIONS: usize = 1 << SLOT_BITS;
 
 const OP_BITS: u32 = 4;
 const GEN_BITS: u32 = 8;
@@ -66,12 +66,12 @@ pub(crate) struct ConnKey {
 
 impl ConnKey {
     /// The TID the initiator knows this connection by: generation above the slot number.
-    pub fn tid(self) -> Tid {
+    pub(super) fn tid(self) -> Tid {
         Tid::from_low_bits((u32::from(self.generation) << SLOT_BITS) | u32::from(self.slot))
     }
 
     /// The key a TID names, if it could be one of ours (the slot is in range).
-    pub fn from_tid(tid: Tid) -> Option<ConnKey> {
+    pub(super) fn from_tid(tid: Tid) -> Option<ConnKey> {
         let value = u64::from(tid.value());
         if value >> (SLOT_BITS + GEN_BITS) != 0 {
             return None;
@@ -83,7 +83,7 @@ impl ConnKey {
     }
 
     /// The token for an op of this connection.
-    pub fn token(self, op: OpKind) -> u64 {
+    pub(super) fn token(self, op: OpKind) -> u64 {
         (u64::from(self.slot) << (OP_BITS + GEN_BITS))
             | (u64::from(self.generation) << OP_BITS)
             | op as u64

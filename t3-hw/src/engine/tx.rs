@@ -99,7 +99,7 @@ impl Pieces {
 
 impl TxPdu {
     /// Resolves the payload and prices the request; fails without side effects.
-    pub fn new(wr: TxData, tasks: &TaskBuffers) -> Result<TxPdu, PostError> {
+    pub(super) fn new(wr: TxData, tasks: &TaskBuffers) -> Result<TxPdu, PostError> {
         let task_payload = match *wr.pdu().payload() {
             Payload::Task { task, offset, len } => {
                 let target = tasks.resolve(task, u64::from(offset), u64::from(len))?;
@@ -125,7 +125,7 @@ impl TxPdu {
     }
 
     /// Wire bytes, digests included.
-    pub fn wire_len(&self) -> u64 {
+    pub(super) fn wire_len(&self) -> u64 {
         self.wr.wr_len()
     }
 
@@ -289,7 +289,7 @@ pub(crate) enum NoBatch {
 
 impl TxBatch {
     /// An empty batch.
-    pub fn new() -> TxBatch {
+    pub(super) fn new() -> TxBatch {
         TxBatch {
             pdus: Vec::new(),
             iovecs: Vec::new(),
@@ -307,12 +307,12 @@ impl TxBatch {
     }
 
     /// Whether the batch holds no PDUs (nothing in flight, ready to be refilled).
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.pdus.is_empty()
     }
 
     /// Drops the sent PDUs, keeping the lists' memory for the next batch.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.pdus.clear();
         self.iovecs.clear();
         self.msghdrs.clear();
@@ -330,7 +330,7 @@ impl TxBatch {
     /// Fills this empty batch with PDUs from the front of `queue` while credits last, up to
     /// `max_bytes` (at least one PDU), and lays out their gather lists.
     /// The flag says whether credits ran out with PDUs still queued.
-    pub fn fill(
+    pub(super) fn fill(
         &mut self,
         queue: &mut VecDeque<TxPdu>,
         credits: &mut WrCredits,
@@ -435,7 +435,7 @@ impl TxBatch {
     }
 
     /// Whether the remaining ops should be pushed now.
-    pub fn wants_push(&self) -> bool {
+    pub(super) fn wants_push(&self) -> bool {
         !self.chain.is_active() && self.next_op < self.ops.len()
     }
 
@@ -458,7 +458,7 @@ impl TxBatch {
     /// [`settle_silent`](Self::settle_silent). This saves the CQE that would otherwise end the
     /// owner's wait at once and cost a second enter to wait for the reply.
     #[allow(clippy::too_many_arguments)]
-    pub fn push_chain(
+    pub(super) fn push_chain(
         &mut self,
         fd: types::Fd,
         token: u64,
@@ -571,13 +571,13 @@ impl TxBatch {
     }
 
     /// Whether a silent send is waiting for [`settle_silent`](Self::settle_silent).
-    pub fn has_silent_send(&self) -> bool {
+    pub(super) fn has_silent_send(&self) -> bool {
         self.silent
     }
 
     /// The enter that submitted the silent send has returned and its CQEs were applied, and
     /// none was the send's: it sent everything.
-    pub fn settle_silent(&mut self) -> Option<TxProgress> {
+    pub(super) fn settle_silent(&mut self) -> Option<TxProgress> {
         if !std::mem::take(&mut self.silent) {
             return None;
         }
@@ -591,7 +591,7 @@ impl TxBatch {
     }
 
     /// Applies one CQE of the send chain.
-    pub fn on_cqe(&mut self, result: i32, counters: &mut ConnCounters) -> TxProgress {
+    pub(super) fn on_cqe(&mut self, result: i32, counters: &mut ConnCounters) -> TxProgress {
         if std::mem::take(&mut self.silent) && result == -libc::EAGAIN {
             // The socket had no room: nothing was sent; the retry waits for room.
             counters.short_transfers += 1;

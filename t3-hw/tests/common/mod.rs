@@ -13,25 +13,25 @@ use iscsi_proto::digest::Digests;
 use iscsi_proto::pdu::{encode_pdu, DataIn, Header, NopIn, Pdu};
 use t3_hw::{Completion, Engine, EngineConfig, OwnedRing, PpmConfig, Tid, WorkRequest};
 
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-pub const GUARD_BYTE: u8 = 0xA5;
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const GUARD_BYTE: u8 = 0xA5;
 const PACED_CHUNK: usize = 1024;
 const PACED_PAUSE: Duration = Duration::from_millis(2);
 
 /// An engine with 1024 pods of 4 KiB pages on a ring of its own.
-pub fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
+pub(crate) fn ring_with(max_recv_data_segment_len: u32) -> OwnedRing {
     ring_with_config(EngineConfig::new(
         PpmConfig::new(1024, 4096),
         max_recv_data_segment_len,
     ))
 }
 
-pub fn ring_with_config(config: EngineConfig) -> OwnedRing {
+pub(crate) fn ring_with_config(config: EngineConfig) -> OwnedRing {
     OwnedRing::new(Engine::new(config).unwrap(), 256).unwrap()
 }
 
 /// An engine configuration that raises SO_RCVLOWAT for large receives (the default) or not.
-pub fn rx_config(raise_lowat: bool) -> EngineConfig {
+pub(crate) fn rx_config(raise_lowat: bool) -> EngineConfig {
     let mut config = EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20);
     assert!(
         config.rx_wake_on_bytes <= 65536,
@@ -49,7 +49,7 @@ pub fn rx_config(raise_lowat: bool) -> EngineConfig {
 /// landed and returns the ring thread's voluntary context switches while it was received (how
 /// often the receiver slept: machine load moves this, see `benches/rx_wakeups.rs`) and the
 /// connection's counters.
-pub fn receive_paced_payload(fixed: bool, raise: bool) -> (i64, t3_hw::ConnCounters) {
+pub(crate) fn receive_paced_payload(fixed: bool, raise: bool) -> (i64, t3_hw::ConnCounters) {
     const LEN: usize = 131072;
     const TASK: u32 = 1;
     let peer = Peer::start();
@@ -95,7 +95,7 @@ pub fn receive_paced_payload(fixed: bool, raise: bool) -> (i64, t3_hw::ConnCount
 /// where they do not depend on timing: the raise happened (a receive waited for the payload),
 /// or not at all, and each raise went with a receive. How much sleeping the raise saves
 /// depends on machine load; `benches/rx_wakeups.rs` prints it.
-pub fn assert_lowat_raised_only_when_enabled(fixed: bool) {
+pub(crate) fn assert_lowat_raised_only_when_enabled(fixed: bool) {
     for raise in [true, false] {
         let (_, counters) = receive_paced_payload(fixed, raise);
         let receives = counters.recv_calls + counters.read_fixed_calls;
@@ -114,12 +114,12 @@ pub fn assert_lowat_raised_only_when_enabled(fixed: bool) {
 
 /// Reports a test that cannot run here as skipped: a `SKIP:` line written straight to stderr,
 /// past the test harness's capture of `eprintln!`, so it shows in an ordinary `cargo test`.
-pub fn skip(test: &str, reason: &str) {
+pub(crate) fn skip(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
 }
 
 /// Voluntary context switches of the calling thread so far: how often it slept.
-pub fn voluntary_switches() -> i64 {
+pub(crate) fn voluntary_switches() -> i64 {
     // SAFETY: getrusage fills the zeroed struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
@@ -130,12 +130,12 @@ pub fn voluntary_switches() -> i64 {
     usage.ru_nvcsw
 }
 
-pub fn ring() -> OwnedRing {
+pub(crate) fn ring() -> OwnedRing {
     ring_with(1 << 20)
 }
 
 /// Drives the ring until a completion arrives and returns it.
-pub fn next_completion(ring: &mut OwnedRing) -> Completion {
+pub(crate) fn next_completion(ring: &mut OwnedRing) -> Completion {
     let mut got = None;
     ring.run_until(
         |engine| {
@@ -149,12 +149,12 @@ pub fn next_completion(ring: &mut OwnedRing) -> Completion {
 }
 
 /// Drives the ring until `want` completions arrived.
-pub fn completions(ring: &mut OwnedRing, want: usize) -> Vec<Completion> {
+pub(crate) fn completions(ring: &mut OwnedRing, want: usize) -> Vec<Completion> {
     (0..want).map(|_| next_completion(ring)).collect()
 }
 
 /// Opens a connection to `peer` and returns its TID.
-pub fn open(ring: &mut OwnedRing, atid: u32, peer: SocketAddr) -> Tid {
+pub(crate) fn open(ring: &mut OwnedRing, atid: u32, peer: SocketAddr) -> Tid {
     ring.engine_mut()
         .post(WorkRequest::ActOpen {
             atid,
@@ -183,7 +183,7 @@ enum Command {
 
 /// What the peer saw.
 #[derive(Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     Bytes(Vec<u8>),
     Error(ErrorKind),
     Done,
@@ -191,7 +191,7 @@ pub enum Reply {
 
 /// A scripted target: accepts one connection and carries out commands on its thread, so the
 /// test thread stays free to drive the engine.
-pub struct Peer {
+pub(crate) struct Peer {
     pub addr: SocketAddr,
     commands: Sender<Command>,
     replies: Receiver<Reply>,
@@ -200,11 +200,11 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn start() -> Peer {
+    pub(crate) fn start() -> Peer {
         Peer::start_on("127.0.0.1:0").unwrap()
     }
 
-    pub fn start_on(bind: &str) -> std::io::Result<Peer> {
+    pub(crate) fn start_on(bind: &str) -> std::io::Result<Peer> {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let (commands, command_rx) = channel();
@@ -295,42 +295,42 @@ impl Peer {
     }
 
     /// The remote address of the connection the peer accepted.
-    pub fn accepted_from(&self) -> SocketAddr {
+    pub(crate) fn accepted_from(&self) -> SocketAddr {
         self.accepted_from.recv_timeout(TIMEOUT).unwrap()
     }
 
-    pub fn write(&self, bytes: Vec<u8>) {
+    pub(crate) fn write(&self, bytes: Vec<u8>) {
         self.commands.send(Command::Write(bytes)).unwrap();
     }
 
-    pub fn write_bytewise(&self, bytes: Vec<u8>) {
+    pub(crate) fn write_bytewise(&self, bytes: Vec<u8>) {
         self.commands.send(Command::WriteBytewise(bytes)).unwrap();
     }
 
     /// Writes `bytes` in 1 KiB pieces 2 ms apart: a receiver waiting for all of them sleeps
     /// between pieces unless it waits with SO_RCVLOWAT raised.
-    pub fn write_paced(&self, bytes: Vec<u8>) {
+    pub(crate) fn write_paced(&self, bytes: Vec<u8>) {
         self.commands.send(Command::WritePaced(bytes)).unwrap();
     }
 
     /// Closes the peer's socket with RST.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.commands.send(Command::Reset).unwrap();
         assert!(matches!(self.reply(), Reply::Done));
     }
 
-    pub fn shutdown_write(&self) {
+    pub(crate) fn shutdown_write(&self) {
         self.commands.send(Command::ShutdownWrite).unwrap();
         assert!(matches!(self.reply(), Reply::Done));
     }
 
     /// Reads exactly `len` bytes (blocks the test thread: only for bytes already sent).
-    pub fn read(&self, len: usize) -> Reply {
+    pub(crate) fn read(&self, len: usize) -> Reply {
         self.commands.send(Command::Read(len)).unwrap();
         self.reply()
     }
 
-    pub fn read_to_end(&self) -> Reply {
+    pub(crate) fn read_to_end(&self) -> Reply {
         self.commands.send(Command::ReadToEnd).unwrap();
         self.reply()
     }
@@ -351,14 +351,14 @@ impl Drop for Peer {
 }
 
 /// A page-aligned buffer inside a larger allocation filled with guard bytes.
-pub struct Guarded {
+pub(crate) struct Guarded {
     memory: Vec<u8>,
     start: usize,
     len: usize,
 }
 
 impl Guarded {
-    pub fn new(len: usize) -> Guarded {
+    pub(crate) fn new(len: usize) -> Guarded {
         let mut memory = vec![GUARD_BYTE; len + 3 * 4096];
         let base = memory.as_ptr() as usize;
         let start = (base + 4096).next_multiple_of(4096) - base;
@@ -366,22 +366,22 @@ impl Guarded {
         Guarded { memory, start, len }
     }
 
-    pub fn ptr(&mut self) -> *mut u8 {
+    pub(crate) fn ptr(&mut self) -> *mut u8 {
         self.memory[self.start..].as_mut_ptr()
     }
 
-    pub fn body(&self) -> &[u8] {
+    pub(crate) fn body(&self) -> &[u8] {
         &self.memory[self.start..self.start + self.len]
     }
 
-    pub fn guards_intact(&self) -> bool {
+    pub(crate) fn guards_intact(&self) -> bool {
         let (head, rest) = self.memory.split_at(self.start);
         let tail = &rest[self.len..];
         head.iter().chain(tail).all(|&byte| byte == GUARD_BYTE)
     }
 
     /// Registers the body as `task`'s buffer.
-    pub fn register(&mut self, engine: &mut Engine, task: u32) {
+    pub(crate) fn register(&mut self, engine: &mut Engine, task: u32) {
         let (ptr, len) = (self.ptr(), self.len);
         // SAFETY: the test keeps the Guarded alive (and otherwise untouched) while the engine
         // does I/O on it.
@@ -389,13 +389,13 @@ impl Guarded {
     }
 }
 
-pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
 
-pub fn data_in(itt: u32, offset: u32, data: &[u8], digests: Digests) -> Vec<u8> {
+pub(crate) fn data_in(itt: u32, offset: u32, data: &[u8], digests: Digests) -> Vec<u8> {
     let header = Header::DataIn(DataIn {
         final_: true,
         itt,
@@ -405,7 +405,7 @@ pub fn data_in(itt: u32, offset: u32, data: &[u8], digests: Digests) -> Vec<u8> 
     encode_pdu(&Pdu::new(header, data.to_vec()), digests).unwrap()
 }
 
-pub fn nop_in(itt: u32, data: &[u8], digests: Digests) -> Vec<u8> {
+pub(crate) fn nop_in(itt: u32, data: &[u8], digests: Digests) -> Vec<u8> {
     let header = Header::NopIn(NopIn {
         itt,
         ttt: 0xFFFF_FFFF,
@@ -415,14 +415,14 @@ pub fn nop_in(itt: u32, data: &[u8], digests: Digests) -> Vec<u8> {
 }
 
 /// The received PDU of a completion, or a panic naming what arrived instead.
-pub fn pdu(completion: Completion) -> t3_hw::IscsiHdr {
+pub(crate) fn pdu(completion: Completion) -> t3_hw::IscsiHdr {
     match completion {
         Completion::IscsiHdr(header) => header,
         other => panic!("expected IscsiHdr, got {other:?}"),
     }
 }
 
-pub fn itt_of(header: &t3_hw::IscsiHdr) -> u32 {
+pub(crate) fn itt_of(header: &t3_hw::IscsiHdr) -> u32 {
     u32::from_be_bytes([
         header.bhs[16],
         header.bhs[17],

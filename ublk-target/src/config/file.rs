@@ -20,28 +20,28 @@ use crate::supervisor::TimeoutOverrides;
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     /// The LUN's URL, as on the command line...
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// ... or its parts: `host[:port]`, the target's name and the LUN number.
-    pub portal: Option<String>,
-    pub target: Option<String>,
+    pub(crate) portal: Option<String>,
+    pub(crate) target: Option<String>,
     pub lun: Option<u64>,
-    pub initiator_name: Option<String>,
-    pub chap_user: Option<String>,
-    pub chap_secret: Option<SecretText>,
-    pub chap_secret_file: Option<PathBuf>,
-    pub target_chap_user: Option<String>,
-    pub target_chap_secret: Option<SecretText>,
-    pub target_chap_secret_file: Option<PathBuf>,
-    pub header_digest: Option<Digest>,
-    pub data_digest: Option<Digest>,
+    pub(crate) initiator_name: Option<String>,
+    pub(crate) chap_user: Option<String>,
+    pub(crate) chap_secret: Option<SecretText>,
+    pub(crate) chap_secret_file: Option<PathBuf>,
+    pub(crate) target_chap_user: Option<String>,
+    pub(crate) target_chap_secret: Option<SecretText>,
+    pub(crate) target_chap_secret_file: Option<PathBuf>,
+    pub(crate) header_digest: Option<Digest>,
+    pub(crate) data_digest: Option<Digest>,
     pub queues: Option<u16>,
-    pub depth: Option<u16>,
-    pub zero_copy: Option<bool>,
-    pub max_io_buf_bytes: Option<u32>,
-    pub user_recovery: Option<bool>,
-    pub user_recovery_reissue: Option<bool>,
-    pub number: Option<i32>,
-    pub startup: Option<Startup>,
+    pub(crate) depth: Option<u16>,
+    pub(crate) zero_copy: Option<bool>,
+    pub(crate) max_io_buf_bytes: Option<u32>,
+    pub(crate) user_recovery: Option<bool>,
+    pub(crate) user_recovery_reissue: Option<bool>,
+    pub(crate) number: Option<i32>,
+    pub(crate) startup: Option<Startup>,
     pub timeouts: Option<TimeoutOverrides>,
 }
 
@@ -131,7 +131,7 @@ impl ConfigFile {
     }
 
     /// Parses and checks `text`, the contents of `path`, whose permission bits are `mode`.
-    pub fn parse(
+    pub(crate) fn parse(
         path: &Path,
         text: &str,
         kind: FileKind,
@@ -201,7 +201,7 @@ impl ConfigFile {
     }
 
     /// The line of `key` (1 if the file does not have it).
-    pub fn line(&self, key: &str) -> usize {
+    pub(crate) fn line(&self, key: &str) -> usize {
         self.keys
             .iter()
             .find(|known| known.key == key)
@@ -213,7 +213,7 @@ impl ConfigFile {
     }
 
     /// An error about `key` of this file.
-    pub fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.clone(),
             line: self.line(key),
@@ -393,7 +393,7 @@ impl ConfigFile {
     }
 
     /// The value this file gives for one of libiscsi's CHAP variables.
-    pub fn chap(&self, name: &str) -> Option<String> {
+    pub(crate) fn chap(&self, name: &str) -> Option<String> {
         let s = &self.settings;
         match name {
             env_vars::CHAP_USERNAME => s.chap_user.clone(),
@@ -405,7 +405,7 @@ impl ConfigFile {
     }
 
     /// `startup`, `manual` unless set.
-    pub fn startup(&self) -> Startup {
+    pub(crate) fn startup(&self) -> Startup {
         self.settings.startup.unwrap_or_default()
     }
 }

@@ -33,7 +33,7 @@
 //! owner alone: group or other permission bits are refused, naming the file and its mode.
 
 mod file;
-pub mod limits;
+pub(crate) mod limits;
 
 #[cfg(test)]
 mod tests;
@@ -53,14 +53,14 @@ use crate::secrets::PipedSecrets;
 use crate::supervisor::{TimeoutOverrides, TimeoutSettings};
 
 /// Where the files are.
-pub const DEFAULT_DIR: &str = "/etc/ublk-cxgb3i";
+pub(crate) const DEFAULT_DIR: &str = "/etc/ublk-cxgb3i";
 /// The environment variable that names another directory.
-pub const DIR_ENV: &str = "UBLK_CXGB3I_CONFIG_DIR";
+pub(crate) const DIR_ENV: &str = "UBLK_CXGB3I_CONFIG_DIR";
 /// The defaults file's name in the directory.
-pub const DEFAULTS_FILE: &str = "defaults.toml";
+pub(crate) const DEFAULTS_FILE: &str = "defaults.toml";
 
 /// The configuration directory.
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     std::env::var_os(DIR_ENV)
         .filter(|dir| !dir.is_empty())
         .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
@@ -119,7 +119,7 @@ impl From<Digest> for DigestChoice {
 /// `startup`: whether the device comes up at boot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Startup {
+pub(crate) enum Startup {
     Automatic,
     #[default]
     Manual,
@@ -128,7 +128,7 @@ pub enum Startup {
 /// A secret as written in a file: never printed, wiped when dropped.
 #[derive(Clone, Deserialize)]
 #[serde(from = "String")]
-pub struct SecretText(Zeroizing<String>);
+pub(crate) struct SecretText(Zeroizing<String>);
 
 impl From<String> for SecretText {
     fn from(text: String) -> SecretText {
@@ -146,7 +146,7 @@ impl fmt::Debug for SecretText {
 /// recover` can say where to find them again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SecretSource {
+pub(crate) enum SecretSource {
     /// A configuration or secret file (recover reads it again).
     ConfigFile,
     /// libiscsi's `LIBISCSI_CHAP_*` variables.
@@ -181,19 +181,19 @@ fn url_text(portal: &str, target: &str, lun: u64) -> String {
 /// The files `add --config` uses: the device's (if given) and the defaults file (if it
 /// exists).
 #[derive(Debug, Default)]
-pub struct Files {
+pub(crate) struct Files {
     pub device: Option<ConfigFile>,
     pub defaults: Option<ConfigFile>,
 }
 
 impl Files {
     /// Loads the device's file `config` (see [`find`]) and the defaults file of [`dir`].
-    pub fn load(config: Option<&Path>) -> Result<Files, ConfigError> {
+    pub(crate) fn load(config: Option<&Path>) -> Result<Files, ConfigError> {
         Files::load_in(&dir(), config)
     }
 
     /// As [`Files::load`], with the configuration directory `dir`.
-    pub fn load_in(dir: &Path, config: Option<&Path>) -> Result<Files, ConfigError> {
+    pub(crate) fn load_in(dir: &Path, config: Option<&Path>) -> Result<Files, ConfigError> {
         let defaults_path = dir.join(DEFAULTS_FILE);
         let defaults = if defaults_path.exists() {
             Some(ConfigFile::load(&defaults_path, FileKind::Defaults)?)
@@ -219,7 +219,7 @@ impl Files {
 
 /// The file `--config NAME` means: NAME itself if it exists or has a `/`, else `<dir>/NAME`
 /// or `<dir>/NAME.toml`. Absolute, so the device's record can name it.
-pub fn find(dir: &Path, name: &Path) -> Result<PathBuf, ConfigError> {
+pub(crate) fn find(dir: &Path, name: &Path) -> Result<PathBuf, ConfigError> {
     let bare = name.components().count() == 1 && !name.to_string_lossy().contains('/');
     let candidates: Vec<PathBuf> = if name.exists() || !bare {
         vec![name.to_owned()]
@@ -244,7 +244,7 @@ pub fn find(dir: &Path, name: &Path) -> Result<PathBuf, ConfigError> {
 /// Answers the URL parser's credential lookups (libiscsi's variable names) from the layers
 /// below the URL: the front end's pipe, the environment, the files. Notes where the secrets
 /// it gave came from.
-pub struct CredentialLookup<'a> {
+pub(crate) struct CredentialLookup<'a> {
     piped: Option<&'a PipedSecrets>,
     env: &'a dyn Fn(&str) -> Option<String>,
     files: &'a Files,
@@ -252,7 +252,7 @@ pub struct CredentialLookup<'a> {
 }
 
 impl<'a> CredentialLookup<'a> {
-    pub fn new(
+    pub(crate) fn new(
         piped: Option<&'a PipedSecrets>,
         env: &'a dyn Fn(&str) -> Option<String>,
         files: &'a Files,
@@ -266,7 +266,7 @@ impl<'a> CredentialLookup<'a> {
     }
 
     /// The value for `name`, if any layer has one.
-    pub fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         let is_secret = name == env_vars::CHAP_PASSWORD || name == env_vars::CHAP_TARGET_PASSWORD;
         let found = [
             (
@@ -291,19 +291,19 @@ impl<'a> CredentialLookup<'a> {
     }
 
     /// A secret came from `source`: the least lasting source is what counts.
-    pub fn note(&self, source: SecretSource) {
+    pub(crate) fn note(&self, source: SecretSource) {
         self.source.set(self.source.get().max(Some(source)));
     }
 
     /// Where the secrets given so far came from.
-    pub fn source(&self) -> Option<SecretSource> {
+    pub(crate) fn source(&self) -> Option<SecretSource> {
         self.source.get()
     }
 }
 
 /// What `add` got on its command line (everything optional but the flags).
 #[derive(Debug, Default)]
-pub struct CommandLine {
+pub(crate) struct CommandLine {
     pub url: Option<String>,
     pub piped: PipedSecrets,
     pub number: Option<i32>,
@@ -320,7 +320,7 @@ pub struct CommandLine {
 
 /// Everything `add` needs, every layer applied.
 #[derive(Debug, Clone)]
-pub struct AddConfig {
+pub(crate) struct AddConfig {
     pub number: i32,
     pub queues: u16,
     pub depth: u16,
@@ -340,7 +340,7 @@ pub struct AddConfig {
 
 /// Applies the layers: the command line, the device's file, the defaults file, built-in
 /// defaults. `env` looks up environment variables.
-pub fn resolve_add(
+pub(crate) fn resolve_add(
     cli: CommandLine,
     files: &Files,
     env: &dyn Fn(&str) -> Option<String>,
@@ -449,7 +449,7 @@ pub fn resolve_add(
 
 /// The device configuration files in `dir` (`*.toml` but the defaults file), in name order:
 /// what the boot generator reads for `startup = "automatic"`.
-pub fn device_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+pub(crate) fn device_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let read_error = |source| ConfigError::Read {
         path: dir.to_owned(),
         source,

@@ -13,7 +13,7 @@ use crate::params::ParamsError;
 use crate::pidfile::RecordError;
 
 #[derive(Debug, Error)]
-pub enum DeviceError {
+pub(crate) enum DeviceError {
     #[error("{0}")]
     Probe(#[from] ProbeFailure),
     #[error("the target presents another LU under this URL (VPD 0x83 {found}, the device's is {expected}): not recovering onto it")]
@@ -97,7 +97,7 @@ impl DeviceError {
     /// device are wrong, rather than the network or the target's state. A service manager
     /// restarts after the others (the exit status tells it which: see
     /// `cli::EXIT_PERMANENT_FAILURE`).
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         match self {
             DeviceError::Probe(failure) => failure.is_permanent(),
             DeviceError::Control { .. }
@@ -119,12 +119,12 @@ impl DeviceError {
     }
 
     /// A control command that failed.
-    pub fn control(action: &'static str, error: UblkError) -> DeviceError {
+    pub(crate) fn control(action: &'static str, error: UblkError) -> DeviceError {
         DeviceError::Control { action, error }
     }
 
     /// The error of ADD_DEV for `dev_id`.
-    pub fn create(dev_id: i32, error: UblkError) -> DeviceError {
+    pub(crate) fn create(dev_id: i32, error: UblkError) -> DeviceError {
         match error {
             UblkError::UringIOError(errno) | UblkError::OtherError(errno)
                 if errno == -libc::EEXIST =>
@@ -169,7 +169,7 @@ fn recover_secret_message(
 }
 
 /// libublk's errors, readable.
-pub fn describe(error: &UblkError) -> String {
+pub(crate) fn describe(error: &UblkError) -> String {
     match error {
         UblkError::UringIOError(errno) | UblkError::OtherError(errno) => {
             std::io::Error::from_raw_os_error(errno.abs()).to_string()

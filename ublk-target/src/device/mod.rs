@@ -10,12 +10,12 @@
 //! from outside (STOP_DEV by a front end such as ublksrv's `ublk del`), which then deletes it
 //! itself: see [`StopCause`].
 
-pub mod error;
-pub mod notify;
+pub(crate) mod error;
+pub(crate) mod notify;
 pub mod probe;
 
-pub use error::DeviceError;
-pub use notify::Notifier;
+pub(crate) use error::DeviceError;
+pub(crate) use notify::Notifier;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -55,7 +55,7 @@ const CONTROL_POLL: Duration = Duration::from_millis(200);
 
 /// What `add` creates.
 #[derive(Debug, Clone)]
-pub struct DeviceSpec {
+pub(crate) struct DeviceSpec {
     /// -1: the kernel picks.
     pub dev_id: i32,
     pub nr_queues: u16,
@@ -76,7 +76,7 @@ pub struct DeviceSpec {
 }
 
 /// Creates the device, serves it until it is stopped, removes it.
-pub fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError> {
+pub(crate) fn add(spec: DeviceSpec, notifier: &mut Notifier) -> Result<(), DeviceError> {
     // The device id is in every log line; before the kernel has picked one, the one asked
     // for (if any).
     let asked = (spec.dev_id >= 0).then(|| tracing::error_span!("dev", id = spec.dev_id).entered());
@@ -213,7 +213,7 @@ fn recorded_url(
 /// daemon left, logs in again (with the CHAP secrets from `config`, the device's own
 /// configuration file or the environment), and re-attaches the queues
 /// (START_USER_RECOVERY).
-pub fn recover(
+pub(crate) fn recover(
     dev_id: u32,
     run_dir: &Path,
     config: Option<&Path>,
@@ -240,8 +240,8 @@ pub fn recover(
     };
     let id = i32::try_from(dev_id).map_err(|_| DeviceError::NotRecoverable(dev_id))?;
     // libublk sizes its per-queue tables from the builder, not from the kernel: ask first.
-    let existing = UblkCtrl::new_simple(id)
-        .map_err(|error| DeviceError::control("open the device", error))?;
+    let existing =
+        UblkCtrl::new_simple(id).map_err(|error| DeviceError::control("open the device", error))?;
     let info = existing.dev_info();
     let mut own_params = sys::ublk_params::default();
     existing
@@ -474,7 +474,7 @@ fn wait_for_logins(
                     *slot = tid;
                 }
             }
-            Ok(QueueReport::LoggedIn { .. }) => logged_in += 1,
+            Ok(QueueReport::LoggedIn) => logged_in += 1,
             Ok(QueueReport::CapacityChanged { qid, bytes }) => resized = Some((qid, bytes)),
             Ok(QueueReport::Failed { qid, error }) => {
                 return Err(DeviceError::QueueLogin { qid, error })
@@ -509,7 +509,7 @@ fn wait_for_logins(
 ///   would delete the device when it drops), removes its record and exits, and the front end
 ///   deletes the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopCause {
+pub(crate) enum StopCause {
     Daemon,
     Outside,
 }

@@ -8,22 +8,22 @@ use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// What the parent reads on failure.
-pub const FAILED: u64 = 0xffff_ffff_ffff_fffe;
+pub(crate) const FAILED: u64 = 0xffff_ffff_ffff_fffe;
 
 /// The value the parent reads when device `dev_id` is live.
-pub fn live_value(dev_id: u32) -> u64 {
+pub(crate) fn live_value(dev_id: u32) -> u64 {
     u64::from(dev_id) + 1
 }
 
 /// The parent's pipe, or nobody.
-pub struct Notifier {
+pub(crate) struct Notifier {
     pipe: Option<File>,
     on_live: Option<Box<dyn FnMut(u32) + Send>>,
 }
 
 impl Notifier {
     /// Nobody waits (`--foreground` without `--eventfd`).
-    pub fn none() -> Notifier {
+    pub(crate) fn none() -> Notifier {
         Notifier {
             pipe: None,
             on_live: None,
@@ -35,13 +35,13 @@ impl Notifier {
     /// # Safety
     ///
     /// `fd` must be an open file descriptor this process owns and nothing else uses.
-    pub unsafe fn from_raw_fd(fd: RawFd) -> Notifier {
+    pub(crate) unsafe fn from_raw_fd(fd: RawFd) -> Notifier {
         // SAFETY: forwarded to the caller.
         Notifier::pipe(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     /// A pipe write end we own.
-    pub fn pipe(fd: OwnedFd) -> Notifier {
+    pub(crate) fn pipe(fd: OwnedFd) -> Notifier {
         Notifier {
             pipe: Some(File::from(fd)),
             on_live: None,
@@ -49,13 +49,13 @@ impl Notifier {
     }
 
     /// Also runs `action` once the device is live (after the parent has been told).
-    pub fn then_on_live(mut self, action: impl FnMut(u32) + Send + 'static) -> Notifier {
+    pub(crate) fn then_on_live(mut self, action: impl FnMut(u32) + Send + 'static) -> Notifier {
         self.on_live = Some(Box::new(action));
         self
     }
 
     /// Device `dev_id` is live.
-    pub fn live(&mut self, dev_id: u32) {
+    pub(crate) fn live(&mut self, dev_id: u32) {
         self.send(live_value(dev_id));
         if let Some(mut action) = self.on_live.take() {
             action(dev_id);
@@ -63,7 +63,7 @@ impl Notifier {
     }
 
     /// The device will not come up.
-    pub fn failed(&mut self) {
+    pub(crate) fn failed(&mut self) {
         self.on_live = None;
         self.send(FAILED);
     }

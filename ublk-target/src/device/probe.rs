@@ -22,7 +22,7 @@ use thiserror::Error;
 use crate::login::{login_config, MAX_RECV_DATA_SEGMENT_LENGTH};
 
 /// How long the probe's login and each of its commands may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The peripheral device type INQUIRY reports for a LUN that does not exist.
 const NO_DEVICE_TYPE: u8 = 0x1f;
 /// ISID qualifier of the probe session (queues use their index, at most 31).
@@ -53,7 +53,7 @@ pub enum ProbeFailure {
 }
 
 /// The LUN's 8-byte wire form.
-pub fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
+pub(crate) fn wire_lun(lun: u64) -> Result<u64, ProbeFailure> {
     let lun32 = u32::try_from(lun).map_err(|_| ProbeFailure::Lun(lun))?;
     let encoded = Lun::new(lun32)
         .map_err(|_| ProbeFailure::Lun(lun))?

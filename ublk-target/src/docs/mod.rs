@@ -27,7 +27,7 @@ use clap_mangen::Man;
 use thiserror::Error;
 
 /// Administration commands live in section 8.
-pub const MAN_SECTION: &str = "8";
+pub(crate) const MAN_SECTION: &str = "8";
 
 /// `generate-docs --man DIR --completions DIR` (hidden: for the install script).
 #[derive(clap::Args, Debug, Clone)]
@@ -53,7 +53,7 @@ pub enum ManPages {
 /// A file that could not be written.
 #[derive(Debug, Error)]
 #[error("{path}: {source}")]
-pub struct DocsError {
+pub(crate) struct DocsError {
     pub path: PathBuf,
     pub source: io::Error,
 }
@@ -76,7 +76,7 @@ fn write_file(
 }
 
 /// Writes the man pages of `command` (named by its `name`) into `dir`; returns their paths.
-pub fn write_man_pages(
+pub(crate) fn write_man_pages(
     command: Command,
     pages: ManPages,
     dir: &Path,
@@ -145,7 +145,7 @@ fn render_with_commands(man: &Man, command: &Command, out: &mut Vec<u8>) -> io::
 }
 
 /// Where a shell's completion file for `bin_name` goes under the completions directory.
-pub fn completion_path(dir: &Path, shell: Shell, bin_name: &str) -> PathBuf {
+pub(crate) fn completion_path(dir: &Path, shell: Shell, bin_name: &str) -> PathBuf {
     let file = match shell {
         Shell::Zsh => format!("_{bin_name}"),
         Shell::Fish => format!("{bin_name}.fish"),
@@ -155,10 +155,10 @@ pub fn completion_path(dir: &Path, shell: Shell, bin_name: &str) -> PathBuf {
 }
 
 /// The shells completions are installed for.
-pub const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+pub(crate) const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
 
 /// Writes the bash, zsh and fish completions of `command` as `bin_name`; returns their paths.
-pub fn write_completions(
+pub(crate) fn write_completions(
     mut command: Command,
     bin_name: &str,
     dir: &Path,

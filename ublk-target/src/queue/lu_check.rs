@@ -42,19 +42,19 @@ pub(super) struct LuCheck {
 }
 
 impl LuCheck {
-    pub fn new(expected: Option<String>) -> LuCheck {
+    pub(super) fn new(expected: Option<String>) -> LuCheck {
         LuCheck {
             expected,
             running: None,
         }
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(super) fn is_running(&self) -> bool {
         self.running.is_some()
     }
 
     /// The whole check, for a new session.
-    pub fn start(&mut self) -> Next {
+    pub(super) fn start(&mut self) -> Next {
         let step = if self.expected.is_some() {
             Step::Identity
         } else {
@@ -64,12 +64,12 @@ impl LuCheck {
     }
 
     /// The capacity step alone, for a capacity change announced on a live session.
-    pub fn start_capacity(&mut self) -> Next {
+    pub(super) fn start_capacity(&mut self) -> Next {
         self.begin(Step::Capacity)
     }
 
     /// The check ends without an answer (its session is gone).
-    pub fn abandon(&mut self) {
+    pub(super) fn abandon(&mut self) {
         self.running = None;
     }
 
@@ -79,7 +79,7 @@ impl LuCheck {
     }
 
     /// The command of the current step finished with `outcome`; `data` is what it read.
-    pub fn on_done(&mut self, outcome: &TaskOutcome, data: &[u8]) -> Next {
+    pub(super) fn on_done(&mut self, outcome: &TaskOutcome, data: &[u8]) -> Next {
         let Some((step, tries)) = self.running else {
             return Next::Done {
                 capacity_bytes: None,

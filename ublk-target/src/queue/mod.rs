@@ -16,7 +16,9 @@ mod ring;
 mod serve;
 mod tags;
 
-pub use serve::{every_read_gets_ddp, QueueStats, QueueTarget, STATS_REQUESTS, STOP_REQUESTED};
+pub(crate) use serve::{
+    every_read_gets_ddp, QueueStats, QueueTarget, STATS_REQUESTS, STOP_REQUESTED,
+};
 
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
@@ -29,11 +31,11 @@ use serve::QueueLoop;
 
 /// What a queue thread tells the control thread.
 #[derive(Debug)]
-pub enum QueueReport {
+pub(crate) enum QueueReport {
     /// The thread runs as this kernel thread id.
     Started { qid: u16, tid: i32 },
     /// The session is up; the queue waits for the verdict.
-    LoggedIn { qid: u16 },
+    LoggedIn,
     /// The queue could not start.
     Failed { qid: u16, error: String },
     /// The LU reports a capacity other than the device's: resize the device.
@@ -48,7 +50,7 @@ pub enum QueueReport {
 
 /// Why a queue stopped serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// The kernel took the queue down: the device is being stopped (STOP_DEV, or DEL_DEV).
     ByKernel,
     /// The queue gave up by itself (it could not start, or its ring failed), or never served.
@@ -57,18 +59,18 @@ pub enum Ended {
 
 /// The control thread's verdict on starting the device, which every queue waits for.
 #[derive(Debug, Default)]
-pub struct StartGate {
+pub(crate) struct StartGate {
     verdict: Mutex<Option<bool>>,
     decided: Condvar,
 }
 
 impl StartGate {
-    pub fn new() -> Arc<StartGate> {
+    pub(crate) fn new() -> Arc<StartGate> {
         Arc::new(StartGate::default())
     }
 
     /// Lets every queue fetch and serve (`true`) or makes them all leave (`false`).
-    pub fn decide(&self, go: bool) {
+    pub(crate) fn decide(&self, go: bool) {
         let mut verdict = self
             .verdict
             .lock()
@@ -95,7 +97,7 @@ impl StartGate {
 }
 
 /// The body of queue `qid`'s thread; it publishes its status in `status`.
-pub fn run_queue(
+pub(crate) fn run_queue(
     qid: u16,
     dev: &UblkDev,
     target: Arc<QueueTarget>,
@@ -173,7 +175,7 @@ fn serve_queue(
         lp.shut_down(&queue);
         return Err(error);
     }
-    let _ = reports.send(QueueReport::LoggedIn { qid });
+    let _ = reports.send(QueueReport::LoggedIn);
     if !gate.wait() {
         lp.shut_down(&queue);
         return Ok((lp.stats(), Ended::OnItsOwn));

@@ -16,7 +16,7 @@ pub(super) struct Portals {
 
 impl Portals {
     /// `addresses` in the order to try them; the first is where the device was probed.
-    pub fn new(addresses: Vec<SocketAddr>) -> Portals {
+    pub(super) fn new(addresses: Vec<SocketAddr>) -> Portals {
         Portals {
             addresses,
             next: 0,
@@ -25,7 +25,7 @@ impl Portals {
     }
 
     /// Where the next login goes.
-    pub fn next_login(&mut self) -> Option<SocketAddr> {
+    pub(super) fn next_login(&mut self) -> Option<SocketAddr> {
         if let Some(address) = self.redirected.take() {
             return Some(address);
         }
@@ -35,13 +35,13 @@ impl Portals {
     }
 
     /// The login at the current address failed: the next one tries another.
-    pub fn failed(&mut self) {
+    pub(super) fn failed(&mut self) {
         self.next = (self.next + 1) % self.addresses.len().max(1);
     }
 
     /// The target redirected the login to `addresses` (`TargetAddress` values). Returns
     /// where the next login goes, or `None` when no address could be used.
-    pub fn redirect(&mut self, addresses: &[String], temporary: bool) -> Option<SocketAddr> {
+    pub(super) fn redirect(&mut self, addresses: &[String], temporary: bool) -> Option<SocketAddr> {
         let address = addresses.iter().find_map(|value| resolve(value))?;
         if temporary {
             self.redirected = Some(address);

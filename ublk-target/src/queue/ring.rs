@@ -66,7 +66,7 @@ pub(super) struct Timer {
 }
 
 impl Timer {
-    pub fn new(user_data: u64) -> Timer {
+    pub(super) fn new(user_data: u64) -> Timer {
         Timer {
             timespec: Box::new(Timespec::new()),
             user_data,
@@ -75,17 +75,17 @@ impl Timer {
     }
 
     /// When the timeout in flight fires, if one is.
-    pub fn armed_until(&self) -> Option<Instant> {
+    pub(super) fn armed_until(&self) -> Option<Instant> {
         self.armed_until
     }
 
     /// Its CQE came back.
-    pub fn fired(&mut self) {
+    pub(super) fn fired(&mut self) {
         self.armed_until = None;
     }
 
     /// Arms the timer to fire `after` from `now`; does nothing while a timeout is in flight.
-    pub fn arm(&mut self, now: Instant, after: Duration) -> io::Result<()> {
+    pub(super) fn arm(&mut self, now: Instant, after: Duration) -> io::Result<()> {
         if self.armed_until.is_some() {
             return Ok(());
         }

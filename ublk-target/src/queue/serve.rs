@@ -57,14 +57,14 @@ const WAKEUP_SLACK: Duration = Duration::from_millis(1);
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Bumped (by SIGUSR1) to ask every queue to log its counters at its next tick.
-pub static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static STATS_REQUESTS: AtomicU64 = AtomicU64::new(0);
 /// Set when the daemon is asked to stop (SIGTERM): held requests fail instead of waiting
 /// for a session that may never come back.
-pub static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// What every queue of a device serves: the same LU, over its own session.
 #[derive(Debug)]
-pub struct QueueTarget {
+pub(crate) struct QueueTarget {
     /// The ublk device number: with the queue number, the sessions' ISIDs.
     pub dev_id: u32,
     pub url: IscsiUrl,
@@ -90,7 +90,7 @@ pub struct QueueTarget {
 
 /// Per-queue counters.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct QueueStats {
+pub(crate) struct QueueStats {
     pub reads: u64,
     pub writes: u64,
     pub flushes: u64,
@@ -108,9 +108,9 @@ pub struct QueueStats {
 
 /// A queue loop could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub(super) enum SetupError {
     #[error("offload engine: {0}")]
-    Engine(#[from] t3_hw::ppm::PpmConfigError),
+    Engine(#[from] t3_hw::PpmConfigError),
 }
 
 /// A task management request in flight, by its ITT.
@@ -186,7 +186,7 @@ fn page_pods_needed(depth: u16, io_buf_bytes: u32) -> u32 {
 
 /// Whether every read of a queue can have DDP at once, which zero copy depends on: the
 /// request's pages are not mapped in userspace, so a non-DDP read could not be copied there.
-pub fn every_read_gets_ddp(depth: u16, io_buf_bytes: u32) -> bool {
+pub(crate) fn every_read_gets_ddp(depth: u16, io_buf_bytes: u32) -> bool {
     page_pods_wanted(depth, io_buf_bytes) <= MAX_PAGE_PODS
 }
 
@@ -215,7 +215,7 @@ fn register_copy_bufs(
 impl QueueLoop {
     /// A loop for queue `qid` of `depth` tags. `io_bufs` are the tags' buffers in copy mode
     /// (empty in zero-copy mode); `io_buf_bytes` is the size of each.
-    pub fn new(
+    pub(super) fn new(
         qid: u16,
         depth: u16,
         io_buf_bytes: u32,
@@ -327,7 +327,7 @@ impl QueueLoop {
     /// Starts the supervisor without waiting for a session: it keeps logging in while the
     /// queue serves, holding requests until a session is up (see
     /// [`QueueTarget::serve_before_login`]).
-    pub fn start_without_session(&mut self, queue: &UblkQueue) {
+    pub(super) fn start_without_session(&mut self, queue: &UblkQueue) {
         self.supervisor.start(Instant::now());
         self.run_actions(queue, Instant::now());
         if let Some(error) = self.last_error.take() {
@@ -335,7 +335,7 @@ impl QueueLoop {
         }
     }
 
-    pub fn log_in(&mut self, queue: &UblkQueue) -> Result<(), String> {
+    pub(super) fn log_in(&mut self, queue: &UblkQueue) -> Result<(), String> {
         self.supervisor.start(Instant::now());
         self.run_actions(queue, Instant::now());
         loop {
@@ -352,7 +352,7 @@ impl QueueLoop {
     }
 
     /// Serves requests until the kernel takes the queue down (or its ring fails).
-    pub fn serve(&mut self, queue: &UblkQueue) -> Ended {
+    pub(super) fn serve(&mut self, queue: &UblkQueue) -> Ended {
         if let Err(error) = self.tick.arm(Instant::now(), TICK) {
             tracing::error!(queue = self.qid, %error, "cannot arm the queue timer");
             return Ended::OnItsOwn;
@@ -382,7 +382,7 @@ impl QueueLoop {
     }
 
     /// Logs out (or drops a connection that is not up) and lets the engine finish.
-    pub fn shut_down(&mut self, queue: &UblkQueue) {
+    pub(super) fn shut_down(&mut self, queue: &UblkQueue) {
         let now = Instant::now();
         self.supervisor.shut_down(now);
         self.run_actions(queue, now);
@@ -418,7 +418,7 @@ impl QueueLoop {
         }
     }
 
-    pub fn stats(&self) -> QueueStats {
+    pub(super) fn stats(&self) -> QueueStats {
         let mut stats = self.stats;
         let s = self.supervisor.stats();
         stats.failed = s.failed;
@@ -431,7 +431,7 @@ impl QueueLoop {
     }
 
     /// The tags' buffers in copy mode, for FETCH.
-    pub fn io_bufs(&self) -> &Vec<IoBuf<u8>> {
+    pub(super) fn io_bufs(&self) -> &Vec<IoBuf<u8>> {
         &self.io_bufs
     }
 

@@ -15,36 +15,36 @@ pub(super) struct Tags {
 }
 
 impl Tags {
-    pub fn new(depth: u16) -> Tags {
+    pub(super) fn new(depth: u16) -> Tags {
         Tags { depth }
     }
 
-    pub fn depth(&self) -> u16 {
+    pub(super) fn depth(&self) -> u16 {
         self.depth
     }
 
     /// The task that moves `tag`'s data through its own buffer.
-    pub fn own_task(tag: u16) -> u32 {
+    pub(super) fn own_task(tag: u16) -> u32 {
         u32::from(tag)
     }
 
     /// The task of `tag`'s auxiliary buffer.
-    pub fn aux_task(&self, tag: u16) -> u32 {
+    pub(super) fn aux_task(&self, tag: u16) -> u32 {
         u32::from(self.depth) + u32::from(tag)
     }
 
     /// The task that sends `tag`'s own buffer as mapped memory.
-    pub fn send_task(&self, tag: u16) -> u32 {
+    pub(super) fn send_task(&self, tag: u16) -> u32 {
         2 * u32::from(self.depth) + u32::from(tag)
     }
 
     /// The task of the queue's own LU check (not a tag's).
-    pub fn check_task(&self) -> u32 {
+    pub(super) fn check_task(&self) -> u32 {
         3 * u32::from(self.depth)
     }
 
     /// The tag a task belongs to, if the task is one of ours.
-    pub fn tag_of_task(&self, task: u32) -> Option<u16> {
+    pub(super) fn tag_of_task(&self, task: u32) -> Option<u16> {
         let depth = u32::from(self.depth);
         (task < 3 * depth).then(|| (task % depth) as u16)
     }

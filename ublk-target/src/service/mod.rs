@@ -43,11 +43,11 @@ use crate::supervisor::TimeoutOverrides;
 #[derive(Args, Debug, Clone)]
 pub struct ServiceArgs {
     #[command(subcommand)]
-    pub action: ServiceAction,
+    pub(crate) action: ServiceAction,
 }
 
 #[derive(Subcommand, Debug, Clone)]
-pub enum ServiceAction {
+pub(crate) enum ServiceAction {
     /// Serve the device of configuration NAME in the foreground: create it, or recover it
     /// if its daemon died; READY=1 to systemd once it is live.
     Start {

@@ -15,13 +15,13 @@ use crate::pidfile::{DeviceRecord, TargetRecord};
 
 /// `ublk list --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListDocument {
+pub(crate) struct ListDocument {
     pub version: u32,
     pub devices: Vec<DeviceListing>,
 }
 
 impl ListDocument {
-    pub fn new(devices: Vec<DeviceListing>) -> ListDocument {
+    pub(crate) fn new(devices: Vec<DeviceListing>) -> ListDocument {
         ListDocument {
             version: FORMAT_VERSION,
             devices,
@@ -31,7 +31,7 @@ impl ListDocument {
 
 /// One device in [`ListDocument`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceListing {
+pub(crate) struct DeviceListing {
     pub id: u32,
     /// The kernel's state: LIVE, QUIESCED, DEAD, FAIL_IO or UNKNOWN.
     pub state: String,
@@ -60,7 +60,7 @@ pub struct DeviceListing {
 
 /// One queue in [`DeviceListing`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueListing {
+pub(crate) struct QueueListing {
     pub qid: u16,
     /// The queue thread's id, from the record.
     pub tid: Option<i64>,
@@ -69,7 +69,7 @@ pub struct QueueListing {
 }
 
 /// The kernel's name of a device state.
-pub fn state_name(state: u16) -> &'static str {
+pub(crate) fn state_name(state: u16) -> &'static str {
     match u32::from(state) {
         sys::UBLK_S_DEV_DEAD => "DEAD",
         sys::UBLK_S_DEV_LIVE => "LIVE",
@@ -81,7 +81,7 @@ pub fn state_name(state: u16) -> &'static str {
 
 /// A device's listing from the kernel's view, its record (if any) and its daemon's answer
 /// (or why there is none).
-pub fn device_listing(
+pub(crate) fn device_listing(
     info: &sys::ublksrv_ctrl_dev_info,
     params: &sys::ublk_params,
     record: Option<&DeviceRecord>,
@@ -137,7 +137,7 @@ pub fn device_listing(
 }
 
 /// The lines `ublk list` adds after ublksrv's for one of our devices.
-pub fn format_listing(listing: &DeviceListing) -> String {
+pub(crate) fn format_listing(listing: &DeviceListing) -> String {
     let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let mut out = format!(
         "\tiscsi {} lu {} portal {}\n",

@@ -13,8 +13,8 @@
 //! [`listing`] puts the snapshot together with the kernel's view and the device record for
 //! `ublk list` (and its `--json` document, specified in docs/list-json.md).
 
-pub mod listing;
-pub mod server;
+pub(crate) mod listing;
+pub(crate) mod server;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +32,7 @@ use crate::supervisor::PathPhase;
 
 /// The version of the status and list JSON documents; it changes only when a field changes
 /// meaning or goes away (added fields keep it).
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// "No outage" in the published outage start.
 const NO_OUTAGE: u64 = u64::MAX;
@@ -41,7 +41,7 @@ const NO_OUTAGE: u64 = u64::MAX;
 /// The queue thread fills one in and [`QueueStatus::publish`]es it; a reader gets one back
 /// from [`QueueStatus::read`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSample {
+pub(crate) struct QueueSample {
     pub phase: Option<PathPhase>,
     pub reads: u64,
     pub writes: u64,
@@ -103,7 +103,7 @@ struct Published {
 /// What a queue's last login negotiated and where it went: set at each login, never per
 /// I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
+pub(crate) struct SessionInfo {
     pub portal: SocketAddr,
     pub local_address: Option<SocketAddr>,
     pub tsih: Option<u16>,
@@ -112,7 +112,7 @@ pub struct SessionInfo {
 
 /// The operational parameters a login negotiated (RFC 7143 §13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Negotiated {
+pub(crate) struct Negotiated {
     /// "CRC32C" or "None".
     pub header_digest: DigestName,
     pub data_digest: DigestName,
@@ -128,7 +128,7 @@ pub struct Negotiated {
 
 /// A digest's name as the login keys spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DigestName {
+pub(crate) enum DigestName {
     None,
     #[serde(rename = "CRC32C")]
     Crc32c,
@@ -167,7 +167,7 @@ struct SessionSlot(Mutex<Option<SessionInfo>>);
 
 /// One queue's status block.
 #[derive(Debug)]
-pub struct QueueStatus {
+pub(crate) struct QueueStatus {
     qid: u16,
     isid: [u8; 6],
     published: Published,
@@ -176,7 +176,7 @@ pub struct QueueStatus {
 
 impl QueueStatus {
     /// Publishes the queue's counters. Only the queue's own thread calls this.
-    pub fn publish(&self, epoch: Instant, sample: &QueueSample) {
+    pub(crate) fn publish(&self, epoch: Instant, sample: &QueueSample) {
         let p = &self.published;
         let store = |cell: &AtomicU64, value: u64| cell.store(value, Ordering::Relaxed);
         store(
@@ -212,7 +212,7 @@ impl QueueStatus {
     }
 
     /// The last published counters.
-    pub fn read(&self, epoch: Instant) -> QueueSample {
+    pub(crate) fn read(&self, epoch: Instant) -> QueueSample {
         let p = &self.published;
         let load = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
         let phase = match load(&p.phase) {
@@ -252,12 +252,12 @@ impl QueueStatus {
     }
 
     /// Records a new session (at login only).
-    pub fn logged_in(&self, info: SessionInfo) {
+    pub(crate) fn logged_in(&self, info: SessionInfo) {
         *self.lock_session() = Some(info);
     }
 
     /// The last login's session, if there was one.
-    pub fn session(&self) -> Option<SessionInfo> {
+    pub(crate) fn session(&self) -> Option<SessionInfo> {
         self.lock_session().clone()
     }
 
@@ -316,7 +316,7 @@ fn millis(duration: Duration) -> u64 {
 /// The status of a device's queues, shared by the queue threads (each writes its own block),
 /// the control thread and the status thread.
 #[derive(Debug)]
-pub struct DeviceStatus {
+pub(crate) struct DeviceStatus {
     dev_id: u32,
     /// The instant published times count from.
     epoch: Instant,
@@ -326,7 +326,7 @@ pub struct DeviceStatus {
 }
 
 impl DeviceStatus {
-    pub fn new(dev_id: u32, nr_queues: u16) -> DeviceStatus {
+    pub(crate) fn new(dev_id: u32, nr_queues: u16) -> DeviceStatus {
         DeviceStatus {
             dev_id,
             epoch: Instant::now(),
@@ -346,22 +346,22 @@ impl DeviceStatus {
     }
 
     /// Queue `qid`'s block.
-    pub fn queue(&self, qid: u16) -> Option<&QueueStatus> {
+    pub(crate) fn queue(&self, qid: u16) -> Option<&QueueStatus> {
         self.queues.get(usize::from(qid))
     }
 
     /// The instant the published times count from.
-    pub fn epoch(&self) -> Instant {
+    pub(crate) fn epoch(&self) -> Instant {
         self.epoch
     }
 
     /// The device is being stopped: the summary says so.
-    pub fn set_stopping(&self) {
+    pub(crate) fn set_stopping(&self) {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// What the status thread serves.
-    pub fn snapshot(&self) -> LiveStatus {
+    pub(crate) fn snapshot(&self) -> LiveStatus {
         self.snapshot_at(Instant::now())
     }
 
@@ -390,7 +390,7 @@ impl DeviceStatus {
 }
 
 /// The health line of a device whose queues are `queues` (see [`DeviceStatus::summary`]).
-pub fn summarize(queues: &[QueueSnapshot], stopping: bool) -> String {
+pub(crate) fn summarize(queues: &[QueueSnapshot], stopping: bool) -> String {
     let total = queues.len();
     let up = queues.iter().filter(|q| q.session_state == "up").count();
     if stopping {
@@ -419,7 +419,7 @@ pub fn summarize(queues: &[QueueSnapshot], stopping: bool) -> String {
 
 /// What the daemon serves on its status socket (docs/list-json.md, the `live` part).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveStatus {
+pub(crate) struct LiveStatus {
     pub version: u32,
     pub dev_id: u32,
     pub pid: u32,
@@ -429,7 +429,7 @@ pub struct LiveStatus {
 
 /// One queue in [`LiveStatus`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueSnapshot {
+pub(crate) struct QueueSnapshot {
     pub qid: u16,
     /// starting, down, connecting, verifying, up, logging_out, draining, waiting.
     pub session_state: String,

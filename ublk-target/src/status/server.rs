@@ -20,7 +20,7 @@ use thiserror::Error;
 use super::{DeviceStatus, LiveStatus};
 
 /// Where the daemons' status sockets are.
-pub const SOCKET_DIR: &str = "/run/ublk-cxgb3i";
+pub(crate) const SOCKET_DIR: &str = "/run/ublk-cxgb3i";
 /// How often the status thread looks whether it should stop.
 const STOP_POLL: Duration = Duration::from_millis(200);
 /// A client that does not take its answer within this is dropped.
@@ -29,13 +29,13 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_ANSWER: u64 = 4 << 20;
 
 /// Device `dev_id`'s status socket in `dir`.
-pub fn socket_path(dir: &Path, dev_id: u32) -> PathBuf {
+pub(crate) fn socket_path(dir: &Path, dev_id: u32) -> PathBuf {
     dir.join(format!("{dev_id}.sock"))
 }
 
 /// The status socket cannot be served or read.
 #[derive(Debug, Error)]
-pub enum StatusError {
+pub(crate) enum StatusError {
     #[error("cannot create {path}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
     #[error("{path} exists and is not a socket")]
@@ -57,7 +57,7 @@ pub enum StatusError {
 
 /// The status thread, serving until dropped; dropping it removes the socket.
 #[derive(Debug)]
-pub struct StatusServer {
+pub(crate) struct StatusServer {
     path: PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -66,7 +66,10 @@ pub struct StatusServer {
 impl StatusServer {
     /// Listens on `path` (replacing a socket a dead daemon left there) and serves `status`
     /// from a thread of its own.
-    pub fn start(path: &Path, status: Arc<DeviceStatus>) -> Result<StatusServer, StatusError> {
+    pub(crate) fn start(
+        path: &Path,
+        status: Arc<DeviceStatus>,
+    ) -> Result<StatusServer, StatusError> {
         let listener = listen(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
@@ -88,7 +91,7 @@ impl StatusServer {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -178,7 +181,7 @@ fn answer(mut stream: UnixStream, status: &DeviceStatus) -> io::Result<()> {
 }
 
 /// Asks the daemon listening on `path` for its status, waiting at most `timeout`.
-pub fn query(path: &Path, timeout: Duration) -> Result<LiveStatus, StatusError> {
+pub(crate) fn query(path: &Path, timeout: Duration) -> Result<LiveStatus, StatusError> {
     let stream = UnixStream::connect(path).map_err(|source| StatusError::Connect {
         path: path.to_owned(),
         source,

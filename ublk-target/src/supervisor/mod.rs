@@ -28,9 +28,9 @@ mod timeouts;
 #[cfg(test)]
 mod tests;
 
-pub use path::{DropReason, PathPhase};
-pub use settings::{TimeoutOverrides, TimeoutSettings, TimeoutValueError};
-pub use timeouts::Timeouts;
+pub(crate) use path::{DropReason, PathPhase};
+pub(crate) use settings::{TimeoutOverrides, TimeoutSettings};
+pub(crate) use timeouts::Timeouts;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -41,13 +41,13 @@ use path::{Path, PathState};
 /// replacement timeout or the device is stopped during an outage. The block layer maps it to
 /// BLK_STS_TRANSPORT, as iscsi_tcp's DID_TRANSPORT_FAILFAST, which dm-multipath takes as a
 /// path failure rather than a medium error.
-pub const ENOLINK: i32 = -67;
+pub(crate) const ENOLINK: i32 = -67;
 /// A command that kept failing with a retriable status, or timing out, past its retry window.
-pub const EIO: i32 = -5;
+pub(crate) const EIO: i32 = -5;
 
 /// What the queue loop must do next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Action<R> {
+pub(crate) enum Action<R> {
     /// Open a connection and log in (the session's ISID stays the same on every login).
     Connect,
     /// The login finished: check the LU is still the device's (VPD 0x83, and its capacity)
@@ -74,7 +74,7 @@ pub enum Action<R> {
 
 /// How a command the session took back from the target ended, as the loop judged it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judged {
+pub(crate) enum Judged {
     /// Commit with this result.
     Done(i32),
     /// Worth another try after a backoff; if the retry window is over, fail with `errno`.
@@ -85,7 +85,7 @@ pub enum Judged {
 
 /// What became of a [`Action::Submit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Submitted {
+pub(crate) enum Submitted {
     /// The session took the command.
     Taken,
     /// The session is not logged in after all: hold it.
@@ -98,7 +98,7 @@ pub enum Submitted {
 
 /// Counters of the supervisor's decisions.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SupervisorStats {
+pub(crate) struct SupervisorStats {
     pub retries: u64,
     pub timeouts: u64,
     pub aborts_sent: u64,
@@ -150,7 +150,7 @@ impl<R> Slot<R> {
 
 /// Supervision of one queue's session and requests. `R` is the loop's request (its plan).
 #[derive(Debug)]
-pub struct Supervisor<R> {
+pub(crate) struct Supervisor<R> {
     timeouts: Timeouts,
     path: Path,
     slots: Vec<Slot<R>>,
@@ -173,7 +173,7 @@ pub struct Supervisor<R> {
 
 impl<R> Supervisor<R> {
     /// A supervisor for `depth` tags, the session not yet connected.
-    pub fn new(depth: u16, timeouts: Timeouts) -> Supervisor<R> {
+    pub(crate) fn new(depth: u16, timeouts: Timeouts) -> Supervisor<R> {
         Supervisor {
             timeouts,
             path: Path::new(),
@@ -190,46 +190,46 @@ impl<R> Supervisor<R> {
         }
     }
 
-    pub fn timeouts(&self) -> &Timeouts {
+    pub(crate) fn timeouts(&self) -> &Timeouts {
         &self.timeouts
     }
 
-    pub fn stats(&self) -> SupervisorStats {
+    pub(crate) fn stats(&self) -> SupervisorStats {
         self.stats
     }
 
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.path.is_up()
     }
 
     /// Whether the path has nothing left to do (down for good or waiting to reconnect).
-    pub fn is_settled(&self) -> bool {
+    pub(crate) fn is_settled(&self) -> bool {
         matches!(self.path.state, PathState::Down | PathState::Waiting { .. })
     }
 
     /// How long the session has been down, if it is.
-    pub fn outage(&self, now: Instant) -> Option<Duration> {
+    pub(crate) fn outage(&self, now: Instant) -> Option<Duration> {
         self.outage_since
             .map(|since| now.saturating_duration_since(since))
     }
 
     /// Since when the session has been down, if it is (the current outage).
-    pub fn outage_started(&self) -> Option<Instant> {
+    pub(crate) fn outage_started(&self) -> Option<Instant> {
         self.outage_since
     }
 
     /// The length of every outage that has ended, summed (the current one is not in it).
-    pub fn outages_ended(&self) -> Duration {
+    pub(crate) fn outages_ended(&self) -> Duration {
         self.outages_ended
     }
 
     /// Where the session's connection is.
-    pub fn phase(&self) -> PathPhase {
+    pub(crate) fn phase(&self) -> PathPhase {
         self.path.phase()
     }
 
     /// The tags whose commands the LOGICAL UNIT RESET in progress covers.
-    pub fn tags_in_reset(&self) -> impl Iterator<Item = u16> + '_ {
+    pub(crate) fn tags_in_reset(&self) -> impl Iterator<Item = u16> + '_ {
         self.slots
             .iter()
             .enumerate()
@@ -238,28 +238,28 @@ impl<R> Supervisor<R> {
     }
 
     /// Requests taken from the kernel and not committed.
-    pub fn busy(&self) -> usize {
+    pub(crate) fn busy(&self) -> usize {
         self.slots
             .iter()
             .filter(|s| !matches!(s.state, SlotState::Idle))
             .count()
     }
 
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.held.len()
     }
 
     /// The request behind a tag the supervisor has, for building its command.
-    pub fn request(&self, tag: u16) -> Option<&R> {
+    pub(crate) fn request(&self, tag: u16) -> Option<&R> {
         self.slots.get(usize::from(tag))?.request.as_ref()
     }
 
-    pub fn poll_action(&mut self) -> Option<Action<R>> {
+    pub(crate) fn poll_action(&mut self) -> Option<Action<R>> {
         self.actions.pop_front()
     }
 
     /// The next instant [`handle_timeout`](Self::handle_timeout) has something to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let replacement = self
             .outage_since
             .filter(|_| !self.fail_fast)
@@ -273,13 +273,13 @@ impl<R> Supervisor<R> {
     }
 
     /// Starts the first connection.
-    pub fn start(&mut self, now: Instant) {
+    pub(crate) fn start(&mut self, now: Instant) {
         self.path.connect(now);
         self.actions.push_back(Action::Connect);
     }
 
     /// A new request from the kernel.
-    pub fn request_arrived(&mut self, now: Instant, tag: u16, request: R) {
+    pub(crate) fn request_arrived(&mut self, now: Instant, tag: u16, request: R) {
         let Some(slot) = self.slots.get_mut(usize::from(tag)) else {
             return;
         };
@@ -307,7 +307,7 @@ impl<R> Supervisor<R> {
     }
 
     /// What became of a [`Action::Submit`].
-    pub fn submitted(&mut self, now: Instant, tag: u16, result: Submitted) {
+    pub(crate) fn submitted(&mut self, now: Instant, tag: u16, result: Submitted) {
         match result {
             Submitted::Taken => {}
             Submitted::NotUp => {
@@ -320,7 +320,7 @@ impl<R> Supervisor<R> {
     }
 
     /// A command finished on the session.
-    pub fn finished(&mut self, now: Instant, tag: u16, judged: Judged) {
+    pub(crate) fn finished(&mut self, now: Instant, tag: u16, judged: Judged) {
         let Some(slot) = self.slots.get_mut(usize::from(tag)) else {
             return;
         };
@@ -360,23 +360,23 @@ impl<R> Supervisor<R> {
     }
 
     /// Anything arrived from the target: the connection is alive.
-    pub fn received(&mut self, now: Instant) {
+    pub(crate) fn received(&mut self, now: Instant) {
         self.path.received(now);
     }
 
-    pub fn ping_answered(&mut self, now: Instant) {
+    pub(crate) fn ping_answered(&mut self, now: Instant) {
         self.path.ping_answered(now);
     }
 
     /// The login finished: the LU is checked before any request goes.
-    pub fn logged_in(&mut self, now: Instant) {
+    pub(crate) fn logged_in(&mut self, now: Instant) {
         if self.path.logged_in(now) {
             self.actions.push_back(Action::VerifyLu);
         }
     }
 
     /// The LU behind the new session is the device's: reissue what was held, oldest first.
-    pub fn lu_verified(&mut self, now: Instant) {
+    pub(crate) fn lu_verified(&mut self, now: Instant) {
         if !self.path.verified(now) {
             return;
         }
@@ -395,14 +395,14 @@ impl<R> Supervisor<R> {
     /// The LU behind the new session is not the device's: never send it a request. The
     /// connection is dropped and the queue keeps trying (the right LU may come back);
     /// held requests fail at the replacement timeout.
-    pub fn lu_mismatch(&mut self, now: Instant) {
+    pub(crate) fn lu_mismatch(&mut self, now: Instant) {
         if matches!(self.path.state, PathState::Verifying { .. }) {
             self.drop_connection(now, DropReason::WrongLu);
         }
     }
 
     /// The connection could not be opened at all: nothing to drain.
-    pub fn connect_failed(&mut self, now: Instant) {
+    pub(crate) fn connect_failed(&mut self, now: Instant) {
         self.path.failed();
         self.outage_since.get_or_insert(now);
         self.schedule_reconnect(now);
@@ -410,7 +410,7 @@ impl<R> Supervisor<R> {
 
     /// The connection failed (the target closed it, a protocol error, a socket error). Its
     /// commands wait for [`drained`](Self::drained).
-    pub fn link_failed(&mut self, now: Instant) {
+    pub(crate) fn link_failed(&mut self, now: Instant) {
         if self.path.is_draining() {
             return;
         }
@@ -420,7 +420,7 @@ impl<R> Supervisor<R> {
 
     /// The engine has finished every operation on the failed connection: its commands can be
     /// reissued, on a new session.
-    pub fn drained(&mut self, now: Instant) {
+    pub(crate) fn drained(&mut self, now: Instant) {
         if !self.path.is_draining() {
             return;
         }
@@ -442,7 +442,7 @@ impl<R> Supervisor<R> {
 
     /// The target asked for a logout (async event 1): hold new requests, log out, and log
     /// in again after Time2Wait.
-    pub fn logout_requested(&mut self, now: Instant) {
+    pub(crate) fn logout_requested(&mut self, now: Instant) {
         if self.path.is_up() && self.path.logout(now, &self.timeouts, true) {
             self.actions.push_back(Action::Logout);
         }
@@ -450,13 +450,13 @@ impl<R> Supervisor<R> {
 
     /// The target announced it will drop the connection: reconnect no sooner than
     /// `time2wait`.
-    pub fn target_will_drop(&mut self, now: Instant, time2wait: Duration) {
+    pub(crate) fn target_will_drop(&mut self, now: Instant, time2wait: Duration) {
         self.path.not_before = Some(now + time2wait);
     }
 
     /// Our logout finished; the connection closed cleanly. Commands still on it never ran
     /// to a status: they are reissued on the next session.
-    pub fn logged_out(&mut self, now: Instant, time2wait: Duration) {
+    pub(crate) fn logged_out(&mut self, now: Instant, time2wait: Duration) {
         if !self.path.reconnect_after_logout() {
             self.stopping = true;
         }
@@ -468,7 +468,7 @@ impl<R> Supervisor<R> {
     /// The device is being stopped (SIGTERM): the kernel drains what is in flight, so a
     /// live session keeps serving; but nothing waits for a session any more. Held requests
     /// fail at once, a login in progress is dropped, and no reconnect follows.
-    pub fn stop(&mut self, now: Instant) {
+    pub(crate) fn stop(&mut self, now: Instant) {
         self.stopping = true;
         if self.path.is_starting() {
             self.drop_connection(now, DropReason::Stopping);
@@ -485,7 +485,7 @@ impl<R> Supervisor<R> {
     }
 
     /// The queue is down: log out if the session is up, else end whatever runs.
-    pub fn shut_down(&mut self, now: Instant) {
+    pub(crate) fn shut_down(&mut self, now: Instant) {
         self.stop(now);
         if self.path.logout(now, &self.timeouts, false) {
             self.actions.push_back(Action::Logout);
@@ -513,7 +513,7 @@ impl<R> Supervisor<R> {
     /// The answer to ABORT TASK for `tag`: "function complete" (0) and "task does not
     /// exist" (1) end the task, which the session reports as finished (aborted); anything
     /// else escalates to a LUN reset.
-    pub fn abort_answered(&mut self, now: Instant, tag: u16, response: u8) {
+    pub(crate) fn abort_answered(&mut self, now: Instant, tag: u16, response: u8) {
         if matches!(response, 0 | 1) {
             return;
         }
@@ -524,7 +524,7 @@ impl<R> Supervisor<R> {
     }
 
     /// The answer to LOGICAL UNIT RESET: done (0), or the connection goes.
-    pub fn reset_answered(&mut self, now: Instant, response: u8) {
+    pub(crate) fn reset_answered(&mut self, now: Instant, response: u8) {
         if self.reset_deadline.is_none() {
             return;
         }
@@ -548,7 +548,7 @@ impl<R> Supervisor<R> {
     }
 
     /// Moves every deadline that has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if self.slot_deadlines_from.is_some_and(|from| now >= from) {
             self.handle_slot_timeouts(now);
         }

@@ -8,7 +8,7 @@ use super::timeouts::Timeouts;
 
 /// Why the supervisor gave up on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
+pub(crate) enum DropReason {
     LoginTimeout,
     NopTimeout,
     LogoutTimeout,
@@ -50,7 +50,7 @@ impl fmt::Display for DropReason {
 
 /// Where the session's connection is, for status reports: [`PathState`] without its times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathPhase {
+pub(crate) enum PathPhase {
     /// Never connected, or stopped.
     Down,
     /// TCP connect and login.
@@ -80,7 +80,7 @@ impl PathPhase {
     ];
 
     /// The phase's name in status reports.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PathPhase::Down => "down",
             PathPhase::Connecting => "connecting",
@@ -93,7 +93,7 @@ impl PathPhase {
     }
 
     /// A small number for the phase, so a queue can publish it in an atomic.
-    pub fn number(self) -> u8 {
+    pub(crate) fn number(self) -> u8 {
         PathPhase::ALL
             .iter()
             .position(|phase| *phase == self)
@@ -101,7 +101,7 @@ impl PathPhase {
     }
 
     /// The phase with this [`number`](Self::number); `Down` for any other.
-    pub fn from_number(number: u8) -> PathPhase {
+    pub(crate) fn from_number(number: u8) -> PathPhase {
         PathPhase::ALL
             .get(usize::from(number))
             .copied()
@@ -158,7 +158,7 @@ pub(super) struct Path {
 }
 
 impl Path {
-    pub fn new() -> Path {
+    pub(super) fn new() -> Path {
         Path {
             state: PathState::Down,
             attempts: 0,
@@ -167,11 +167,11 @@ impl Path {
         }
     }
 
-    pub fn is_up(&self) -> bool {
+    pub(super) fn is_up(&self) -> bool {
         matches!(self.state, PathState::Up { .. })
     }
 
-    pub fn phase(&self) -> PathPhase {
+    pub(super) fn phase(&self) -> PathPhase {
         match self.state {
             PathState::Down => PathPhase::Down,
             PathState::Connecting { .. } => PathPhase::Connecting,
@@ -183,16 +183,16 @@ impl Path {
         }
     }
 
-    pub fn is_draining(&self) -> bool {
+    pub(super) fn is_draining(&self) -> bool {
         matches!(self.state, PathState::Draining { .. })
     }
 
-    pub fn connect(&mut self, now: Instant) {
+    pub(super) fn connect(&mut self, now: Instant) {
         self.state = PathState::Connecting { started: now };
     }
 
     /// The login finished; false if no login was running.
-    pub fn logged_in(&mut self, now: Instant) -> bool {
+    pub(super) fn logged_in(&mut self, now: Instant) -> bool {
         if !matches!(self.state, PathState::Connecting { .. }) {
             return false;
         }
@@ -201,7 +201,7 @@ impl Path {
     }
 
     /// The LU passed its check; false if none was running.
-    pub fn verified(&mut self, now: Instant) -> bool {
+    pub(super) fn verified(&mut self, now: Instant) -> bool {
         if !matches!(self.state, PathState::Verifying { .. }) {
             return false;
         }
@@ -214,20 +214,20 @@ impl Path {
     }
 
     /// Connecting or verifying: a session that is not serving yet.
-    pub fn is_starting(&self) -> bool {
+    pub(super) fn is_starting(&self) -> bool {
         matches!(
             self.state,
             PathState::Connecting { .. } | PathState::Verifying { .. }
         )
     }
 
-    pub fn received(&mut self, now: Instant) {
+    pub(super) fn received(&mut self, now: Instant) {
         if let PathState::Up { last_rx, .. } = &mut self.state {
             *last_rx = now;
         }
     }
 
-    pub fn ping_answered(&mut self, now: Instant) {
+    pub(super) fn ping_answered(&mut self, now: Instant) {
         if let PathState::Up { last_rx, ping_sent } = &mut self.state {
             *last_rx = now;
             *ping_sent = None;
@@ -235,7 +235,7 @@ impl Path {
     }
 
     /// Starts a logout; false if the session is not up.
-    pub fn logout(&mut self, now: Instant, timeouts: &Timeouts, reconnect: bool) -> bool {
+    pub(super) fn logout(&mut self, now: Instant, timeouts: &Timeouts, reconnect: bool) -> bool {
         match self.state {
             PathState::Up { .. } => {
                 self.reconnect_after_logout = reconnect;
@@ -253,23 +253,23 @@ impl Path {
     }
 
     /// Whether the logout that just finished is followed by a new login.
-    pub fn reconnect_after_logout(&mut self) -> bool {
+    pub(super) fn reconnect_after_logout(&mut self) -> bool {
         std::mem::take(&mut self.reconnect_after_logout)
     }
 
-    pub fn drain(&mut self, now: Instant, timeouts: &Timeouts) {
+    pub(super) fn drain(&mut self, now: Instant, timeouts: &Timeouts) {
         self.state = PathState::Draining {
             warn_at: now + timeouts.drain_warning,
         };
     }
 
     /// The connection is gone (or could not be opened).
-    pub fn failed(&mut self) {
+    pub(super) fn failed(&mut self) {
         self.state = PathState::Down;
     }
 
     /// Waits before the next reconnect attempt.
-    pub fn wait(&mut self, now: Instant, timeouts: &Timeouts) {
+    pub(super) fn wait(&mut self, now: Instant, timeouts: &Timeouts) {
         self.attempts = self.attempts.saturating_add(1);
         let mut until = now + timeouts.reconnect_delay(self.attempts);
         if let Some(not_before) = self.not_before.take() {
@@ -279,7 +279,7 @@ impl Path {
     }
 
     /// The next instant something on the path comes due.
-    pub fn deadline(&self, timeouts: &Timeouts) -> Option<Instant> {
+    pub(super) fn deadline(&self, timeouts: &Timeouts) -> Option<Instant> {
         match self.state {
             PathState::Down => None,
             PathState::Connecting { started } | PathState::Verifying { started } => {
@@ -300,7 +300,7 @@ impl Path {
     }
 
     /// What is due at `now`; a ping or an overdue drain is recorded as done.
-    pub fn poll(&mut self, now: Instant, timeouts: &Timeouts) -> Due {
+    pub(super) fn poll(&mut self, now: Instant, timeouts: &Timeouts) -> Due {
         if self.deadline(timeouts).is_none_or(|at| now < at) {
             return Due::Nothing;
         }

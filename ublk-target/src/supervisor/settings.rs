@@ -14,7 +14,7 @@ use super::Timeouts;
 /// the keys of a configuration file's `[timeouts]` table and of the record's `timeouts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TimeoutSettings {
+pub(crate) struct TimeoutSettings {
     pub login: u32,
     pub logout: u32,
     pub noop_out_interval: u32,
@@ -66,7 +66,7 @@ pub struct TimeoutOverrides {
 
 /// A timeout set to a value it cannot have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeoutValueError {
+pub(crate) struct TimeoutValueError {
     /// The field's name (the configuration key).
     pub field: &'static str,
     /// The command line's option for it.
@@ -75,7 +75,7 @@ pub struct TimeoutValueError {
 
 impl TimeoutOverrides {
     /// The fields set here replace those of `base`.
-    pub fn apply(&self, base: TimeoutSettings) -> TimeoutSettings {
+    pub(crate) fn apply(&self, base: TimeoutSettings) -> TimeoutSettings {
         TimeoutSettings {
             login: self.login.unwrap_or(base.login),
             logout: self.logout.unwrap_or(base.logout),
@@ -92,7 +92,7 @@ impl TimeoutOverrides {
     /// Every field set to 0 that must be at least one second (all but the keepalive interval,
     /// where 0 is "off", the replacement timeout and the retry window, where 0 is "fail at
     /// once").
-    pub fn check(&self) -> Result<(), TimeoutValueError> {
+    pub(crate) fn check(&self) -> Result<(), TimeoutValueError> {
         let at_least_one = [
             (self.login, "login", "--login-timeout"),
             (self.logout, "logout", "--logout-timeout"),
@@ -134,7 +134,7 @@ impl Default for TimeoutSettings {
 }
 
 impl TimeoutSettings {
-    pub fn timeouts(&self) -> Timeouts {
+    pub(crate) fn timeouts(&self) -> Timeouts {
         let secs = |s: u32| Duration::from_secs(u64::from(s));
         Timeouts {
             login: secs(self.login),

@@ -5,7 +5,7 @@ use std::time::Duration;
 /// Supervision timeouts. The defaults are open-iscsi's shipped iscsid.conf values and the
 /// SCSI midlayer's command timeout, so a device behaves like an iscsi_tcp disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// How long a login may take (node.conn[0].timeo.login_timeout).
     pub login: Duration,
     /// How long a logout may take before the connection is reset (logout_timeout).
@@ -64,7 +64,7 @@ impl Default for Timeouts {
 impl Timeouts {
     /// The wait before retry number `done + 1`: none for the first, then
     /// `retry_delay_min`, doubling, capped at `retry_delay_max`.
-    pub fn retry_delay(&self, done: u32) -> Duration {
+    pub(crate) fn retry_delay(&self, done: u32) -> Duration {
         if done == 0 {
             return Duration::ZERO;
         }
@@ -76,7 +76,7 @@ impl Timeouts {
 
     /// The wait before reconnect attempt `attempt` (1-based): none for the first, then one
     /// second more for each, up to `reconnect_delay_max`.
-    pub fn reconnect_delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn reconnect_delay(&self, attempt: u32) -> Duration {
         Duration::from_secs(u64::from(attempt.saturating_sub(1))).min(self.reconnect_delay_max)
     }
 }

@@ -35,7 +35,7 @@ use crate::device::TARGET_NAME;
 use crate::pidfile::{self, DeviceRecord, RecordError};
 
 /// How long the record may take to appear after the disk.
-pub const RECORD_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const RECORD_WAIT: Duration = Duration::from_secs(5);
 /// How often the record is looked for meanwhile.
 const RECORD_POLL: Duration = Duration::from_millis(50);
 /// The kernel's name of ublk disk N.
@@ -56,7 +56,7 @@ pub struct UdevIdArgs {
 
 /// Why a disk gets no properties.
 #[derive(Debug, Error)]
-pub enum UdevIdError {
+pub(crate) enum UdevIdError {
     #[error("{name}: not a ublk disk (ublkbN)")]
     NotAUblkDisk { name: String },
     #[error("no record of device {dev_id} within {waited:?}: {last}")]
@@ -78,7 +78,7 @@ pub enum UdevIdError {
 }
 
 /// The device id of disk `name` (`ublkb7` → 7).
-pub fn disk_number(name: &str) -> Result<u32, UdevIdError> {
+pub(crate) fn disk_number(name: &str) -> Result<u32, UdevIdError> {
     name.strip_prefix(DISK_PREFIX)
         .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|digits| digits.parse().ok())
@@ -90,7 +90,7 @@ pub fn disk_number(name: &str) -> Result<u32, UdevIdError> {
 /// An LU identity, from the text form `target.device_id` holds (iscsi-proto's `Designator`
 /// display).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
+pub(crate) enum Identity {
     /// NAA designator: lowercase hex.
     Naa(String),
     /// EUI-64 designator: lowercase hex.
@@ -111,7 +111,7 @@ fn hex_digits(text: &str) -> Option<String> {
 impl Identity {
     /// Reads the text form: `naa.<hex>`, `eui.<hex>`, `t10.<vendor> <id>`, `type<N>.<hex>`,
     /// anything else a SCSI name string.
-    pub fn parse(device_id: &str) -> Identity {
+    pub(crate) fn parse(device_id: &str) -> Identity {
         let hex_after = |prefix: &str| device_id.strip_prefix(prefix).and_then(hex_digits);
         if let Some(hex) = hex_after("naa.") {
             return Identity::Naa(hex);
@@ -138,7 +138,7 @@ impl Identity {
     }
 
     /// scsi_id's ID_SERIAL: the designator type as one hex digit, then the designator.
-    pub fn serial(&self) -> String {
+    pub(crate) fn serial(&self) -> String {
         let raw = match self {
             Identity::Naa(hex) => format!("3{hex}"),
             Identity::Eui64(hex) => format!("2{hex}"),
@@ -156,7 +156,7 @@ impl Identity {
 /// What udev may put in a link name as it is: whitespace runs become one `_` (as udev's
 /// `udev_replace_whitespace` does for scsi_id's values), and any other character outside
 /// `[0-9A-Za-z#+-.:=@_]` a `_` (a `/` would make directories, a space two links).
-pub fn link_safe(text: &str) -> String {
+pub(crate) fn link_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
@@ -174,7 +174,7 @@ pub fn link_safe(text: &str) -> String {
 }
 
 /// The properties of a disk whose LU has identity `device_id`, in output order.
-pub fn properties(device_id: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn properties(device_id: &str) -> Vec<(&'static str, String)> {
     let identity = Identity::parse(device_id);
     let serial = identity.serial();
     let mut properties = vec![
@@ -201,7 +201,7 @@ pub fn properties(device_id: &str) -> Vec<(&'static str, String)> {
 /// `KEY=value` lines as IMPORT{program} reads them. A value with whitespace, or starting
 /// with a quote, is put in double quotes (udev strips one pair); control characters, which
 /// would end or corrupt the line, become `_`.
-pub fn format_env(properties: &[(&str, String)]) -> String {
+pub(crate) fn format_env(properties: &[(&str, String)]) -> String {
     let mut out = String::new();
     for (key, value) in properties {
         let value: String = value
@@ -227,7 +227,7 @@ fn process_exists(pid: i32) -> bool {
 /// running: the record is written after the disk appears, and one left by a daemon that died
 /// may be replaced by the new device's. If only such a stale record is there at the end, it
 /// is used: a device whose daemon died stays (waiting for `ublk recover`) with that LU.
-pub fn wait_for_record(
+pub(crate) fn wait_for_record(
     run_dir: &Path,
     dev_id: u32,
     wait: Duration,
@@ -252,7 +252,7 @@ pub fn wait_for_record(
 }
 
 /// The properties of disk `name` from its record in `run_dir`.
-pub fn disk_properties(
+pub(crate) fn disk_properties(
     name: &str,
     run_dir: &Path,
     wait: Duration,
