@@ -166,12 +166,13 @@ impl DeviceParams {
         let basic = &params.basic;
         let attr = |flag: u32| basic.attrs & flag != 0;
         let has_discard_params = params.types & sys::UBLK_PARAM_TYPE_DISCARD != 0;
-        let discard =
-            (has_discard_params && params.discard.max_discard_sectors > 0).then(|| DiscardLimits {
+        let discard = (has_discard_params && params.discard.max_discard_sectors > 0).then_some(
+            DiscardLimits {
                 granularity: params.discard.discard_granularity,
                 alignment: params.discard.discard_alignment,
                 max_sectors: params.discard.max_discard_sectors,
-            });
+            },
+        );
         let write_zeroes_max_sectors = (has_discard_params
             && params.discard.max_write_zeroes_sectors > 0)
             .then_some(params.discard.max_write_zeroes_sectors);
