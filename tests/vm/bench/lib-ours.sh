@@ -97,3 +97,20 @@ ours_cleanup() {
 		ours_detach "$mode"
 	done
 }
+
+# Seconds to wait after a run for the daemon's counters to be published: the queues publish
+# every 0.1 s while busy and at least once a second when idle.
+readonly OURS_PUBLISH_WAIT=1.2
+
+# ours_status_snapshot DEVICE FILE [after]: for one of our devices, `ublk list -n ID --json`
+# into FILE (the daemon's live counters: payload bytes moved, placed by DDP and copied in
+# user space); with "after", first waits until the run's last counters are published.
+# Nothing for the kernel initiator's device.
+ours_status_snapshot() {
+	local device=$1 file=$2
+	[[ $device == /dev/ublkb* ]] || return 0
+	[[ ${3:-} == after ]] && sleep "$OURS_PUBLISH_WAIT"
+	"$OURS_BIN_DIR/ublk" list -n "${device#/dev/ublkb}" --json >"$file" 2>"$file.err" ||
+		bench_log "ublk list -n ${device#/dev/ublkb} --json failed: $(tail -2 "$file.err" | tr '\n' ' ')"
+	[[ -s $file.err ]] || rm -f "$file.err"
+}

@@ -9,22 +9,30 @@
 # "TID ROLE VOLUNTARY INVOLUNTARY TICKS" (ticks: utime + stime, in clock ticks).
 # ROLE: tgtd-loop (tgtd's main thread, its event loop), tgtd-worker, daemon.
 thread_snapshot() {
-	local pid task tid role stat voluntary involuntary
+	# Bash builtins only: under TCG each fork and exec costs tens of milliseconds, and
+	# tgtd and two daemons have dozens of threads between them.
+	local pid task tid role comm stat key value voluntary involuntary
 	local -a fields
 	{
 		for pid in $(pgrep -x tgtd) $(pgrep -x ublk.cxgb3i); do
+			read -r comm 2>/dev/null <"/proc/$pid/comm" || continue
 			for task in /proc/"$pid"/task/*; do
 				tid=${task##*/}
-				case $(cat "/proc/$pid/comm" 2>/dev/null) in
+				case $comm in
 				tgtd) if [[ $tid == "$pid" ]]; then role=tgtd-loop; else role=tgtd-worker; fi ;;
 				*) role=daemon ;;
 				esac
 				# The fields after the command name, which may hold spaces and parentheses:
 				# state is the first of them, utime and stime the 12th and 13th.
-				stat=$(cat "$task/stat" 2>/dev/null) || continue
+				read -r stat 2>/dev/null <"$task/stat" || continue
 				read -ra fields <<<"${stat##*) }"
-				voluntary=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$task/status" 2>/dev/null)
-				involuntary=$(awk '/^nonvoluntary_ctxt_switches/ { print $2 }' "$task/status" 2>/dev/null)
+				voluntary="" involuntary=""
+				while read -r key value _; do
+					case $key in
+					voluntary_ctxt_switches:) voluntary=$value ;;
+					nonvoluntary_ctxt_switches:) involuntary=$value ;;
+					esac
+				done 2>/dev/null <"$task/status"
 				[[ -n $voluntary && -n $involuntary ]] || continue
 				echo "$tid $role $voluntary $involuntary $((fields[11] + fields[12]))"
 			done
