@@ -11,6 +11,8 @@ use super::probe::ProbeFailure;
 use crate::config::{ConfigError, SecretSource};
 use crate::params::ParamsError;
 use crate::pidfile::RecordError;
+use crate::queue::QueueError;
+use crate::supervisor::DropReason;
 
 #[derive(Debug, Error)]
 pub(crate) enum DeviceError {
@@ -32,7 +34,11 @@ pub(crate) enum DeviceError {
     #[error("the URL cannot be stored for recovery: {0}")]
     Url(iscsi_proto::url::UrlError),
     #[error("queue {qid}: {error}")]
-    QueueLogin { qid: u16, error: String },
+    QueueLogin { qid: u16, error: QueueError },
+    #[error("queue {0} ended before logging in")]
+    QueueEnded(u16),
+    #[error("the queue threads are gone")]
+    QueuesGone,
     #[error("cannot start a queue thread: {0}")]
     Thread(std::io::Error),
     #[error("{0}")]
@@ -63,19 +69,35 @@ pub(crate) enum DeviceError {
 /// target, removed, ...), which a retry repeats.
 const LOGIN_STATUS_INITIATOR_ERROR: u8 = 0x02;
 
-/// Whether a login or connection failure would fail the same way on a retry: the target
-/// refused us for what we are or sent, rather than being unreachable or busy.
+/// Whether a login failure would fail the same way on a retry: the target refused us for what
+/// we are or sent, rather than being unreachable or busy.
+fn login_error_is_permanent(error: &LoginError) -> bool {
+    match error {
+        LoginError::Refused { class, .. } => *class == LOGIN_STATUS_INITIATOR_ERROR,
+        LoginError::AuthMethod { .. }
+        | LoginError::Chap(_)
+        | LoginError::MissingTargetName
+        | LoginError::MutualWithoutInitiator => true,
+        _ => false,
+    }
+}
+
+/// See [`login_error_is_permanent`].
 fn client_error_is_permanent(error: &ClientError) -> bool {
     match error {
-        ClientError::Conn(ConnError::Login(login)) => match login {
-            LoginError::Refused { class, .. } => *class == LOGIN_STATUS_INITIATOR_ERROR,
-            LoginError::AuthMethod { .. }
-            | LoginError::Chap(_)
-            | LoginError::MissingTargetName
-            | LoginError::MutualWithoutInitiator => true,
-            _ => false,
-        },
+        ClientError::Conn(ConnError::Login(login)) => login_error_is_permanent(login),
         _ => false,
+    }
+}
+
+impl QueueError {
+    /// See [`DeviceError::is_permanent`].
+    fn is_permanent(&self) -> bool {
+        match self {
+            QueueError::Conn(ConnError::Login(login)) => login_error_is_permanent(login),
+            QueueError::WrongLu | QueueError::Dropped(DropReason::WrongLu) => true,
+            _ => false,
+        }
     }
 }
 
@@ -100,8 +122,10 @@ impl DeviceError {
     pub(crate) fn is_permanent(&self) -> bool {
         match self {
             DeviceError::Probe(failure) => failure.is_permanent(),
+            DeviceError::QueueLogin { error, .. } => error.is_permanent(),
             DeviceError::Control { .. }
-            | DeviceError::QueueLogin { .. }
+            | DeviceError::QueueEnded(_)
+            | DeviceError::QueuesGone
             | DeviceError::Thread(_) => false,
             DeviceError::WrongLu { .. }
             | DeviceError::Params(_)
@@ -275,7 +299,20 @@ mod tests {
         .is_permanent());
         assert!(!DeviceError::QueueLogin {
             qid: 0,
-            error: "cannot connect".into(),
+            error: QueueError::NoAddress,
+        }
+        .is_permanent());
+        assert!(DeviceError::QueueLogin {
+            qid: 1,
+            error: QueueError::WrongLu,
+        }
+        .is_permanent());
+        assert!(DeviceError::QueueLogin {
+            qid: 1,
+            error: QueueError::Conn(ConnError::Login(LoginError::Refused {
+                class: 2,
+                detail: 1
+            })),
         }
         .is_permanent());
     }

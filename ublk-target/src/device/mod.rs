@@ -479,18 +479,8 @@ fn wait_for_logins(
             Ok(QueueReport::Failed { qid, error }) => {
                 return Err(DeviceError::QueueLogin { qid, error })
             }
-            Ok(QueueReport::Finished { qid, .. }) => {
-                return Err(DeviceError::QueueLogin {
-                    qid,
-                    error: "the queue ended before logging in".into(),
-                })
-            }
-            Err(_) => {
-                return Err(DeviceError::QueueLogin {
-                    qid: 0,
-                    error: "the queue threads are gone".into(),
-                })
-            }
+            Ok(QueueReport::Finished { qid, .. }) => return Err(DeviceError::QueueEnded(qid)),
+            Err(_) => return Err(DeviceError::QueuesGone),
         }
     }
     Ok(resized)

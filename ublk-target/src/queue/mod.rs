@@ -9,6 +9,7 @@
 //! 3. serve until the kernel takes the queue down (STOP_DEV drains it first), log out, let
 //!    the engine finish.
 
+mod error;
 mod fixed_bufs;
 mod lu_check;
 mod portals;
@@ -27,6 +28,7 @@ use libublk::io::{BufDescList, UblkDev, UblkQueue};
 use libublk::sys;
 
 use crate::status::DeviceStatus;
+pub(crate) use error::QueueError;
 use serve::QueueLoop;
 
 /// What a queue thread tells the control thread.
@@ -37,7 +39,7 @@ pub(crate) enum QueueReport {
     /// The session is up; the queue waits for the verdict.
     LoggedIn,
     /// The queue could not start.
-    Failed { qid: u16, error: String },
+    Failed { qid: u16, error: QueueError },
     /// The LU reports a capacity other than the device's: resize the device.
     CapacityChanged { qid: u16, bytes: u64 },
     /// The thread is done.
@@ -147,13 +149,13 @@ fn serve_queue(
     status: Arc<DeviceStatus>,
     gate: &StartGate,
     reports: &Sender<QueueReport>,
-) -> Result<(QueueStats, Ended), String> {
+) -> Result<(QueueStats, Ended), QueueError> {
     let depth = dev.dev_info.queue_depth;
     let io_buf_bytes = dev.dev_info.max_io_buf_bytes;
     let zero_copy = target.zero_copy;
     let serve_before_login = target.serve_before_login;
     let queue =
-        UblkQueue::new(qid, dev).map_err(|error| format!("cannot set up the queue: {error:?}"))?;
+        UblkQueue::new(qid, dev).map_err(|error| QueueError::Setup(format!("{error:?}")))?;
     let io_bufs = if zero_copy {
         Vec::new()
     } else {
@@ -167,8 +169,7 @@ fn serve_queue(
         status,
         io_bufs,
         reports.clone(),
-    )
-    .map_err(|error| error.to_string())?;
+    )?;
     if serve_before_login {
         lp.start_without_session(&queue);
     } else if let Err(error) = lp.log_in(&queue) {
@@ -198,7 +199,7 @@ fn serve_queue(
         Ok(queue) => queue,
         Err(error) => {
             // The queue was consumed; the ring stays with the thread and closes with it.
-            return Err(format!("cannot fetch requests: {error:?}"));
+            return Err(QueueError::Fetch(format!("{error:?}")));
         }
     };
     let ended = lp.serve(&queue);

@@ -35,7 +35,7 @@ use super::lu_check::{self, LuCheck, Next, CHECK_BUFFER_LEN};
 use super::portals::Portals;
 use super::ring::{flush_engine, wait_and_reap, Timer};
 use super::tags::Tags;
-use super::QueueReport;
+use super::{QueueError, QueueReport};
 use crate::login::{
     login_config, may_negotiate_data_digest, queue_isid, MAX_RECV_DATA_SEGMENT_LENGTH,
 };
@@ -106,13 +106,6 @@ pub(crate) struct QueueStats {
     pub resets_sent: u64,
 }
 
-/// A queue loop could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum SetupError {
-    #[error("offload engine: {0}")]
-    Engine(#[from] t3_hw::PpmConfigError),
-}
-
 /// A task management request in flight, by its ITT.
 #[derive(Debug, Clone, Copy)]
 enum PendingTmf {
@@ -152,7 +145,7 @@ pub(super) struct QueueLoop {
     tick: Timer,
     wakeup: Timer,
     /// Why the last connection ended, for the log line that gives up.
-    last_error: Option<String>,
+    last_error: Option<QueueError>,
     stop_seen: bool,
     stats_seen: u64,
     stats: QueueStats,
@@ -223,7 +216,7 @@ impl QueueLoop {
         status: Arc<DeviceStatus>,
         mut io_bufs: Vec<IoBuf<u8>>,
         reports: Sender<QueueReport>,
-    ) -> Result<QueueLoop, SetupError> {
+    ) -> Result<QueueLoop, QueueError> {
         let mut ppm = PpmConfig::new(page_pods_needed(depth, io_buf_bytes), 4096);
         // Every read must be placed directly in zero-copy mode: the bytes cannot be copied.
         ppm.ddp_threshold = 1;
@@ -335,7 +328,7 @@ impl QueueLoop {
         }
     }
 
-    pub(super) fn log_in(&mut self, queue: &UblkQueue) -> Result<(), String> {
+    pub(super) fn log_in(&mut self, queue: &UblkQueue) -> Result<(), QueueError> {
         self.supervisor.start(Instant::now());
         self.run_actions(queue, Instant::now());
         loop {
@@ -346,7 +339,7 @@ impl QueueLoop {
                 return Err(error);
             }
             if let Err(error) = self.pump_without_queue(queue, TICK) {
-                return Err(format!("queue ring: {error}"));
+                return Err(QueueError::Ring(error));
             }
         }
     }
@@ -631,7 +624,7 @@ impl QueueLoop {
                 Action::LunReset => self.lun_reset(),
                 Action::Drop(reason) => {
                     tracing::warn!(queue = self.qid, %reason, "dropping the connection");
-                    self.last_error = Some(reason.to_string());
+                    self.last_error = Some(QueueError::Dropped(reason));
                     if let Some(mut conn) = self.conn.take() {
                         conn.abort(&mut self.engine);
                         self.start_draining(conn);
@@ -1159,7 +1152,7 @@ impl QueueLoop {
                     found = found.as_deref().unwrap_or("none"),
                     "the target now presents another LU under this URL: no I/O goes to it"
                 );
-                self.last_error = Some("the LU is not the device's (VPD 0x83 differs)".into());
+                self.last_error = Some(QueueError::WrongLu);
                 self.supervisor.lu_mismatch(now);
             }
         }
@@ -1171,7 +1164,7 @@ impl QueueLoop {
         let atid = self.next_atid;
         self.next_atid = self.next_atid.wrapping_add(1).max(1);
         let Some(peer) = self.portals.next_login() else {
-            self.last_error = Some("the URL has no address to log in to".into());
+            self.last_error = Some(QueueError::NoAddress);
             self.supervisor.connect_failed(now);
             return;
         };
@@ -1179,7 +1172,7 @@ impl QueueLoop {
             Ok(conn) => self.conn = Some(conn),
             Err(error) => {
                 tracing::warn!(queue = self.qid, %error, "cannot open a connection");
-                self.last_error = Some(error.to_string());
+                self.last_error = Some(QueueError::Conn(error));
                 self.supervisor.connect_failed(now);
             }
         }
@@ -1225,7 +1218,7 @@ impl QueueLoop {
                 let _ = self.engine.post(WorkRequest::AbortReq { tid });
             }
         }
-        self.last_error = Some(error.to_string());
+        self.last_error = Some(QueueError::Conn(error));
         self.start_draining(conn);
         self.supervisor.link_failed(now);
     }
