@@ -8,7 +8,9 @@
 //!
 //! Every step is appended to the events file as `SECONDS EVENT [DETAIL]`, for a test to read:
 //! STARTED pid, READY, READY-CHECK ok|failed, STATUS text, STOPPING, IGNORED pid, EXITED
-//! status, START-TIMEOUT, RESTART n, START-LIMIT, STOP, EXEC-STOP status, STOPPED status.
+//! status, EXEC-STOP-AFTER-EXIT status (ExecStop after a main process that was ready ended
+//! on its own, as systemd runs it), START-TIMEOUT, RESTART n, START-LIMIT, STOP, EXEC-STOP
+//! status, STOPPED status.
 //!
 //! usage: unit-runner --unit FILE --instance NAME --events FILE [--ready-check SHELL-COMMAND]
 //! The ready check runs (sh -c) the moment READY=1 arrives, before anything else is read.
@@ -244,6 +246,27 @@ impl Runner {
             .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL))
     }
 
+    /// What systemd does when the main process of a started service ends on its own: the
+    /// stop commands run all the same, without $MAINPID and with $SERVICE_RESULT saying how
+    /// it ended (systemd.service(5), systemd.exec(5)).
+    fn stop_after_exit(&mut self, status: ExitStatus) {
+        let result = match (status.success(), status.signal()) {
+            (true, _) => "success",
+            (false, Some(_)) if status.core_dumped() => "core-dump",
+            (false, Some(_)) => "signal",
+            (false, None) => "exit-code",
+        };
+        for command in self.service.exec_stop.clone() {
+            let outcome = spawn(&command.argv, &[("SERVICE_RESULT", result.to_owned())])
+                .and_then(|mut stopper| stopper.wait());
+            let detail = match outcome {
+                Ok(stopped) => format!("{} SERVICE_RESULT={result}", describe(stopped)),
+                Err(error) => format!("spawn failed: {error}"),
+            };
+            self.events.log("EXEC-STOP-AFTER-EXIT", &detail);
+        }
+    }
+
     /// One start: ExecStartPre, ExecStart, READY=1 within TimeoutStartSec, then serving until
     /// the main process exits or a stop is asked.
     fn run_once(&mut self) -> Ended {
@@ -277,6 +300,9 @@ impl Runner {
             if let Ok(Some(status)) = main.try_wait() {
                 self.read_notifications(main_pid);
                 self.events.log("EXITED", &describe(status));
+                if ready {
+                    self.stop_after_exit(status);
+                }
                 return Ended::Exited(status);
             }
             ready |= self.read_notifications(main_pid);

@@ -230,10 +230,29 @@ fn add_args(config: PathBuf) -> AddArgs {
     }
 }
 
+/// systemd runs ExecStop also after the main process ended on its own (a crash), telling how
+/// in `$SERVICE_RESULT` (systemd.exec(5)); "success" means the stop was asked for.
+const SERVICE_RESULT_ENV: &str = "SERVICE_RESULT";
+
+/// Whether `stop` must leave the device alone: the daemon died and the unit is on its way to
+/// a restart, which recovers the device; deleting it would take a mounted file system's
+/// device away.
+fn left_for_the_restart(service_result: Option<&str>) -> bool {
+    service_result.is_some_and(|result| result != "success")
+}
+
 fn stop(name: &Path, run_dir: &Path) -> Result<(), ServiceError> {
     let config = config::find(&config::dir(), name)?;
     admin::check_driver()?;
+    let service_result = std::env::var(SERVICE_RESULT_ENV).ok();
     match device_of(&config, run_dir) {
+        Some(id) if left_for_the_restart(service_result.as_deref()) => {
+            eprintln!(
+                "ublk.{TARGET_NAME} service: the daemon of device {id} ended on its own ({SERVICE_RESULT_ENV}={}): the device stays for the restart to recover",
+                service_result.unwrap_or_default()
+            );
+            Ok(())
+        }
         Some(id) => Ok(admin::del_one(id, run_dir)?),
         None => {
             eprintln!(

@@ -84,3 +84,12 @@ fn the_device_of_a_configuration_is_found_by_its_record() {
     assert_eq!(device_of(Path::new("/x.toml"), &dir.join("missing")), None);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_stop_after_a_crash_leaves_the_device_for_the_restart() {
+    assert!(!left_for_the_restart(None), "service stop run by hand");
+    assert!(!left_for_the_restart(Some("success")), "systemctl stop");
+    for crash in ["signal", "exit-code", "core-dump", "timeout", "oom-kill"] {
+        assert!(left_for_the_restart(Some(crash)), "{crash}");
+    }
+}
