@@ -167,10 +167,15 @@ secret_nowhere() {
 	! grep -rqF "$CHAP_SECRET" "$work_dir/unit.log" "$events" /run/ublksrvd/ && ((found == 0))
 }
 
+# The connections are cut while tgtd is frozen (SIGSTOP), so the outage lasts the 3 s until it
+# thaws: a reconnect to a live tgtd can take less than the daemon's status poll.
 status_follows_an_outage() {
 	local deadline=$((SECONDS + 30))
 	grep -q "STATUS /dev/ublkb$DEV_NUMBER: serving: 2/2 sessions up" "$events" &&
-		ss -K dst 127.0.0.1 dport = :$PORT >/dev/null 2>&1 || return 1
+		kill -STOP "$tgtd_pid" || return 1
+	ss -K dst 127.0.0.1 dport = :$PORT >/dev/null 2>&1
+	sleep 3
+	kill -CONT "$tgtd_pid"
 	until sed -n '/STATUS .*reconnecting/,$p' "$events" | grep -q "serving: 2/2 sessions up"; do
 		((SECONDS < deadline)) || return 1
 		sleep 0.2
