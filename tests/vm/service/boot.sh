@@ -123,25 +123,18 @@ wait_event() {
 	done
 }
 
-# start_unit [INSTANCE [EVENTS]]: the runner in the background (its pid in $runner_pid).
+# start_unit: the generated instance under the runner, in the background ($runner_pid).
 start_unit() {
-	local instance=${1:-$generated_instance} log=${2:-$events}
-	: >"$log"
-	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$instance" \
-		--events "$log" \
-		--ready-check "test -b $dev && $sbin/ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
-		>>"$work_dir/unit.log" 2>&1 &
-	runner_pid=$!
-}
-
-unit_starts() {
 	: >"$events"
 	RUST_LOG=info "$runner_bin" --unit "$units/ublk-cxgb3i@.service" --instance "$generated_instance" \
 		--events "$events" \
 		--ready-check "test -b $dev && $sbin/ublk list -n $DEV_NUMBER | grep -q 'state LIVE'" \
 		>>"$work_dir/unit.log" 2>&1 &
 	runner_pid=$!
-	wait_event READY-CHECK 1 $READY_SECONDS
+}
+
+unit_starts() {
+	start_unit && wait_event READY-CHECK 1 $READY_SECONDS
 }
 
 ready_only_once_live() {
