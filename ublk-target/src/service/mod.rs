@@ -189,7 +189,11 @@ fn prepare_start(name: &Path, run_dir: &Path) -> Result<Start, ServiceError> {
     match classify(observe(&config, run_dir)) {
         Found::Nothing => Ok(Start::Add(config)),
         Found::Recoverable(id) => {
-            tracing::info!(dev_id = id, config = %config.display(), "the device's daemon is gone: recovering it");
+            // Logging starts with the device command: this line goes to stderr (the journal).
+            eprintln!(
+                "ublk.{TARGET_NAME} service: the daemon of device {id} of {} is gone: recovering the device",
+                config.display()
+            );
             Ok(Start::Recover { id, config })
         }
         Found::Stale(id) => {
