@@ -4,9 +4,10 @@
 //! the T3 way: a host errno becomes a CPL status, and the initiator maps the status back to an
 //! errno exactly as cxgb3i does.
 
+use iscsi_proto::pdu::{Header, PduError};
+
 use crate::ddp_status::DdpStatus;
 use crate::tid::Tid;
-use crate::wr::BHS_LEN;
 
 /// A CPL error status (`enum CPL_error` of t3_cpl.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,10 +157,11 @@ impl CplStatus {
 pub struct IscsiHdr {
     /// The connection.
     pub tid: Tid,
-    /// The Basic Header Segment.
-    pub bhs: [u8; BHS_LEN],
-    /// Additional header segments, if any.
-    pub ahs: Vec<u8>,
+    /// The header (BHS and AHS) as decoded once, on receipt; the error when it did not
+    /// decode or its digest did not match (HDRCRC_ERR in `ddp_status`).
+    pub header: Result<Header, PduError>,
+    /// DataSegmentLength: the payload's length, placed or inline.
+    pub data_len: u32,
     /// Payload delivered with the header (empty when placed directly or absent).
     pub data: Vec<u8>,
     /// The RX_DATA_DDP status word.
@@ -342,8 +344,8 @@ mod tests {
         let tid = Tid::new(5).unwrap();
         let mut hdr = IscsiHdr {
             tid,
-            bhs: [0; BHS_LEN],
-            ahs: Vec::new(),
+            header: Ok(Header::DataIn(iscsi_proto::pdu::DataIn::default())),
+            data_len: 4096,
             data: Vec::new(),
             ddp_status: DdpStatus::DDP_PDU,
             pdu_len: 48 + 4096,

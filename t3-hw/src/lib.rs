@@ -16,7 +16,6 @@
 //!   hardware engine writes.
 //! - `ppm`: the page-pod manager: allocation, colors, bindings, non-DDP fallback.
 //! - `ddp_status`: the RX_DATA_DDP status word.
-//! - `placement`: the placement check and the status bits of a refusal.
 //! - `wr` / `cpl`: work requests to the adapter and completions from it.
 //! - `credits`: work-request credit accounting per connection.
 //! - `tid`: 24-bit connection identifiers.
@@ -29,7 +28,6 @@ mod ddp_status;
 mod engine;
 mod hw_ppod;
 pub mod initiator;
-mod placement;
 mod pod_bitmap;
 mod ppm;
 mod ppod;

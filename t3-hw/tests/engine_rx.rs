@@ -109,7 +109,15 @@ fn corrupt_header_digest_is_reported_and_reading_stops() {
     let first = pdu(next_completion(&mut ring));
     assert_eq!((itt_of(&first), first.ddp_status), (1, DdpStatus::NONE));
     let second = pdu(next_completion(&mut ring));
-    assert_eq!(itt_of(&second), 2);
+    // The corrupt header is not decoded: none of its fields can be trusted.
+    assert!(
+        matches!(
+            second.header,
+            Err(iscsi_proto::pdu::PduError::HeaderDigest { .. })
+        ),
+        "{:?}",
+        second.header
+    );
     assert_eq!(second.ddp_status, DdpStatus::HDRCRC_ERR);
     assert!(second.data.is_empty());
     // Nothing after a corrupt header is trusted.
@@ -317,7 +325,7 @@ fn read_ahead_takes_many_pdus_per_receive() {
 }
 
 #[test]
-fn additional_header_segments_are_delivered() {
+fn additional_header_segments_are_framed() {
     let peer = Peer::start();
     let mut ring = ring();
     let tid = open(&mut ring, 0x10000, peer.addr);
@@ -329,11 +337,15 @@ fn additional_header_segments_are_delivered() {
     header.extend_from_slice(&ahs);
     let mut wire = header.clone();
     wire.extend_from_slice(&to_wire(crc32c(&header)));
+    wire.extend_from_slice(&nop_in(0x32, b"next", Digests::BOTH));
     peer.write(wire);
     let got = pdu(next_completion(&mut ring));
-    assert_eq!(got.ahs, ahs);
+    assert_eq!(itt_of(&got), 0x31);
     assert_eq!(got.ddp_status, DdpStatus::NONE);
     assert_eq!(got.pdu_len, 48 + 8 + 4);
+    // The PDU behind it starts where the AHS and its digest end.
+    let next = pdu(next_completion(&mut ring));
+    assert_eq!((itt_of(&next), next.data.as_slice()), (0x32, &b"next"[..]));
 }
 
 #[test]

@@ -18,10 +18,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use io_uring::opcode;
 use io_uring::types::{CancelBuilder, Fd};
+use iscsi_proto::digest::Digests;
 
 use super::counters::ConnCounters;
-use super::ddp_rx::PlaceEnv;
 use super::error::{AbortReason, PostError};
+use super::framer::FrameFormat;
+use super::placement::PlaceEnv;
 use super::rx::{Rx, RxEnv, RxOutcome};
 use super::socket::{self, ConnectAddr};
 use super::submit::{SqFull, Submitter};
@@ -383,8 +385,13 @@ impl Conn {
                 page_size: self.page_size,
                 data_digest: self.submode.data_digest,
             },
-            digests: self.submode,
-            max_data_segment_len: env.max_data_segment_len,
+            format: FrameFormat {
+                digests: Digests {
+                    header: self.submode.header_digest,
+                    data: self.submode.data_digest,
+                },
+                max_data_segment_len: env.max_data_segment_len,
+            },
             // Bytes staged ahead of their header can only be copied into mapped memory.
             read_ahead: env.rx_staging_bytes > 0 && !env.tasks.has_fixed(),
             exact_placement_from: env.rx_exact_placement_bytes,

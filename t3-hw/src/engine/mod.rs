@@ -51,11 +51,12 @@
 
 mod conn;
 mod counters;
-mod ddp_rx;
 pub(crate) mod driver;
 mod error;
 pub(crate) mod fast_hash;
+mod framer;
 mod link;
+mod placement;
 mod rx;
 mod socket;
 mod submit;

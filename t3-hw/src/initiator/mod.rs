@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use iscsi_proto::login::{Login, LoginConfig, LoginStep};
 use iscsi_proto::negotiation::SessionParams;
-use iscsi_proto::pdu::{BhsLengths, Header, Pdu, RESERVED_TAG};
+use iscsi_proto::pdu::{Header, Pdu, RESERVED_TAG};
 use iscsi_proto::session::{
     Command, Direction, Event, OutData, OutPdu, Received, Segment, Session, SubmitError,
     TaskOutcome,
@@ -476,7 +476,8 @@ impl IscsiConn {
         if hdr.ddp_status.contains(DdpStatus::DATACRC_ERR) {
             return Err(ConnError::DataDigest);
         }
-        let header = Header::decode(&hdr.bhs, &hdr.ahs)?;
+        let placed = hdr.data_placed();
+        let header = hdr.header?;
         match &mut self.state {
             State::LoggingIn(login) => {
                 let pdu = Pdu::new(header, hdr.data);
@@ -509,13 +510,13 @@ impl IscsiConn {
                 }
             }
             State::FullFeature(session) | State::LoggingOut(session) => {
-                let segment = if hdr.data_placed() {
-                    Segment::Placed(BhsLengths::of(&hdr.bhs).data_len as u32)
+                let segment = if placed {
+                    Segment::Placed(hdr.data_len)
                 } else {
                     Segment::Inline(&hdr.data)
                 };
                 if let Received::DataIn { itt, offset, len } = session.handle(&header, segment)? {
-                    if !hdr.data_placed() && len > 0 {
+                    if !placed && len > 0 {
                         let task = self
                             .in_flight
                             .get(&itt)

@@ -423,10 +423,5 @@ pub(crate) fn pdu(completion: Completion) -> t3_hw::IscsiHdr {
 }
 
 pub(crate) fn itt_of(header: &t3_hw::IscsiHdr) -> u32 {
-    u32::from_be_bytes([
-        header.bhs[16],
-        header.bhs[17],
-        header.bhs[18],
-        header.bhs[19],
-    ])
+    header.header.as_ref().expect("a header that decodes").itt()
 }
