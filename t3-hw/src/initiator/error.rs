@@ -43,7 +43,7 @@ pub enum ConnError {
     #[error("task buffer: {0}")]
     TaskBuffer(#[from] TaskBufferError),
     #[error("PDU for the offload queue: {0}")]
-    WorkRequest(#[from] crate::wr::PduError),
+    WorkRequest(#[from] crate::wr::PduRefError),
     #[error("{0}")]
     Protocol(String),
 }
