@@ -27,7 +27,9 @@ use libublk::io::{BufDesc, UblkQueue};
 use libublk::{sys, UblkError, UblkIORes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, InitiatorStats, IscsiConn};
+use t3_hw::initiator::{
+    AlignedBuf, ConnEvent, ConnFailure, InitiatorStats, IscsiConn, RequestRefused,
+};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
 use super::fixed_bufs::FixedBufs;
@@ -600,7 +602,7 @@ impl QueueLoop {
                 }
                 Action::Submit(tag) => {
                     let result = self.submit(tag);
-                    self.supervisor.submitted(now, tag, result);
+                    self.supervisor.submitted(tag, result);
                 }
                 Action::Complete {
                     tag,
@@ -632,6 +634,8 @@ impl QueueLoop {
                 }
                 Action::Logout => self.log_out(now),
             }
+            // A connection that failed while taking a request says so with an event.
+            self.route_conn_events(now);
         }
     }
 
@@ -659,7 +663,6 @@ impl QueueLoop {
                 tracing::debug!(queue = self.qid, tag, %error, "cannot send ABORT TASK")
             }
         }
-        self.route_conn_events(Instant::now());
     }
 
     fn lun_reset(&mut self) {
@@ -751,18 +754,13 @@ impl QueueLoop {
             plan.data_len,
         );
         match submitted {
+            // The connection's now, even if it fails at once: its failure event hands the
+            // command back with the others.
             Ok(()) => Submitted::Taken,
-            Err(ConnError::NotLoggedIn) => Submitted::NotUp,
-            // The session took the command but its PDUs could not be queued on the
-            // connection: the command is the session's now, so the connection is dropped and
-            // recovery reissues it with the others.
-            Err(error @ (ConnError::Post(_) | ConnError::Pdu(_) | ConnError::WorkRequest(_))) => {
-                tracing::warn!(queue = self.qid, tag, %error, "cannot queue a PDU");
-                Submitted::Broken
-            }
-            // Refused before the session took it (no ITT, or the session said no).
-            Err(error) => {
-                tracing::error!(queue = self.qid, tag, %error, "cannot submit");
+            Err(RequestRefused::NotLoggedIn) => Submitted::NotUp,
+            // No ITT, or the session said no: nothing was sent and no retry would help.
+            Err(refused) => {
+                tracing::error!(queue = self.qid, tag, %refused, "cannot submit");
                 Submitted::Refused(EIO)
             }
         }
@@ -1172,18 +1170,18 @@ impl QueueLoop {
             Ok(conn) => self.conn = Some(conn),
             Err(error) => {
                 tracing::warn!(queue = self.qid, %error, "cannot open a connection");
-                self.last_error = Some(QueueError::Conn(error));
+                self.last_error = Some(QueueError::Open(error));
                 self.supervisor.connect_failed(now);
             }
         }
     }
 
     /// The connection failed: it drains, and the supervisor holds its commands meanwhile.
-    fn on_conn_failed(&mut self, now: Instant, error: ConnError) {
+    fn on_conn_failed(&mut self, now: Instant, error: ConnFailure) {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if let ConnError::Login(login_error) = &error {
+        if let ConnFailure::Login(login_error) = &error {
             tracing::warn!(
                 queue = self.qid,
                 portal = %conn.peer(),
@@ -1195,7 +1193,7 @@ impl QueueLoop {
         } else {
             tracing::warn!(queue = self.qid, %error, "session failed");
         }
-        if let ConnError::Login(LoginError::Redirected {
+        if let ConnFailure::Login(LoginError::Redirected {
             temporary,
             addresses,
         }) = &error
@@ -1213,7 +1211,7 @@ impl QueueLoop {
         }
         // A FIN from the target leaves the socket open, which we reset; other failures are
         // already being torn down by the engine.
-        if matches!(error, ConnError::PeerClosed) {
+        if matches!(error, ConnFailure::PeerClosed) {
             if let Some(tid) = conn.tid() {
                 let _ = self.engine.post(WorkRequest::AbortReq { tid });
             }

@@ -86,14 +86,14 @@ pub(crate) enum Judged {
 /// What became of a [`Action::Submit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Submitted {
-    /// The session took the command.
+    /// The session took the command. If the connection cannot carry it after all, the
+    /// connection fails ([`Supervisor::link_failed`]) and the command is reissued with the
+    /// others.
     Taken,
     /// The session is not logged in after all: hold it.
     NotUp,
     /// Refused before the session took it: fail with this errno.
     Refused(i32),
-    /// The session took it but the connection cannot carry it: the connection is dropped.
-    Broken,
 }
 
 /// Counters of the supervisor's decisions.
@@ -307,7 +307,7 @@ impl<R> Supervisor<R> {
     }
 
     /// What became of a [`Action::Submit`].
-    pub(crate) fn submitted(&mut self, now: Instant, tag: u16, result: Submitted) {
+    pub(crate) fn submitted(&mut self, tag: u16, result: Submitted) {
         match result {
             Submitted::Taken => {}
             Submitted::NotUp => {
@@ -315,7 +315,6 @@ impl<R> Supervisor<R> {
                 self.held.push_back(tag);
             }
             Submitted::Refused(errno) => self.complete(tag, errno),
-            Submitted::Broken => self.drop_connection(now, DropReason::CannotSend),
         }
     }
 
