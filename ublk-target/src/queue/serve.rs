@@ -702,7 +702,7 @@ impl QueueLoop {
                 conn.abort(&mut self.engine);
                 self.start_draining(conn);
             }
-            self.supervisor.link_failed(now);
+            self.supervisor.path_failed(now);
         }
     }
 
@@ -1218,7 +1218,7 @@ impl QueueLoop {
         }
         self.last_error = Some(QueueError::Conn(error));
         self.start_draining(conn);
-        self.supervisor.link_failed(now);
+        self.supervisor.path_failed(now);
     }
 }
 

@@ -68,7 +68,7 @@ pub(crate) enum Action<R> {
     /// every operation on it.
     Drop(DropReason),
     /// Log out (the session stays reinstatable); report [`Supervisor::logged_out`] or
-    /// [`Supervisor::link_failed`].
+    /// [`Supervisor::path_failed`].
     Logout,
 }
 
@@ -87,7 +87,7 @@ pub(crate) enum Judged {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Submitted {
     /// The session took the command. If the connection cannot carry it after all, the
-    /// connection fails ([`Supervisor::link_failed`]) and the command is reissued with the
+    /// connection fails ([`Supervisor::path_failed`]) and the command is reissued with the
     /// others.
     Taken,
     /// The session is not logged in after all: hold it.
@@ -409,7 +409,7 @@ impl<R> Supervisor<R> {
 
     /// The connection failed (the target closed it, a protocol error, a socket error). Its
     /// commands wait for [`drained`](Self::drained).
-    pub(crate) fn link_failed(&mut self, now: Instant) {
+    pub(crate) fn path_failed(&mut self, now: Instant) {
         if self.path.is_draining() {
             return;
         }

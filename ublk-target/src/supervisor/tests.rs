@@ -54,7 +54,7 @@ fn complete(tag: u16, result: i32) -> Action<u32> {
 
 /// Fails the connection at `now` and lets the engine finish with it.
 fn fail_and_drain(sup: &mut Sup, now: Instant) {
-    sup.link_failed(now);
+    sup.path_failed(now);
     sup.drained(now);
 }
 
@@ -293,7 +293,7 @@ fn a_failed_connection_holds_its_commands_until_the_engine_lets_go() {
     let (mut sup, t0) = up(4);
     submit(&mut sup, t0, 0);
     submit(&mut sup, t0, 3);
-    sup.link_failed(t0 + secs(1));
+    sup.path_failed(t0 + secs(1));
     // Requests that arrive meanwhile are held too.
     sup.request_arrived(t0 + secs(1), 1, 1);
     for s in 2..30 {
@@ -418,7 +418,7 @@ fn stopping_while_up_keeps_serving_but_holds_nothing_after_a_failure() {
     sup.request_arrived(t0, 1, 1);
     assert_eq!(actions(&mut sup), [Action::Submit(1)]);
     sup.submitted(1, Submitted::Taken);
-    sup.link_failed(t0 + secs(1));
+    sup.path_failed(t0 + secs(1));
     sup.drained(t0 + secs(1));
     let acts = actions(&mut sup);
     assert_eq!(acts, [complete(0, ENOLINK), complete(1, ENOLINK)]);
@@ -480,7 +480,7 @@ fn a_command_taken_by_a_connection_that_fails_at_once_is_reissued() {
     let (mut sup, t0) = up(2);
     submit(&mut sup, t0, 0);
     // Its PDUs could not be queued: the connection fails as it takes the command.
-    sup.link_failed(t0);
+    sup.path_failed(t0);
     assert!(actions(&mut sup).is_empty(), "nothing before the drain");
     sup.drained(t0);
     assert_eq!(actions(&mut sup), [Action::Connect]);
