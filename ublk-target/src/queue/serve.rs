@@ -37,7 +37,7 @@ use super::lu_check::{self, LuCheck, Next, CHECK_BUFFER_LEN};
 use super::portals::Portals;
 use super::ring::{flush_engine, wait_and_reap, Timer};
 use super::tags::Tags;
-use super::{QueueError, QueueReport};
+use super::{QueueError, QueueReport, QueueStats};
 use crate::login::{
     login_config, may_negotiate_data_digest, queue_isid, MAX_RECV_DATA_SEGMENT_LENGTH,
 };
@@ -90,24 +90,6 @@ pub(crate) struct QueueTarget {
     pub serve_before_login: bool,
 }
 
-/// Per-queue counters.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct QueueStats {
-    pub reads: u64,
-    pub writes: u64,
-    pub flushes: u64,
-    pub discards: u64,
-    pub write_zeroes: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    pub failed: u64,
-    pub retries: u64,
-    pub reconnects: u64,
-    pub timeouts: u64,
-    pub aborts_sent: u64,
-    pub resets_sent: u64,
-}
-
 /// A task management request in flight, by its ITT.
 #[derive(Debug, Clone, Copy)]
 enum PendingTmf {
@@ -150,6 +132,8 @@ pub(super) struct QueueLoop {
     last_error: Option<QueueError>,
     stop_seen: bool,
     stats_seen: u64,
+    /// The counters the loop keeps itself (requests by kind, bytes); [`QueueLoop::stats`]
+    /// adds the others.
     stats: QueueStats,
     /// Where this queue publishes its status (its own block of it).
     status: Arc<DeviceStatus>,
@@ -413,16 +397,32 @@ impl QueueLoop {
         }
     }
 
+    /// Every counter of the queue: its own, the supervisor's, and those of the engine and
+    /// the initiator over every connection it has had.
     pub(super) fn stats(&self) -> QueueStats {
-        let mut stats = self.stats;
-        let s = self.supervisor.stats();
-        stats.failed = s.failed;
-        stats.retries = s.retries;
-        stats.reconnects = s.reconnects;
-        stats.timeouts = s.timeouts;
-        stats.aborts_sent = s.aborts_sent;
-        stats.resets_sent = s.resets_sent;
-        stats
+        let supervisor = self.supervisor.stats();
+        let engine = self.engine.counter_totals();
+        let mut initiator = self.retired_initiator;
+        for conn in self.conn.iter().chain(self.draining.iter()) {
+            initiator.add(&conn.stats());
+        }
+        QueueStats {
+            failed: supervisor.failed,
+            retries: supervisor.retries,
+            reconnects: supervisor.reconnects,
+            commands_timed_out: supervisor.timeouts,
+            aborts_sent: supervisor.aborts_sent,
+            resets_sent: supervisor.resets_sent,
+            in_flight: self.supervisor.busy() as u64,
+            held: self.supervisor.held() as u64,
+            ddp_bytes: engine.ddp_bytes,
+            // Placed payload the engine copied out of its staging buffer, and Data-In it
+            // could not place that the initiator copied in.
+            userspace_copied_bytes: engine.staged_bytes + initiator.copied_bytes,
+            header_digest_errors: engine.hdr_digest_errors,
+            data_digest_errors: engine.data_digest_errors,
+            ..self.stats
+        }
     }
 
     /// The tags' buffers in copy mode, for FETCH.
@@ -479,7 +479,7 @@ impl QueueLoop {
     }
 
     fn log_stats(&self, when: &str) {
-        let s = self.stats;
+        let s = self.stats();
         tracing::info!(
             queue = self.qid,
             when,
@@ -814,35 +814,9 @@ impl QueueLoop {
         let Some(block) = self.status.queue(self.qid) else {
             return;
         };
-        let stats = self.stats();
-        let engine = self.engine.counter_totals();
-        let mut initiator = self.retired_initiator;
-        for conn in self.conn.iter().chain(self.draining.iter()) {
-            initiator.add(&conn.stats());
-        }
         let sample = QueueSample {
             phase: Some(phase),
-            reads: stats.reads,
-            writes: stats.writes,
-            flushes: stats.flushes,
-            discards: stats.discards,
-            write_zeroes: stats.write_zeroes,
-            bytes_read: stats.bytes_read,
-            bytes_written: stats.bytes_written,
-            failed: stats.failed,
-            retries: stats.retries,
-            reconnects: stats.reconnects,
-            commands_timed_out: stats.timeouts,
-            aborts_sent: stats.aborts_sent,
-            resets_sent: stats.resets_sent,
-            in_flight: self.supervisor.busy() as u64,
-            held: self.supervisor.held() as u64,
-            ddp_bytes: engine.ddp_bytes,
-            // Bytes user space copies: placed payload the engine copied out of its staging
-            // buffer, and Data-In it could not place that the initiator copied in.
-            userspace_copied_bytes: engine.staged_bytes + initiator.copied_bytes,
-            header_digest_errors: engine.hdr_digest_errors,
-            data_digest_errors: engine.data_digest_errors,
+            stats: self.stats(),
             outage_started: self.supervisor.outage_started(),
             outages_ended: self.supervisor.outages_ended(),
         };

@@ -66,7 +66,7 @@ pub(crate) enum PathPhase {
 
 impl PathPhase {
     /// Every phase, in the order of their numbers ([`PathPhase::number`]).
-    const ALL: [PathPhase; 7] = [
+    pub(crate) const ALL: [PathPhase; 7] = [
         PathPhase::Down,
         PathPhase::Connecting,
         PathPhase::Verifying,
