@@ -1,5 +1,6 @@
 //! The two ways a request to an iSCSI connection goes wrong, kept apart so that the type says
-//! who owns a command (as quinn keeps `WriteError` apart from `ConnectionError`):
+//! who owns a command (as quinn separates a stream's `WriteError` from the `ConnectionError`
+//! that ends a connection):
 //!
 //! - [`RequestRefused`]: returned by a call (`open`, `submit`, `ping`, `logout`, task
 //!   management, text) that took nothing. The caller still owns the command and its buffer,
