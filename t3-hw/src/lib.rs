@@ -46,4 +46,4 @@ pub use ppm::{PpmConfig, PpmConfigError, DDP_MIN_PPMAX};
 pub use ppod::{pods_for, PageSize};
 pub use tag::DdpTag;
 pub use tid::{Tid, TidOutOfRange};
-pub use wr::{Payload, PduError, PduRef, SetTcbField, TxData, UlpSubmode, WorkRequest};
+pub use wr::{Payload, PduRef, PduRefError, SetTcbField, TxData, UlpSubmode, WorkRequest};

@@ -97,9 +97,10 @@ impl Payload {
     }
 }
 
-/// A PDU whose header does not agree with itself or its payload.
+/// Why [`PduRef::new`] refuses a PDU to transmit: its header does not agree with itself or
+/// its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
-pub enum PduError {
+pub enum PduRefError {
     /// Shorter than a BHS.
     #[error("header is {len} bytes, shorter than the {BHS_LEN}-byte BHS")]
     HeaderTooShort {
@@ -142,28 +143,28 @@ pub struct PduRef {
 impl PduRef {
     /// Checks that the header's TotalAHSLength and DataSegmentLength describe `header` and
     /// `payload`.
-    pub fn new(header: Vec<u8>, payload: Payload) -> Result<PduRef, PduError> {
+    pub fn new(header: Vec<u8>, payload: Payload) -> Result<PduRef, PduRefError> {
         let Some(bhs) = header.first_chunk::<BHS_LEN>() else {
-            return Err(PduError::HeaderTooShort { len: header.len() });
+            return Err(PduRefError::HeaderTooShort { len: header.len() });
         };
         let declared_ahs = usize::from(bhs[4]) * 4;
         let declared_data = u64::from(u32::from_be_bytes([0, bhs[5], bhs[6], bhs[7]]));
         let actual_ahs = header.len() - BHS_LEN;
         if declared_ahs != actual_ahs {
-            return Err(PduError::AhsLengthMismatch {
+            return Err(PduRefError::AhsLengthMismatch {
                 declared: declared_ahs,
                 actual: actual_ahs,
             });
         }
         if declared_data != payload.len() {
-            return Err(PduError::DataLengthMismatch {
+            return Err(PduRefError::DataLengthMismatch {
                 declared: declared_data,
                 actual: payload.len(),
             });
         }
         if let Payload::Task { offset, len, .. } = payload {
             if offset.checked_add(len).is_none() {
-                return Err(PduError::TaskRangeOverflow { offset, len });
+                return Err(PduRefError::TaskRangeOverflow { offset, len });
             }
         }
         Ok(PduRef { header, payload })
@@ -393,13 +394,13 @@ mod tests {
         assert!(PduRef::new(header(2, 5), Payload::Inline(vec![1; 5])).is_ok());
         assert_eq!(
             PduRef::new(vec![0; 47], Payload::None),
-            Err(PduError::HeaderTooShort { len: 47 })
+            Err(PduRefError::HeaderTooShort { len: 47 })
         );
         let mut short_ahs = header(2, 0);
         short_ahs.truncate(BHS_LEN + 4);
         assert_eq!(
             PduRef::new(short_ahs, Payload::None),
-            Err(PduError::AhsLengthMismatch {
+            Err(PduRefError::AhsLengthMismatch {
                 declared: 8,
                 actual: 4
             })
@@ -413,7 +414,7 @@ mod tests {
                     len: 4096
                 }
             ),
-            Err(PduError::DataLengthMismatch {
+            Err(PduRefError::DataLengthMismatch {
                 declared: 8192,
                 actual: 4096
             })
@@ -427,7 +428,7 @@ mod tests {
                     len: 16
                 }
             ),
-            Err(PduError::TaskRangeOverflow {
+            Err(PduRefError::TaskRangeOverflow {
                 offset: u32::MAX - 8,
                 len: 16
             })

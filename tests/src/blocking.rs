@@ -22,9 +22,9 @@ use iscsi_proto::session::{
     SubmitError, TaskOutcome,
 };
 
-/// Anything that ends a blocking exchange.
+/// Anything that ends an exchange of the blocking initiator (login, discovery, a command).
 #[derive(Debug, thiserror::Error)]
-pub enum DriverError {
+pub enum BlockingInitiatorError {
     #[error("socket: {0}")]
     Io(#[from] io::Error),
     #[error("PDU: {0}")]
@@ -108,7 +108,7 @@ fn read_pdu(
     rx: &mut Vec<u8>,
     digests: Digests,
     max: u32,
-) -> Result<Pdu, DriverError> {
+) -> Result<Pdu, BlockingInitiatorError> {
     loop {
         if let Some((pdu, used)) = decode_pdu(rx, digests, max)? {
             rx.drain(..used);
@@ -122,7 +122,7 @@ fn read_pdu(
             result => result?,
         };
         if n == 0 {
-            return Err(DriverError::Closed);
+            return Err(BlockingInitiatorError::Closed);
         }
         rx.extend_from_slice(&chunk[..n]);
     }
@@ -134,7 +134,7 @@ fn login(
     creds: &Credentials,
     target: Option<&str>,
     session_type: SessionType,
-) -> Result<(TcpStream, Vec<u8>, iscsi_proto::login::LoginOutcome), DriverError> {
+) -> Result<(TcpStream, Vec<u8>, iscsi_proto::login::LoginOutcome), BlockingInitiatorError> {
     let mut rng = rand::thread_rng();
     let mut stream = connect(portal)?;
     let isid = creds.isid.unwrap_or_else(|| random_isid(&mut rng, 0));
@@ -162,7 +162,7 @@ fn login(
 pub fn discover(
     portal: SocketAddr,
     creds: &Credentials,
-) -> Result<Vec<DiscoveredTarget>, DriverError> {
+) -> Result<Vec<DiscoveredTarget>, BlockingInitiatorError> {
     let (stream, rx, outcome) = login(portal, creds, None, SessionType::Discovery)?;
     let mut initiator = BlockingInitiator::from_login(stream, rx, outcome);
     initiator
@@ -184,7 +184,7 @@ impl BlockingInitiator {
         portal: SocketAddr,
         creds: &Credentials,
         target: &str,
-    ) -> Result<BlockingInitiator, DriverError> {
+    ) -> Result<BlockingInitiator, BlockingInitiatorError> {
         let (stream, rx, outcome) = login(portal, creds, Some(target), SessionType::Normal)?;
         Ok(BlockingInitiator::from_login(stream, rx, outcome))
     }
@@ -228,7 +228,7 @@ impl BlockingInitiator {
         lun: u64,
         request: &ScsiRequest,
         data_out: Option<&[u8]>,
-    ) -> Result<u32, DriverError> {
+    ) -> Result<u32, BlockingInitiatorError> {
         let itt = self.next_itt;
         self.next_itt += 1;
         let direction = match request.direction {
@@ -240,7 +240,7 @@ impl BlockingInitiator {
         let buffer = match data_out {
             Some(data) if data.len() == len => data.to_vec(),
             Some(data) => {
-                return Err(DriverError::Unexpected(format!(
+                return Err(BlockingInitiatorError::Unexpected(format!(
                     "write data of {} bytes for a {len}-byte transfer",
                     data.len()
                 )))
@@ -260,7 +260,7 @@ impl BlockingInitiator {
     }
 
     /// Waits for a submitted command to finish.
-    pub fn wait(&mut self, itt: u32) -> Result<Completed, DriverError> {
+    pub fn wait(&mut self, itt: u32) -> Result<Completed, BlockingInitiatorError> {
         loop {
             if let Some(outcome) = self.done.remove(&itt) {
                 let data = self.buffers.remove(&itt).unwrap_or_default();
@@ -272,7 +272,7 @@ impl BlockingInitiator {
 
     /// TEST UNIT READY until the unit answers GOOD, consuming the UNIT ATTENTION a fresh
     /// I_T nexus reports first (power on / reset). Fails after a few tries.
-    pub fn ready(&mut self, lun: u64) -> Result<(), DriverError> {
+    pub fn ready(&mut self, lun: u64) -> Result<(), BlockingInitiatorError> {
         let mut last = None;
         for _ in 0..4 {
             let done = self.command(lun, &iscsi_proto::scsi::test_unit_ready(), None)?;
@@ -281,7 +281,7 @@ impl BlockingInitiator {
             }
             last = Some(done.outcome);
         }
-        Err(DriverError::Unexpected(format!(
+        Err(BlockingInitiatorError::Unexpected(format!(
             "unit never became ready: {last:?}"
         )))
     }
@@ -292,20 +292,19 @@ impl BlockingInitiator {
         lun: u64,
         request: &ScsiRequest,
         data_out: Option<&[u8]>,
-    ) -> Result<Completed, DriverError> {
+    ) -> Result<Completed, BlockingInitiatorError> {
         let itt = self.submit(lun, request, data_out)?;
         self.wait(itt)
     }
 
-    fn send(&mut self, out: OutPdu) -> Result<(), DriverError> {
+    fn send(&mut self, out: OutPdu) -> Result<(), BlockingInitiatorError> {
         let data = match &out.data {
             OutData::None => Vec::new(),
             OutData::Inline(bytes) => bytes.clone(),
             OutData::Task { itt, offset, len } => {
-                let buffer = self
-                    .buffers
-                    .get(itt)
-                    .ok_or_else(|| DriverError::Unexpected(format!("no buffer for {itt:#x}")))?;
+                let buffer = self.buffers.get(itt).ok_or_else(|| {
+                    BlockingInitiatorError::Unexpected(format!("no buffer for {itt:#x}"))
+                })?;
                 buffer[*offset as usize..(*offset + *len) as usize].to_vec()
             }
         };
@@ -315,7 +314,7 @@ impl BlockingInitiator {
     }
 
     /// Sends everything pending, then reads and handles one PDU.
-    fn pump_once(&mut self) -> Result<(), DriverError> {
+    fn pump_once(&mut self) -> Result<(), BlockingInitiatorError> {
         while let Some(out) = self.session.poll_transmit() {
             self.send(out)?;
         }
@@ -325,10 +324,9 @@ impl BlockingInitiator {
             .session
             .handle(&pdu.header, Segment::Inline(&pdu.data))?
         {
-            let buffer = self
-                .buffers
-                .get_mut(&itt)
-                .ok_or_else(|| DriverError::Unexpected(format!("Data-In for {itt:#x}")))?;
+            let buffer = self.buffers.get_mut(&itt).ok_or_else(|| {
+                BlockingInitiatorError::Unexpected(format!("Data-In for {itt:#x}"))
+            })?;
             // The session checked offset + len against the task's transfer length, which is
             // this buffer's length.
             buffer[offset as usize..(offset + len) as usize].copy_from_slice(&pdu.data);
@@ -356,7 +354,7 @@ impl BlockingInitiator {
     }
 
     /// Logs out and closes the connection.
-    pub fn logout(mut self) -> Result<(), DriverError> {
+    pub fn logout(mut self) -> Result<(), BlockingInitiatorError> {
         self.session.logout(0xffff_0000)?;
         while !self.logged_out {
             self.pump_once()?;

@@ -28,7 +28,7 @@ use iscsi_proto::negotiation::DigestPreference;
 use iscsi_proto::pdu::PduError;
 use iscsi_proto::scsi::{self, BlockIo, Lun, ScsiRequest};
 use iscsi_proto::session::{SessionError, TaskOutcome};
-use t3_hw::initiator::{AlignedBuf, Client, ClientError, CommandSpec, ConnError, ConnEvent};
+use t3_hw::initiator::{AlignedBuf, Client, ClientError, CommandSpec, ConnEvent, ConnFailure};
 use t3_hw::{AbortReason, EngineConfig, PpmConfig};
 
 const IQN: &str = "iqn.2026-11.org.ublk-cxgb3i:faults";
@@ -301,11 +301,11 @@ fn expected_error(
     match scenario {
         Scenario::ReservedOpcode => matches!(
             conn,
-            Some(ConnError::Pdu(PduError::UnknownOpcode(RESERVED_OPCODE)))
+            Some(ConnFailure::Pdu(PduError::UnknownOpcode(RESERVED_OPCODE)))
         ),
         // The engine refuses the header before reading any of the segment and aborts.
         Scenario::HugeDataSegment => {
-            matches!(conn, Some(ConnError::Aborted { .. }))
+            matches!(conn, Some(ConnFailure::Aborted { .. }))
                 && abort_reason
                     == Some(AbortReason::DataSegmentTooLong {
                         len: HUGE_DATA_SEGMENT,
@@ -314,28 +314,28 @@ fn expected_error(
         }
         Scenario::UnknownItt => matches!(
             conn,
-            Some(ConnError::Session(SessionError::UnknownItt(UNKNOWN_ITT)))
+            Some(ConnFailure::Session(SessionError::UnknownItt(UNKNOWN_ITT)))
         ),
         Scenario::StaleItt => {
             let first = report.commands.first().map(|c| c.itt);
             let second = report.commands.get(1).map(|c| c.itt);
             first != second
-                && matches!(conn, Some(ConnError::Session(SessionError::UnknownItt(itt)))
+                && matches!(conn, Some(ConnFailure::Session(SessionError::UnknownItt(itt)))
                     if Some(*itt) == first)
         }
         Scenario::OffsetPastEnd => matches!(
             conn,
-            Some(ConnError::Session(SessionError::DataPastEnd { offset, len: l, expected_len, .. }))
+            Some(ConnFailure::Session(SessionError::DataPastEnd { offset, len: l, expected_len, .. }))
                 if *offset == len && *l == BEYOND_LEN && *expected_len == len
         ),
         Scenario::CrossesEnd => matches!(
             conn,
-            Some(ConnError::Session(SessionError::DataPastEnd { offset, len: l, expected_len, .. }))
+            Some(ConnFailure::Session(SessionError::DataPastEnd { offset, len: l, expected_len, .. }))
                 if *offset == len / 2 && *l == len && *expected_len == len
         ),
         Scenario::R2tBeyondTransfer => matches!(
             conn,
-            Some(ConnError::Session(SessionError::R2tRange { offset, len: l, expected_len, .. }))
+            Some(ConnFailure::Session(SessionError::R2tRange { offset, len: l, expected_len, .. }))
                 if *offset == len && *l == BEYOND_LEN && *expected_len == len
         ),
         // The login gives up after its bound on exchanges, long before the caller's timeout:
@@ -343,7 +343,7 @@ fn expected_error(
         Scenario::EndlessLogin => {
             matches!(
                 conn,
-                Some(ConnError::Login(LoginError::TooManyExchanges(n)))
+                Some(ConnFailure::Login(LoginError::TooManyExchanges(n)))
                     if *n == MAX_LOGIN_EXCHANGES
             ) && report.login_rounds == u64::from(MAX_LOGIN_EXCHANGES)
         }
@@ -355,11 +355,11 @@ fn expected_error(
         }
         Scenario::BadLoginStatus => matches!(
             conn,
-            Some(ConnError::Login(LoginError::Refused { class, detail }))
+            Some(ConnFailure::Login(LoginError::Refused { class, detail }))
                 if *class == BAD_STATUS_CLASS && *detail == BAD_STATUS_DETAIL
         ),
         Scenario::SenseLongerThanSegment => {
-            matches!(conn, Some(ConnError::Session(SessionError::BadSense(_))))
+            matches!(conn, Some(ConnFailure::Session(SessionError::BadSense(_))))
         }
     }
 }
@@ -688,7 +688,7 @@ fn data_digest_catches_a_flipped_data_in_bit() {
         proxy.arm(Fault::flip_data_in());
         let error = run(&mut client, conn, 2, &read).expect_err("a corrupt read must fail");
         assert!(
-            matches!(error, ClientError::Conn(ConnError::DataDigest)),
+            matches!(error, ClientError::Conn(ConnFailure::DataDigest)),
             "{error:?}"
         );
         assert_eq!(proxy.stats().flipped_data_in, 1, "{}", proxy.stats());
@@ -750,9 +750,9 @@ fn reset_in_the_middle_of_a_pdu_fails_the_connection() {
         assert!(
             matches!(
                 error,
-                ClientError::Conn(ConnError::Aborted {
+                ClientError::Conn(ConnFailure::Aborted {
                     errno: libc::ECONNRESET
-                }) | ClientError::Conn(ConnError::PeerClosed)
+                }) | ClientError::Conn(ConnFailure::PeerClosed)
             ),
             "{error:?}"
         );

@@ -14,7 +14,7 @@ use clap::Args;
 
 use crate::admin::{self, AdminError};
 use crate::config::{self, limits, CommandLine, Files};
-use crate::daemon::{self, Forked, Verdict};
+use crate::daemon::{self, Forked, StartupReport};
 use crate::device::{self, DeviceError, DeviceSpec, Notifier, TARGET_NAME};
 use crate::secrets::PipedSecrets;
 use crate::service;
@@ -203,13 +203,13 @@ fn launch(eventfd: Option<i32>, foreground: bool) -> Result<Launch, std::io::Err
         })));
     }
     match daemon::fork_to_background()? {
-        Forked::Parent(pipe) => Ok(Launch::Done(match daemon::read_verdict(pipe) {
-            Verdict::Live(id) => {
+        Forked::Parent(pipe) => Ok(Launch::Done(match daemon::read_startup_report(pipe) {
+            StartupReport::Live(id) => {
                 println!("dev id {id}: /dev/ublkb{id}");
                 ExitCode::SUCCESS
             }
             // The daemon printed why.
-            Verdict::Failed | Verdict::Silent => ExitCode::FAILURE,
+            StartupReport::Failed | StartupReport::Silent => ExitCode::FAILURE,
         })),
         Forked::Daemon(pipe) => Ok(Launch::Serve(detach(Notifier::pipe(pipe)))),
     }

@@ -57,7 +57,7 @@ pub(crate) fn detach_standard_fds() -> io::Result<()> {
 
 /// Which side of [`fork_to_background`] we are on.
 pub(crate) enum Forked {
-    /// The shell's process: wait on this pipe for the daemon's verdict.
+    /// The shell's process: wait on this pipe for the daemon's startup report.
     Parent(File),
     /// The daemon (new session): report on this pipe.
     Daemon(OwnedFd),
@@ -82,9 +82,9 @@ pub(crate) fn fork_to_background() -> io::Result<Forked> {
     }
 }
 
-/// What the daemon reported on the pipe.
+/// What the daemon reported on the pipe about starting the device (see `device::notify`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum StartupReport {
     Live(u32),
     Failed,
     /// The pipe closed with nothing (or a short value) written.
@@ -92,24 +92,24 @@ pub(crate) enum Verdict {
 }
 
 /// Reads the daemon's report: `dev_id + 1`, or the failure value.
-pub(crate) fn read_verdict(mut pipe: impl Read) -> Verdict {
+pub(crate) fn read_startup_report(mut pipe: impl Read) -> StartupReport {
     let mut bytes = [0u8; 8];
     let mut filled = 0;
     while filled < bytes.len() {
         match pipe.read(&mut bytes[filled..]) {
-            Ok(0) => return Verdict::Silent,
+            Ok(0) => return StartupReport::Silent,
             Ok(n) => filled += n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Verdict::Silent,
+            Err(_) => return StartupReport::Silent,
         }
     }
     let value = u64::from_ne_bytes(bytes);
     if value == notify::FAILED {
-        return Verdict::Failed;
+        return StartupReport::Failed;
     }
     match value.checked_sub(1).map(u32::try_from) {
-        Some(Ok(id)) => Verdict::Live(id),
-        _ => Verdict::Failed,
+        Some(Ok(id)) => StartupReport::Live(id),
+        _ => StartupReport::Failed,
     }
 }
 
@@ -263,17 +263,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verdicts() {
-        assert_eq!(read_verdict(&5u64.to_ne_bytes()[..]), Verdict::Live(4));
-        assert_eq!(read_verdict(&1u64.to_ne_bytes()[..]), Verdict::Live(0));
+    fn startup_reports() {
         assert_eq!(
-            read_verdict(&notify::FAILED.to_ne_bytes()[..]),
-            Verdict::Failed
+            read_startup_report(&5u64.to_ne_bytes()[..]),
+            StartupReport::Live(4)
         );
-        assert_eq!(read_verdict(&0u64.to_ne_bytes()[..]), Verdict::Failed);
-        assert_eq!(read_verdict(&u64::MAX.to_ne_bytes()[..]), Verdict::Failed);
-        assert_eq!(read_verdict(&[1u8, 0, 0][..]), Verdict::Silent);
-        assert_eq!(read_verdict(&[][..]), Verdict::Silent);
+        assert_eq!(
+            read_startup_report(&1u64.to_ne_bytes()[..]),
+            StartupReport::Live(0)
+        );
+        assert_eq!(
+            read_startup_report(&notify::FAILED.to_ne_bytes()[..]),
+            StartupReport::Failed
+        );
+        assert_eq!(
+            read_startup_report(&0u64.to_ne_bytes()[..]),
+            StartupReport::Failed
+        );
+        assert_eq!(
+            read_startup_report(&u64::MAX.to_ne_bytes()[..]),
+            StartupReport::Failed
+        );
+        assert_eq!(read_startup_report(&[1u8, 0, 0][..]), StartupReport::Silent);
+        assert_eq!(read_startup_report(&[][..]), StartupReport::Silent);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 
 use crate::admin;
 use crate::cli::{self, AddArgs, DelArgs, FeaturesArgs, ListArgs, RecoverArgs};
-use crate::daemon::{self, Verdict};
+use crate::daemon::{self, StartupReport};
 use crate::docs::{self, GenerateDocsArgs, ManPages};
 use crate::pidfile::{self, DeviceRecord};
 use crate::secrets::{self, PipedSecrets, SecretPipe};
@@ -305,8 +305,8 @@ fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
     }
     drop(write);
     drop(secret_pipe);
-    match daemon::read_verdict(std::fs::File::from(read)) {
-        Verdict::Live(id) => {
+    match daemon::read_startup_report(std::fs::File::from(read)) {
+        StartupReport::Live(id) => {
             if let Err(error) =
                 admin::list_one(id, admin::ListFormat::Plain, &admin::ListDirs::standard())
             {
@@ -314,8 +314,8 @@ fn run_target(target: &str, args: &[OsString], daemon: bool) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Verdict::Failed => ExitCode::from(EXIT_FAILED),
-        Verdict::Silent => ExitCode::from(EXIT_SILENT),
+        StartupReport::Failed => ExitCode::from(EXIT_FAILED),
+        StartupReport::Silent => ExitCode::from(EXIT_SILENT),
     }
 }
 

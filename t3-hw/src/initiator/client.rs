@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::buffers::AlignedBuf;
-use super::{ConnError, ConnEvent, IscsiConn};
+use super::{ConnEvent, ConnFailure, IscsiConn, RequestRefused};
 use crate::engine::driver::OwnedRing;
 use crate::engine::{Engine, EngineConfig};
 use crate::ppm::PpmConfigError;
@@ -53,8 +53,12 @@ pub enum ClientError {
     Driver(#[from] crate::engine::driver::DriverError),
     #[error("page-pod region: {0}")]
     Ppm(#[from] PpmConfigError),
+    /// A connection refused the request; the task is idle again.
     #[error("{0}")]
-    Conn(#[from] ConnError),
+    Refused(#[from] RequestRefused),
+    /// The connection failed (its tasks are idle again).
+    #[error("{0}")]
+    Conn(#[from] ConnFailure),
     #[error("timed out after {0:?} waiting for {1}")]
     TimedOut(Duration, &'static str),
     #[error("task {0} does not exist or is busy")]
@@ -182,7 +186,7 @@ impl Client {
         }
     }
 
-    fn take_failure(&mut self, conn: usize) -> Option<ConnError> {
+    fn take_failure(&mut self, conn: usize) -> Option<ConnFailure> {
         let at = self
             .events
             .iter()
@@ -342,7 +346,9 @@ impl Client {
     }
 }
 
-/// Routes every pending completion to its connection; returns how many events resulted.
+/// Routes every pending completion to its connection, then collects the connections' events
+/// (also those of requests made since the last call: a connection that fails while taking a
+/// request reports it as an event); returns how many events resulted.
 fn dispatch(
     engine: &mut Engine,
     conns: &mut [IscsiConn],
@@ -350,14 +356,15 @@ fn dispatch(
     events: &mut VecDeque<(usize, ConnEvent)>,
     rng: &mut StdRng,
 ) -> usize {
-    let mut produced = 0;
     while let Some(completion) = engine.poll_completion() {
-        let Some(index) = conns.iter().position(|c| c.owns(&completion)) else {
+        let Some(conn) = conns.iter_mut().find(|c| c.owns(&completion)) else {
             tracing::debug!(?completion, "completion for no connection");
             continue;
         };
-        let conn = &mut conns[index];
         conn.handle(engine, completion, rng);
+    }
+    let mut produced = 0;
+    for (index, conn) in conns.iter_mut().enumerate() {
         while let Some(event) = conn.poll_event() {
             if let ConnEvent::TaskDone { task, .. } = &event {
                 slot_idle(tasks, *task);

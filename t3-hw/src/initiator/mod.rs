@@ -14,7 +14,7 @@ pub mod probe;
 
 pub use buffers::{AlignedBuf, TASK_BUFFER_ALIGN};
 pub use client::{Client, ClientError, CommandSpec};
-pub use error::ConnError;
+pub use error::{ConnFailure, RequestRefused};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,8 +23,7 @@ use iscsi_proto::login::{Login, LoginConfig, LoginStep};
 use iscsi_proto::negotiation::SessionParams;
 use iscsi_proto::pdu::{Header, Pdu, RESERVED_TAG};
 use iscsi_proto::session::{
-    Command, Direction, Event, OutData, OutPdu, Received, Segment, Session, SubmitError,
-    TaskOutcome,
+    Command, Direction, Event, OutData, OutPdu, Received, Segment, Session, TaskOutcome,
 };
 use rand::RngCore;
 
@@ -60,7 +59,9 @@ pub enum ConnEvent {
     /// A session event other than a task completion (async message, ping reply, text, ...).
     Session(Event),
     /// The connection failed; every task still outstanding is listed by `outstanding_tasks`.
-    Failed(ConnError),
+    /// This event is the only way a failure reaches the owner: no call on the connection
+    /// returns one (a call that takes nothing returns [`RequestRefused`]).
+    Failed(ConnFailure),
     /// Logged out and closed cleanly.
     Closed,
 }
@@ -124,13 +125,14 @@ pub struct IscsiConn {
 
 impl IscsiConn {
     /// Asks the engine to open a connection to `peer`; `atid` names the attempt until the
-    /// engine answers with ACT_ESTABLISH (or ACT_OPEN_RPL).
+    /// engine answers with ACT_ESTABLISH (or ACT_OPEN_RPL). A connect that fails arrives as a
+    /// [`ConnEvent::Failed`].
     pub fn open(
         engine: &mut Engine,
         atid: u32,
         peer: SocketAddr,
         login: LoginConfig,
-    ) -> Result<IscsiConn, ConnError> {
+    ) -> Result<IscsiConn, RequestRefused> {
         engine.post(WorkRequest::ActOpen {
             atid,
             peer,
@@ -225,6 +227,11 @@ impl IscsiConn {
 
     /// Submits a SCSI command for `task`, whose buffer is registered with the engine. Reads
     /// get a DDP tag bound to that buffer whenever the page-pod manager grants one.
+    ///
+    /// `Ok`: the connection took the task; it is the connection's until a
+    /// [`ConnEvent::TaskDone`] for it, or until a [`ConnEvent::Failed`] lists it among the
+    /// outstanding tasks (which happens also when the command's PDUs cannot be queued).
+    /// `Err`: nothing was taken; the task and its buffer are still the caller's.
     pub fn submit(
         &mut self,
         engine: &mut Engine,
@@ -233,10 +240,10 @@ impl IscsiConn {
         cdb: &[u8],
         direction: Direction,
         data_len: u32,
-    ) -> Result<(), ConnError> {
-        let tid = self.tid.ok_or(ConnError::NotLoggedIn)?;
+    ) -> Result<(), RequestRefused> {
+        let tid = self.tid.ok_or(RequestRefused::NotLoggedIn)?;
         if !matches!(self.state, State::FullFeature(_)) {
-            return Err(ConnError::NotLoggedIn);
+            return Err(RequestRefused::NotLoggedIn);
         }
         let (itt, ddp) = if direction == Direction::Read && data_len > 0 {
             let reservation = engine.reserve_ddp(tid, task, task, data_len)?;
@@ -253,7 +260,7 @@ impl IscsiConn {
             (engine.ppm_mut().reserve_itt(task, None)?.itt, None)
         };
         let State::FullFeature(session) = &mut self.state else {
-            return Err(ConnError::NotLoggedIn);
+            return Err(RequestRefused::NotLoggedIn);
         };
         let submitted = session.submit(Command {
             itt,
@@ -270,33 +277,39 @@ impl IscsiConn {
             return Err(error.into());
         }
         self.in_flight.insert(itt, InFlight { task, ddp });
-        self.flush(engine)
+        self.flush_or_fail(engine);
+        Ok(())
     }
 
-    /// Logs out (after the tasks in flight) and closes the connection.
-    pub fn logout(&mut self, engine: &mut Engine) -> Result<(), ConnError> {
+    /// Logs out (after the tasks in flight) and closes the connection. `Ok`: the logout
+    /// was taken; it ends in [`ConnEvent::Closed`], or [`ConnEvent::Failed`].
+    pub fn logout(&mut self, engine: &mut Engine) -> Result<(), RequestRefused> {
         let itt = self.housekeeping_itt(engine)?;
         match std::mem::replace(&mut self.state, State::Closing) {
             State::FullFeature(mut session) => {
-                session.logout(itt)?;
+                if let Err(refused) = session.logout(itt) {
+                    self.state = State::FullFeature(session);
+                    return Err(refused.into());
+                }
                 self.state = State::LoggingOut(session);
-                self.flush(engine)
+                self.flush_or_fail(engine);
+                Ok(())
             }
             other => {
                 self.state = other;
-                Err(ConnError::NotLoggedIn)
+                Err(RequestRefused::NotLoggedIn)
             }
         }
     }
 
     /// Sends an immediate NOP-Out; the reply arrives as a `Session(PingReply)` event.
-    pub fn ping(&mut self, engine: &mut Engine) -> Result<u32, ConnError> {
+    pub fn ping(&mut self, engine: &mut Engine) -> Result<u32, RequestRefused> {
         let itt = self.housekeeping_itt(engine)?;
         match &mut self.state {
             State::FullFeature(session) => session.ping(itt, Vec::new())?,
-            _ => return Err(ConnError::NotLoggedIn),
+            _ => return Err(RequestRefused::NotLoggedIn),
         }
-        self.flush(engine)?;
+        self.flush_or_fail(engine);
         Ok(itt)
     }
 
@@ -305,13 +318,13 @@ impl IscsiConn {
         &mut self,
         engine: &mut Engine,
         pairs: &[(String, String)],
-    ) -> Result<u32, ConnError> {
+    ) -> Result<u32, RequestRefused> {
         let itt = self.housekeeping_itt(engine)?;
         match &mut self.state {
             State::FullFeature(session) => session.text_request(itt, pairs)?,
-            _ => return Err(ConnError::NotLoggedIn),
+            _ => return Err(RequestRefused::NotLoggedIn),
         }
-        self.flush(engine)?;
+        self.flush_or_fail(engine);
         Ok(itt)
     }
 
@@ -319,34 +332,36 @@ impl IscsiConn {
     /// `Session(TaskMgmtComplete)` event with the returned ITT (and, if the task is gone at
     /// the target, a `TaskDone` with an aborted outcome before it). A task still waiting for
     /// the CmdSN window is finished at once, nothing sent.
-    pub fn abort_task(&mut self, engine: &mut Engine, task: u32) -> Result<u32, ConnError> {
+    pub fn abort_task(&mut self, engine: &mut Engine, task: u32) -> Result<u32, RequestRefused> {
         let referenced = self
             .in_flight
             .iter()
             .find_map(|(itt, f)| (f.task == task).then_some(*itt))
-            .ok_or(ConnError::Protocol(format!(
-                "no command in flight for task {task}"
-            )))?;
+            .ok_or(RequestRefused::NoSuchTask { task })?;
         let itt = self.housekeeping_itt(engine)?;
         match &mut self.state {
             State::FullFeature(session) => session.abort_task(itt, referenced)?,
-            _ => return Err(ConnError::NotLoggedIn),
+            _ => return Err(RequestRefused::NotLoggedIn),
         }
-        self.drain_session_events(engine)?;
-        self.flush(engine)?;
+        let sent = self
+            .drain_session_events(engine)
+            .and_then(|()| self.flush(engine));
+        if let Err(failure) = sent {
+            self.fail(engine, failure);
+        }
         Ok(itt)
     }
 
     /// Sends LOGICAL UNIT RESET for `lun`; the answer arrives as a
     /// `Session(TaskMgmtComplete)` event with the returned ITT, after a `TaskDone` for each
     /// task it ended.
-    pub fn lun_reset(&mut self, engine: &mut Engine, lun: u64) -> Result<u32, ConnError> {
+    pub fn lun_reset(&mut self, engine: &mut Engine, lun: u64) -> Result<u32, RequestRefused> {
         let itt = self.housekeeping_itt(engine)?;
         match &mut self.state {
             State::FullFeature(session) => session.lun_reset(itt, lun)?,
-            _ => return Err(ConnError::NotLoggedIn),
+            _ => return Err(RequestRefused::NotLoggedIn),
         }
-        self.flush(engine)?;
+        self.flush_or_fail(engine);
         Ok(itt)
     }
 
@@ -368,7 +383,7 @@ impl IscsiConn {
         self.state = State::Failed;
     }
 
-    fn housekeeping_itt(&mut self, engine: &mut Engine) -> Result<u32, ConnError> {
+    fn housekeeping_itt(&mut self, engine: &mut Engine) -> Result<u32, RequestRefused> {
         let n = self.next_housekeeping;
         self.next_housekeeping = self.next_housekeeping.wrapping_add(1);
         Ok(housekeeping_itt(engine.ppm().tag_format(), n)?)
@@ -389,13 +404,13 @@ impl IscsiConn {
         }
     }
 
-    fn fail(&mut self, engine: &mut Engine, error: ConnError) {
+    fn fail(&mut self, engine: &mut Engine, error: ConnFailure) {
         // The owner gets the error as an event and decides how loudly to report it.
         tracing::debug!(peer = %self.peer, %error, "iSCSI connection failed");
         if let Some(tid) = self.tid {
             if !matches!(
                 error,
-                ConnError::Aborted { .. } | ConnError::Connect { .. } | ConnError::PeerClosed
+                ConnFailure::Aborted { .. } | ConnFailure::Connect { .. } | ConnFailure::PeerClosed
             ) {
                 let _ = engine.post(WorkRequest::AbortReq { tid });
             }
@@ -425,19 +440,19 @@ impl IscsiConn {
         engine: &mut Engine,
         completion: Completion,
         rng: &mut impl RngCore,
-    ) -> Result<(), ConnError> {
+    ) -> Result<(), ConnFailure> {
         match completion {
             Completion::ActEstablish { tid, .. } => {
                 self.tid = Some(tid);
                 let config = self
                     .login_config
                     .take()
-                    .ok_or(ConnError::Protocol("connection established twice".into()))?;
+                    .ok_or(ConnFailure::EstablishedTwice)?;
                 let (login, first) = Login::start(config)?;
                 self.state = State::LoggingIn(Box::new(login));
                 self.send_pdu(engine, first)
             }
-            Completion::ActOpenRpl { status, .. } => Err(ConnError::Connect {
+            Completion::ActOpenRpl { status, .. } => Err(ConnFailure::Connect {
                 peer: self.peer,
                 errno: status.act_open_errno(),
             }),
@@ -447,10 +462,10 @@ impl IscsiConn {
                 if matches!(self.state, State::Closing) {
                     Ok(())
                 } else {
-                    Err(ConnError::PeerClosed)
+                    Err(ConnFailure::PeerClosed)
                 }
             }
-            Completion::Abort { status, .. } => Err(ConnError::Aborted {
+            Completion::Abort { status, .. } => Err(ConnFailure::Aborted {
                 errno: status.abort_errno(matches!(self.state, State::Closing)),
             }),
             Completion::CloseConRpl { .. } | Completion::AbortRpl { .. } => {
@@ -468,13 +483,13 @@ impl IscsiConn {
         engine: &mut Engine,
         hdr: IscsiHdr,
         rng: &mut impl RngCore,
-    ) -> Result<(), ConnError> {
+    ) -> Result<(), ConnFailure> {
         // libcxgbi fails the connection on header and data digest errors (ERL 0).
         if hdr.ddp_status.contains(DdpStatus::HDRCRC_ERR) {
-            return Err(ConnError::HeaderDigest);
+            return Err(ConnFailure::HeaderDigest);
         }
         if hdr.ddp_status.contains(DdpStatus::DATACRC_ERR) {
-            return Err(ConnError::DataDigest);
+            return Err(ConnFailure::DataDigest);
         }
         let placed = hdr.data_placed();
         let header = hdr.header?;
@@ -484,7 +499,7 @@ impl IscsiConn {
                 match login.handle(&pdu, rng)? {
                     LoginStep::Send(next) => self.send_pdu(engine, next),
                     LoginStep::Complete(outcome) => {
-                        let tid = self.tid.ok_or(ConnError::NotLoggedIn)?;
+                        let tid = self.tid.ok_or(ConnFailure::NotEstablished)?;
                         self.submode = UlpSubmode {
                             header_digest: outcome.params.header_digest,
                             data_digest: outcome.params.data_digest,
@@ -520,7 +535,7 @@ impl IscsiConn {
                         let task = self
                             .in_flight
                             .get(&itt)
-                            .ok_or(ConnError::Protocol(format!("Data-In for ITT {itt:#x}")))?
+                            .ok_or(ConnFailure::DataInForNoTask { itt })?
                             .task;
                         engine.copy_to_task(task, offset, &hdr.data)?;
                         self.stats.copied_bytes += u64::from(len);
@@ -529,15 +544,14 @@ impl IscsiConn {
                 self.drain_session_events(engine)?;
                 self.flush(engine)
             }
-            State::Connecting | State::Closing => Err(ConnError::Protocol(format!(
-                "{:?} PDU outside a login or session",
-                header.opcode()
-            ))),
+            State::Connecting | State::Closing => Err(ConnFailure::PduOutsideSession {
+                opcode: header.opcode(),
+            }),
             State::Closed | State::Failed => Ok(()),
         }
     }
 
-    fn drain_session_events(&mut self, engine: &mut Engine) -> Result<(), ConnError> {
+    fn drain_session_events(&mut self, engine: &mut Engine) -> Result<(), ConnFailure> {
         loop {
             let event = match &mut self.state {
                 State::FullFeature(s) | State::LoggingOut(s) => s.poll_event(),
@@ -556,9 +570,10 @@ impl IscsiConn {
                         continue;
                     };
                     if let Some(tag) = flight.ddp {
-                        engine.ppm_mut().release(tag).map_err(|e| {
-                            ConnError::Protocol(format!("releasing DDP tag {tag:?}: {e}"))
-                        })?;
+                        engine
+                            .ppm_mut()
+                            .release(tag)
+                            .map_err(|source| ConnFailure::ReleaseTag { tag, source })?;
                     }
                     self.events.push_back(ConnEvent::TaskDone {
                         task: flight.task,
@@ -578,8 +593,16 @@ impl IscsiConn {
         }
     }
 
+    /// Hands every PDU the session wants sent to the engine, after a request was taken: a
+    /// PDU that cannot be queued fails the connection, which the owner learns from the event.
+    fn flush_or_fail(&mut self, engine: &mut Engine) {
+        if let Err(failure) = self.flush(engine) {
+            self.fail(engine, failure);
+        }
+    }
+
     /// Hands every PDU the session wants sent to the engine.
-    fn flush(&mut self, engine: &mut Engine) -> Result<(), ConnError> {
+    fn flush(&mut self, engine: &mut Engine) -> Result<(), ConnFailure> {
         loop {
             let out = match &mut self.state {
                 State::FullFeature(s) | State::LoggingOut(s) => s.poll_transmit(),
@@ -592,7 +615,7 @@ impl IscsiConn {
         }
     }
 
-    fn send_out(&mut self, engine: &mut Engine, out: OutPdu) -> Result<(), ConnError> {
+    fn send_out(&mut self, engine: &mut Engine, out: OutPdu) -> Result<(), ConnFailure> {
         let payload = match out.data {
             OutData::None => Payload::None,
             OutData::Inline(bytes) => Payload::Inline(bytes),
@@ -600,9 +623,7 @@ impl IscsiConn {
                 let task = self
                     .in_flight
                     .get(&itt)
-                    .ok_or(ConnError::Protocol(format!(
-                        "data for unknown ITT {itt:#x}"
-                    )))?
+                    .ok_or(ConnFailure::DataOutForNoTask { itt })?
                     .task;
                 Payload::Task { task, offset, len }
             }
@@ -610,7 +631,7 @@ impl IscsiConn {
         self.post_pdu(engine, &out.header, payload)
     }
 
-    fn send_pdu(&mut self, engine: &mut Engine, pdu: Pdu) -> Result<(), ConnError> {
+    fn send_pdu(&mut self, engine: &mut Engine, pdu: Pdu) -> Result<(), ConnFailure> {
         let payload = if pdu.data.is_empty() {
             Payload::None
         } else {
@@ -624,9 +645,11 @@ impl IscsiConn {
         engine: &mut Engine,
         header: &Header,
         payload: Payload,
-    ) -> Result<(), ConnError> {
-        let tid = self.tid.ok_or(ConnError::NotLoggedIn)?;
-        let encoded = header.encode(payload.len() as usize)?;
+    ) -> Result<(), ConnFailure> {
+        let tid = self.tid.ok_or(ConnFailure::NotEstablished)?;
+        let encoded = header
+            .encode(payload.len() as usize)
+            .map_err(ConnFailure::Encode)?;
         let mut bytes = Vec::with_capacity(encoded.bhs.len() + encoded.ahs.len());
         bytes.extend_from_slice(&encoded.bhs);
         bytes.extend_from_slice(&encoded.ahs);
@@ -638,12 +661,6 @@ impl IscsiConn {
             false,
         )))?;
         Ok(())
-    }
-}
-
-impl From<SubmitError> for ConnError {
-    fn from(error: SubmitError) -> ConnError {
-        ConnError::Submit(error)
     }
 }
 
@@ -659,7 +676,11 @@ const _: () = assert!(HOUSEKEEPING_SW_BASE < RESERVED_TAG);
 mod tests {
     use std::collections::HashSet;
 
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
     use super::*;
+    use crate::engine::EngineConfig;
     use crate::ppm::{Ppm, PpmConfig};
     use crate::tag::SW_TASK_LIMIT;
 
@@ -683,6 +704,64 @@ mod tests {
                 assert!(ppm.task_of_itt(itt).is_err(), "{itt:#x} names no task");
             }
         }
+    }
+
+    fn engine() -> Engine {
+        Engine::new(EngineConfig::new(PpmConfig::new(1024, 4096), 1 << 20)).unwrap()
+    }
+
+    fn open(engine: &mut Engine) -> IscsiConn {
+        let login = LoginConfig::normal("iqn.2024-01.test:i", "iqn.2024-01.test:t", [0; 6]);
+        IscsiConn::open(engine, 1, "192.0.2.1:3260".parse().unwrap(), login).unwrap()
+    }
+
+    #[test]
+    fn requests_before_the_login_are_refused_and_take_nothing() {
+        let mut engine = engine();
+        let mut conn = open(&mut engine);
+        let tur = [0u8; 6];
+        assert_eq!(
+            conn.submit(&mut engine, 0, 0, &tur, Direction::None, 0),
+            Err(RequestRefused::NotLoggedIn)
+        );
+        assert_eq!(conn.outstanding_tasks().count(), 0);
+        assert_eq!(conn.ping(&mut engine), Err(RequestRefused::NotLoggedIn));
+        assert_eq!(
+            conn.lun_reset(&mut engine, 0),
+            Err(RequestRefused::NotLoggedIn)
+        );
+        assert_eq!(
+            conn.abort_task(&mut engine, 0),
+            Err(RequestRefused::NoSuchTask { task: 0 })
+        );
+        assert_eq!(conn.logout(&mut engine), Err(RequestRefused::NotLoggedIn));
+        // Refusals leave the connection as it was, and tell the owner nothing more.
+        assert!(conn.poll_event().is_none());
+        assert!(!conn.is_finished());
+    }
+
+    #[test]
+    fn a_failed_connect_arrives_as_an_event() {
+        let mut engine = engine();
+        let mut conn = open(&mut engine);
+        let refused = Completion::ActOpenRpl {
+            atid: 1,
+            status: crate::cpl::CplStatus::ConnReset,
+        };
+        assert!(conn.owns(&refused));
+        conn.handle(&mut engine, refused, &mut StdRng::seed_from_u64(0));
+        assert_eq!(
+            conn.poll_event(),
+            Some(ConnEvent::Failed(ConnFailure::Connect {
+                peer: conn.peer(),
+                errno: libc::ECONNREFUSED,
+            }))
+        );
+        assert!(conn.is_finished());
+        assert_eq!(
+            conn.submit(&mut engine, 0, 0, &[0u8; 6], Direction::None, 0),
+            Err(RequestRefused::NotLoggedIn)
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use iscsi_proto::chap::CredentialRole;
 use iscsi_proto::login::LoginError;
 use iscsi_proto::url::env_vars;
 use libublk::UblkError;
-use t3_hw::initiator::{ClientError, ConnError};
+use t3_hw::initiator::{ClientError, ConnFailure};
 use thiserror::Error;
 
 use super::probe::ProbeFailure;
@@ -85,7 +85,7 @@ fn login_error_is_permanent(error: &LoginError) -> bool {
 /// See [`login_error_is_permanent`].
 fn client_error_is_permanent(error: &ClientError) -> bool {
     match error {
-        ClientError::Conn(ConnError::Login(login)) => login_error_is_permanent(login),
+        ClientError::Conn(ConnFailure::Login(login)) => login_error_is_permanent(login),
         _ => false,
     }
 }
@@ -94,7 +94,7 @@ impl QueueError {
     /// See [`DeviceError::is_permanent`].
     fn is_permanent(&self) -> bool {
         match self {
-            QueueError::Conn(ConnError::Login(login)) => login_error_is_permanent(login),
+            QueueError::Conn(ConnFailure::Login(login)) => login_error_is_permanent(login),
             QueueError::WrongLu | QueueError::Dropped(DropReason::WrongLu) => true,
             _ => false,
         }
@@ -254,7 +254,7 @@ mod tests {
         let login = |error: LoginError| {
             DeviceError::Probe(ProbeFailure::Login {
                 portal,
-                source: ClientError::Conn(ConnError::Login(error)),
+                source: ClientError::Conn(ConnFailure::Login(error)),
             })
         };
         // Authentication failure (0x0201) and no such target (0x0203): our fault.
@@ -275,7 +275,7 @@ mod tests {
             detail: 1
         })
         .is_permanent());
-        let refused = ConnError::Connect {
+        let refused = ConnFailure::Connect {
             peer: portal,
             errno: libc::ECONNREFUSED,
         };
@@ -309,7 +309,7 @@ mod tests {
         .is_permanent());
         assert!(DeviceError::QueueLogin {
             qid: 1,
-            error: QueueError::Conn(ConnError::Login(LoginError::Refused {
+            error: QueueError::Conn(ConnFailure::Login(LoginError::Refused {
                 class: 2,
                 detail: 1
             })),

@@ -15,7 +15,7 @@ use iscsi_proto::url::IscsiUrl;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use t3_hw::initiator::probe::{probe_lun, LunInfo, ProbeError, PROBE_BUFFER_LEN};
-use t3_hw::initiator::{Client, ClientError, ConnError};
+use t3_hw::initiator::{Client, ClientError, ConnFailure, RequestRefused};
 use t3_hw::{EngineConfig, PpmConfig};
 use thiserror::Error;
 
@@ -103,7 +103,7 @@ pub fn probe(url: &IscsiUrl, initiator_name: &str) -> Result<Probed, ProbeFailur
         match probe_at(url, initiator_name, peer) {
             Err(ProbeFailure::Login {
                 source:
-                    ClientError::Conn(ConnError::Login(LoginError::Redirected {
+                    ClientError::Conn(ConnFailure::Login(LoginError::Redirected {
                         temporary,
                         addresses,
                     })),
@@ -155,7 +155,7 @@ fn probe_at(
     let wire = wire_lun(url.lun)?;
     let login_failure = |source: ClientError| match source {
         // Already names the portal.
-        ClientError::Conn(ConnError::Connect { .. }) => ProbeFailure::Connect(source),
+        ClientError::Conn(ConnFailure::Connect { .. }) => ProbeFailure::Connect(source),
         source => ProbeFailure::Login {
             portal: peer,
             source,
@@ -176,7 +176,7 @@ fn probe_at(
         .conn(conn)
         .params()
         .cloned()
-        .ok_or_else(|| login_failure(ClientError::Conn(ConnError::NotLoggedIn)))?;
+        .ok_or_else(|| login_failure(ClientError::Refused(RequestRefused::NotLoggedIn)))?;
     let lun = probe_lun(&mut client, conn, task, wire, PROBE_TIMEOUT).map_err(|source| {
         match source {
             // Peripheral device type 1Fh: no device at this LUN (SPC-5 6.7.2).

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use t3_hw::initiator::ConnError;
+use t3_hw::initiator::{ConnFailure, RequestRefused};
 use thiserror::Error;
 
 use crate::supervisor::DropReason;
@@ -17,9 +17,12 @@ pub(crate) enum QueueError {
     Engine(#[from] t3_hw::PpmConfigError),
     #[error("the URL has no address to log in to")]
     NoAddress,
+    /// The engine would not open a connection.
+    #[error("cannot open a connection: {0}")]
+    Open(RequestRefused),
     /// The connection or its login failed.
     #[error("{0}")]
-    Conn(ConnError),
+    Conn(ConnFailure),
     /// The session reached another LU than the device's (VPD 0x83 differs).
     #[error("the LU is not the device's (VPD 0x83 differs)")]
     WrongLu,

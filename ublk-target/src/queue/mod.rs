@@ -15,11 +15,11 @@ mod lu_check;
 mod portals;
 mod ring;
 mod serve;
+mod stats;
 mod tags;
 
-pub(crate) use serve::{
-    every_read_gets_ddp, QueueStats, QueueTarget, STATS_REQUESTS, STOP_REQUESTED,
-};
+pub(crate) use serve::{every_read_gets_ddp, QueueTarget, STATS_REQUESTS, STOP_REQUESTED};
+pub(crate) use stats::QueueStats;
 
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};

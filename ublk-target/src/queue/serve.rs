@@ -27,7 +27,9 @@ use libublk::io::{BufDesc, UblkQueue};
 use libublk::{sys, UblkError, UblkIORes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use t3_hw::initiator::{AlignedBuf, ConnError, ConnEvent, InitiatorStats, IscsiConn};
+use t3_hw::initiator::{
+    AlignedBuf, ConnEvent, ConnFailure, InitiatorStats, IscsiConn, RequestRefused,
+};
 use t3_hw::{pods_for, Completion, Engine, EngineConfig, PageSize, PpmConfig, WorkRequest};
 
 use super::fixed_bufs::FixedBufs;
@@ -35,7 +37,7 @@ use super::lu_check::{self, LuCheck, Next, CHECK_BUFFER_LEN};
 use super::portals::Portals;
 use super::ring::{flush_engine, wait_and_reap, Timer};
 use super::tags::Tags;
-use super::{QueueError, QueueReport};
+use super::{QueueError, QueueReport, QueueStats};
 use crate::login::{
     login_config, may_negotiate_data_digest, queue_isid, MAX_RECV_DATA_SEGMENT_LENGTH,
 };
@@ -88,24 +90,6 @@ pub(crate) struct QueueTarget {
     pub serve_before_login: bool,
 }
 
-/// Per-queue counters.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct QueueStats {
-    pub reads: u64,
-    pub writes: u64,
-    pub flushes: u64,
-    pub discards: u64,
-    pub write_zeroes: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    pub failed: u64,
-    pub retries: u64,
-    pub reconnects: u64,
-    pub timeouts: u64,
-    pub aborts_sent: u64,
-    pub resets_sent: u64,
-}
-
 /// A task management request in flight, by its ITT.
 #[derive(Debug, Clone, Copy)]
 enum PendingTmf {
@@ -148,6 +132,8 @@ pub(super) struct QueueLoop {
     last_error: Option<QueueError>,
     stop_seen: bool,
     stats_seen: u64,
+    /// The counters the loop keeps itself (requests by kind, bytes); [`QueueLoop::stats`]
+    /// adds the others.
     stats: QueueStats,
     /// Where this queue publishes its status (its own block of it).
     status: Arc<DeviceStatus>,
@@ -411,16 +397,32 @@ impl QueueLoop {
         }
     }
 
+    /// Every counter of the queue: its own, the supervisor's, and those of the engine and
+    /// the initiator over every connection it has had.
     pub(super) fn stats(&self) -> QueueStats {
-        let mut stats = self.stats;
-        let s = self.supervisor.stats();
-        stats.failed = s.failed;
-        stats.retries = s.retries;
-        stats.reconnects = s.reconnects;
-        stats.timeouts = s.timeouts;
-        stats.aborts_sent = s.aborts_sent;
-        stats.resets_sent = s.resets_sent;
-        stats
+        let supervisor = self.supervisor.stats();
+        let engine = self.engine.counter_totals();
+        let mut initiator = self.retired_initiator;
+        for conn in self.conn.iter().chain(self.draining.iter()) {
+            initiator.add(&conn.stats());
+        }
+        QueueStats {
+            failed: supervisor.failed,
+            retries: supervisor.retries,
+            reconnects: supervisor.reconnects,
+            commands_timed_out: supervisor.timeouts,
+            aborts_sent: supervisor.aborts_sent,
+            resets_sent: supervisor.resets_sent,
+            in_flight: self.supervisor.busy() as u64,
+            held: self.supervisor.held() as u64,
+            ddp_bytes: engine.ddp_bytes,
+            // Placed payload the engine copied out of its staging buffer, and Data-In it
+            // could not place that the initiator copied in.
+            userspace_copied_bytes: engine.staged_bytes + initiator.copied_bytes,
+            header_digest_errors: engine.hdr_digest_errors,
+            data_digest_errors: engine.data_digest_errors,
+            ..self.stats
+        }
     }
 
     /// The tags' buffers in copy mode, for FETCH.
@@ -477,7 +479,7 @@ impl QueueLoop {
     }
 
     fn log_stats(&self, when: &str) {
-        let s = self.stats;
+        let s = self.stats();
         tracing::info!(
             queue = self.qid,
             when,
@@ -600,7 +602,7 @@ impl QueueLoop {
                 }
                 Action::Submit(tag) => {
                     let result = self.submit(tag);
-                    self.supervisor.submitted(now, tag, result);
+                    self.supervisor.submitted(tag, result);
                 }
                 Action::Complete {
                     tag,
@@ -632,6 +634,8 @@ impl QueueLoop {
                 }
                 Action::Logout => self.log_out(now),
             }
+            // A connection that failed while taking a request says so with an event.
+            self.route_conn_events(now);
         }
     }
 
@@ -659,7 +663,6 @@ impl QueueLoop {
                 tracing::debug!(queue = self.qid, tag, %error, "cannot send ABORT TASK")
             }
         }
-        self.route_conn_events(Instant::now());
     }
 
     fn lun_reset(&mut self) {
@@ -699,7 +702,7 @@ impl QueueLoop {
                 conn.abort(&mut self.engine);
                 self.start_draining(conn);
             }
-            self.supervisor.link_failed(now);
+            self.supervisor.path_failed(now);
         }
     }
 
@@ -751,18 +754,13 @@ impl QueueLoop {
             plan.data_len,
         );
         match submitted {
+            // The connection's now, even if it fails at once: its failure event hands the
+            // command back with the others.
             Ok(()) => Submitted::Taken,
-            Err(ConnError::NotLoggedIn) => Submitted::NotUp,
-            // The session took the command but its PDUs could not be queued on the
-            // connection: the command is the session's now, so the connection is dropped and
-            // recovery reissues it with the others.
-            Err(error @ (ConnError::Post(_) | ConnError::Pdu(_) | ConnError::WorkRequest(_))) => {
-                tracing::warn!(queue = self.qid, tag, %error, "cannot queue a PDU");
-                Submitted::Broken
-            }
-            // Refused before the session took it (no ITT, or the session said no).
-            Err(error) => {
-                tracing::error!(queue = self.qid, tag, %error, "cannot submit");
+            Err(RequestRefused::NotLoggedIn) => Submitted::NotUp,
+            // No ITT, or the session said no: nothing was sent and no retry would help.
+            Err(refused) => {
+                tracing::error!(queue = self.qid, tag, %refused, "cannot submit");
                 Submitted::Refused(EIO)
             }
         }
@@ -816,35 +814,9 @@ impl QueueLoop {
         let Some(block) = self.status.queue(self.qid) else {
             return;
         };
-        let stats = self.stats();
-        let engine = self.engine.counter_totals();
-        let mut initiator = self.retired_initiator;
-        for conn in self.conn.iter().chain(self.draining.iter()) {
-            initiator.add(&conn.stats());
-        }
         let sample = QueueSample {
             phase: Some(phase),
-            reads: stats.reads,
-            writes: stats.writes,
-            flushes: stats.flushes,
-            discards: stats.discards,
-            write_zeroes: stats.write_zeroes,
-            bytes_read: stats.bytes_read,
-            bytes_written: stats.bytes_written,
-            failed: stats.failed,
-            retries: stats.retries,
-            reconnects: stats.reconnects,
-            commands_timed_out: stats.timeouts,
-            aborts_sent: stats.aborts_sent,
-            resets_sent: stats.resets_sent,
-            in_flight: self.supervisor.busy() as u64,
-            held: self.supervisor.held() as u64,
-            ddp_bytes: engine.ddp_bytes,
-            // Bytes user space copies: placed payload the engine copied out of its staging
-            // buffer, and Data-In it could not place that the initiator copied in.
-            userspace_copied_bytes: engine.staged_bytes + initiator.copied_bytes,
-            header_digest_errors: engine.hdr_digest_errors,
-            data_digest_errors: engine.data_digest_errors,
+            stats: self.stats(),
             outage_started: self.supervisor.outage_started(),
             outages_ended: self.supervisor.outages_ended(),
         };
@@ -1172,18 +1144,18 @@ impl QueueLoop {
             Ok(conn) => self.conn = Some(conn),
             Err(error) => {
                 tracing::warn!(queue = self.qid, %error, "cannot open a connection");
-                self.last_error = Some(QueueError::Conn(error));
+                self.last_error = Some(QueueError::Open(error));
                 self.supervisor.connect_failed(now);
             }
         }
     }
 
     /// The connection failed: it drains, and the supervisor holds its commands meanwhile.
-    fn on_conn_failed(&mut self, now: Instant, error: ConnError) {
+    fn on_conn_failed(&mut self, now: Instant, error: ConnFailure) {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if let ConnError::Login(login_error) = &error {
+        if let ConnFailure::Login(login_error) = &error {
             tracing::warn!(
                 queue = self.qid,
                 portal = %conn.peer(),
@@ -1195,7 +1167,7 @@ impl QueueLoop {
         } else {
             tracing::warn!(queue = self.qid, %error, "session failed");
         }
-        if let ConnError::Login(LoginError::Redirected {
+        if let ConnFailure::Login(LoginError::Redirected {
             temporary,
             addresses,
         }) = &error
@@ -1213,14 +1185,14 @@ impl QueueLoop {
         }
         // A FIN from the target leaves the socket open, which we reset; other failures are
         // already being torn down by the engine.
-        if matches!(error, ConnError::PeerClosed) {
+        if matches!(error, ConnFailure::PeerClosed) {
             if let Some(tid) = conn.tid() {
                 let _ = self.engine.post(WorkRequest::AbortReq { tid });
             }
         }
         self.last_error = Some(QueueError::Conn(error));
         self.start_draining(conn);
-        self.supervisor.link_failed(now);
+        self.supervisor.path_failed(now);
     }
 }
 

@@ -28,6 +28,7 @@ use iscsi_proto::negotiation::SessionParams;
 use serde::{Deserialize, Serialize};
 
 use crate::login::queue_isid;
+use crate::queue::QueueStats;
 use crate::supervisor::PathPhase;
 
 /// The version of the status and list JSON documents; it changes only when a field changes
@@ -43,27 +44,7 @@ const NO_OUTAGE: u64 = u64::MAX;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QueueSample {
     pub phase: Option<PathPhase>,
-    pub reads: u64,
-    pub writes: u64,
-    pub flushes: u64,
-    pub discards: u64,
-    pub write_zeroes: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    pub failed: u64,
-    pub retries: u64,
-    pub reconnects: u64,
-    pub commands_timed_out: u64,
-    pub aborts_sent: u64,
-    pub resets_sent: u64,
-    /// Requests taken from the kernel and not yet given back.
-    pub in_flight: u64,
-    /// Of those, the ones waiting for a session.
-    pub held: u64,
-    pub ddp_bytes: u64,
-    pub userspace_copied_bytes: u64,
-    pub header_digest_errors: u64,
-    pub data_digest_errors: u64,
+    pub stats: QueueStats,
     /// When the current outage started, if the session is down.
     pub outage_started: Option<Instant>,
     /// The length of every outage that has ended, summed.
@@ -76,25 +57,8 @@ pub(crate) struct QueueSample {
 struct Published {
     /// `PathPhase::number() + 1`; 0 before the first publication.
     phase: AtomicU64,
-    reads: AtomicU64,
-    writes: AtomicU64,
-    flushes: AtomicU64,
-    discards: AtomicU64,
-    write_zeroes: AtomicU64,
-    bytes_read: AtomicU64,
-    bytes_written: AtomicU64,
-    failed: AtomicU64,
-    retries: AtomicU64,
-    reconnects: AtomicU64,
-    commands_timed_out: AtomicU64,
-    aborts_sent: AtomicU64,
-    resets_sent: AtomicU64,
-    in_flight: AtomicU64,
-    held: AtomicU64,
-    ddp_bytes: AtomicU64,
-    userspace_copied_bytes: AtomicU64,
-    header_digest_errors: AtomicU64,
-    data_digest_errors: AtomicU64,
+    /// The counters in the order of [`QueueStats::to_array`].
+    stats: [AtomicU64; QueueStats::COUNT],
     /// Milliseconds from the device's epoch; [`NO_OUTAGE`] when up.
     outage_started_ms: AtomicU64,
     outages_ended_ms: AtomicU64,
@@ -183,25 +147,9 @@ impl QueueStatus {
             &p.phase,
             sample.phase.map_or(0, |ph| u64::from(ph.number()) + 1),
         );
-        store(&p.reads, sample.reads);
-        store(&p.writes, sample.writes);
-        store(&p.flushes, sample.flushes);
-        store(&p.discards, sample.discards);
-        store(&p.write_zeroes, sample.write_zeroes);
-        store(&p.bytes_read, sample.bytes_read);
-        store(&p.bytes_written, sample.bytes_written);
-        store(&p.failed, sample.failed);
-        store(&p.retries, sample.retries);
-        store(&p.reconnects, sample.reconnects);
-        store(&p.commands_timed_out, sample.commands_timed_out);
-        store(&p.aborts_sent, sample.aborts_sent);
-        store(&p.resets_sent, sample.resets_sent);
-        store(&p.in_flight, sample.in_flight);
-        store(&p.held, sample.held);
-        store(&p.ddp_bytes, sample.ddp_bytes);
-        store(&p.userspace_copied_bytes, sample.userspace_copied_bytes);
-        store(&p.header_digest_errors, sample.header_digest_errors);
-        store(&p.data_digest_errors, sample.data_digest_errors);
+        for (cell, value) in p.stats.iter().zip(sample.stats.to_array()) {
+            store(cell, value);
+        }
         store(
             &p.outage_started_ms,
             sample.outage_started.map_or(NO_OUTAGE, |at| {
@@ -227,25 +175,7 @@ impl QueueStatus {
         };
         QueueSample {
             phase,
-            reads: load(&p.reads),
-            writes: load(&p.writes),
-            flushes: load(&p.flushes),
-            discards: load(&p.discards),
-            write_zeroes: load(&p.write_zeroes),
-            bytes_read: load(&p.bytes_read),
-            bytes_written: load(&p.bytes_written),
-            failed: load(&p.failed),
-            retries: load(&p.retries),
-            reconnects: load(&p.reconnects),
-            commands_timed_out: load(&p.commands_timed_out),
-            aborts_sent: load(&p.aborts_sent),
-            resets_sent: load(&p.resets_sent),
-            in_flight: load(&p.in_flight),
-            held: load(&p.held),
-            ddp_bytes: load(&p.ddp_bytes),
-            userspace_copied_bytes: load(&p.userspace_copied_bytes),
-            header_digest_errors: load(&p.header_digest_errors),
-            data_digest_errors: load(&p.data_digest_errors),
+            stats: QueueStats::from_array(p.stats.each_ref().map(load)),
             outage_started,
             outages_ended: Duration::from_millis(load(&p.outages_ended_ms)),
         }
@@ -270,12 +200,15 @@ impl QueueStatus {
 
     /// The queue's snapshot at `now`.
     fn snapshot(&self, epoch: Instant, now: Instant) -> QueueSnapshot {
-        let s = self.read(epoch);
+        let sample = self.read(epoch);
+        let s = sample.stats;
         let session = self.session();
-        let outage = s.outage_started.map(|at| now.saturating_duration_since(at));
+        let outage = sample
+            .outage_started
+            .map(|at| now.saturating_duration_since(at));
         QueueSnapshot {
             qid: self.qid,
-            session_state: s.phase.map_or("starting", PathPhase::name).to_owned(),
+            session_state: sample.phase.map_or("starting", PathPhase::name).to_owned(),
             isid: self.isid.iter().map(|b| format!("{b:02x}")).collect(),
             tsih: session.as_ref().and_then(|info| info.tsih),
             portal: session.as_ref().map(|info| info.portal.to_string()),
@@ -286,7 +219,7 @@ impl QueueStatus {
             negotiated: session.as_ref().map(|info| info.negotiated),
             reconnects: s.reconnects,
             outage_ms: outage.map(millis),
-            total_outage_ms: millis(s.outages_ended + outage.unwrap_or_default()),
+            total_outage_ms: millis(sample.outages_ended + outage.unwrap_or_default()),
             in_flight: s.in_flight,
             held: s.held,
             reads: s.reads,

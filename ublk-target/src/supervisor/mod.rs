@@ -68,7 +68,7 @@ pub(crate) enum Action<R> {
     /// every operation on it.
     Drop(DropReason),
     /// Log out (the session stays reinstatable); report [`Supervisor::logged_out`] or
-    /// [`Supervisor::link_failed`].
+    /// [`Supervisor::path_failed`].
     Logout,
 }
 
@@ -86,14 +86,14 @@ pub(crate) enum Judged {
 /// What became of a [`Action::Submit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Submitted {
-    /// The session took the command.
+    /// The session took the command. If the connection cannot carry it after all, the
+    /// connection fails ([`Supervisor::path_failed`]) and the command is reissued with the
+    /// others.
     Taken,
     /// The session is not logged in after all: hold it.
     NotUp,
     /// Refused before the session took it: fail with this errno.
     Refused(i32),
-    /// The session took it but the connection cannot carry it: the connection is dropped.
-    Broken,
 }
 
 /// Counters of the supervisor's decisions.
@@ -307,7 +307,7 @@ impl<R> Supervisor<R> {
     }
 
     /// What became of a [`Action::Submit`].
-    pub(crate) fn submitted(&mut self, now: Instant, tag: u16, result: Submitted) {
+    pub(crate) fn submitted(&mut self, tag: u16, result: Submitted) {
         match result {
             Submitted::Taken => {}
             Submitted::NotUp => {
@@ -315,7 +315,6 @@ impl<R> Supervisor<R> {
                 self.held.push_back(tag);
             }
             Submitted::Refused(errno) => self.complete(tag, errno),
-            Submitted::Broken => self.drop_connection(now, DropReason::CannotSend),
         }
     }
 
@@ -410,7 +409,7 @@ impl<R> Supervisor<R> {
 
     /// The connection failed (the target closed it, a protocol error, a socket error). Its
     /// commands wait for [`drained`](Self::drained).
-    pub(crate) fn link_failed(&mut self, now: Instant) {
+    pub(crate) fn path_failed(&mut self, now: Instant) {
         if self.path.is_draining() {
             return;
         }

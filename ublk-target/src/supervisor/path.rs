@@ -16,8 +16,6 @@ pub(crate) enum DropReason {
     ResetTimeout,
     /// LOGICAL UNIT RESET was answered with this response.
     ResetRefused(u8),
-    /// A PDU of a command the session took could not be queued.
-    CannotSend,
     /// The device is stopping while the login was still running.
     Stopping,
     /// After a login, the LU did not answer the identity and capacity check in time.
@@ -36,7 +34,6 @@ impl fmt::Display for DropReason {
             DropReason::ResetRefused(response) => {
                 write!(f, "LOGICAL UNIT RESET was refused (response {response})")
             }
-            DropReason::CannotSend => f.write_str("a command's PDUs could not be queued"),
             DropReason::Stopping => f.write_str("the device is stopping"),
             DropReason::VerifyTimeout => {
                 f.write_str("the LU did not answer the identity check after the login")
@@ -69,7 +66,7 @@ pub(crate) enum PathPhase {
 
 impl PathPhase {
     /// Every phase, in the order of their numbers ([`PathPhase::number`]).
-    const ALL: [PathPhase; 7] = [
+    pub(crate) const ALL: [PathPhase; 7] = [
         PathPhase::Down,
         PathPhase::Connecting,
         PathPhase::Verifying,

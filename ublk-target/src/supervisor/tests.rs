@@ -41,7 +41,7 @@ fn up(depth: u16) -> (Sup, Instant) {
 fn submit(sup: &mut Sup, now: Instant, tag: u16) {
     sup.request_arrived(now, tag, u32::from(tag));
     assert_eq!(actions(sup), [Action::Submit(tag)]);
-    sup.submitted(now, tag, Submitted::Taken);
+    sup.submitted(tag, Submitted::Taken);
 }
 
 fn complete(tag: u16, result: i32) -> Action<u32> {
@@ -54,7 +54,7 @@ fn complete(tag: u16, result: i32) -> Action<u32> {
 
 /// Fails the connection at `now` and lets the engine finish with it.
 fn fail_and_drain(sup: &mut Sup, now: Instant) {
-    sup.link_failed(now);
+    sup.path_failed(now);
     sup.drained(now);
 }
 
@@ -148,7 +148,7 @@ fn a_timed_out_command_is_aborted_and_reissued() {
     sup.finished(t30, 1, Judged::Retry { errno: EIO });
     sup.abort_answered(t30, 1, 0);
     assert_eq!(actions(&mut sup), [Action::Submit(1)]);
-    sup.submitted(t30, 1, Submitted::Taken);
+    sup.submitted(1, Submitted::Taken);
     sup.finished(t30 + ms(1), 1, Judged::Done(512));
     assert_eq!(actions(&mut sup), [complete(1, 512)]);
 }
@@ -250,7 +250,7 @@ fn retriable_statuses_back_off_until_the_retry_window_closes() {
     let mut now = t0;
     let mut delays = Vec::new();
     loop {
-        sup.submitted(now, 0, Submitted::Taken);
+        sup.submitted(0, Submitted::Taken);
         sup.finished(now, 0, busy);
         let acts = actions(&mut sup);
         if let [Action::Complete { result, .. }] = acts.as_slice() {
@@ -293,7 +293,7 @@ fn a_failed_connection_holds_its_commands_until_the_engine_lets_go() {
     let (mut sup, t0) = up(4);
     submit(&mut sup, t0, 0);
     submit(&mut sup, t0, 3);
-    sup.link_failed(t0 + secs(1));
+    sup.path_failed(t0 + secs(1));
     // Requests that arrive meanwhile are held too.
     sup.request_arrived(t0 + secs(1), 1, 1);
     for s in 2..30 {
@@ -417,8 +417,8 @@ fn stopping_while_up_keeps_serving_but_holds_nothing_after_a_failure() {
     );
     sup.request_arrived(t0, 1, 1);
     assert_eq!(actions(&mut sup), [Action::Submit(1)]);
-    sup.submitted(t0, 1, Submitted::Taken);
-    sup.link_failed(t0 + secs(1));
+    sup.submitted(1, Submitted::Taken);
+    sup.path_failed(t0 + secs(1));
     sup.drained(t0 + secs(1));
     let acts = actions(&mut sup);
     assert_eq!(acts, [complete(0, ENOLINK), complete(1, ENOLINK)]);
@@ -476,12 +476,12 @@ fn a_logout_that_hangs_drops_the_connection() {
 }
 
 #[test]
-fn a_command_the_connection_cannot_carry_drops_it() {
+fn a_command_taken_by_a_connection_that_fails_at_once_is_reissued() {
     let (mut sup, t0) = up(2);
-    sup.request_arrived(t0, 0, 0);
-    assert_eq!(actions(&mut sup), [Action::Submit(0)]);
-    sup.submitted(t0, 0, Submitted::Broken);
-    assert_eq!(actions(&mut sup), [Action::Drop(DropReason::CannotSend)]);
+    submit(&mut sup, t0, 0);
+    // Its PDUs could not be queued: the connection fails as it takes the command.
+    sup.path_failed(t0);
+    assert!(actions(&mut sup).is_empty(), "nothing before the drain");
     sup.drained(t0);
     assert_eq!(actions(&mut sup), [Action::Connect]);
     log_in(&mut sup, t0);
@@ -493,11 +493,11 @@ fn refused_and_not_up_submissions() {
     let (mut sup, t0) = up(2);
     sup.request_arrived(t0, 0, 0);
     actions(&mut sup);
-    sup.submitted(t0, 0, Submitted::Refused(-5));
+    sup.submitted(0, Submitted::Refused(-5));
     assert_eq!(actions(&mut sup), [complete(0, -5)]);
     sup.request_arrived(t0, 1, 1);
     actions(&mut sup);
-    sup.submitted(t0, 1, Submitted::NotUp);
+    sup.submitted(1, Submitted::NotUp);
     assert_eq!(sup.held(), 1);
 }
 
