@@ -9,7 +9,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-use crate::url::{parse_host_port, write_host, Portal, UrlError, DEFAULT_PORT, MAX_ISCSI_NAME_LEN};
+use crate::url::{parse_host_port, write_host, UrlError, DEFAULT_PORT, MAX_ISCSI_NAME_LEN};
 
 const SEND_TARGETS: &str = "SendTargets";
 const TARGET_NAME: &str = "TargetName";
@@ -38,7 +38,7 @@ pub struct TargetAddress {
     pub host: String,
     pub port: u16,
     /// Target portal group tag, if the target gave one.
-    pub tpgt: Option<u16>,
+    pub(crate) tpgt: Option<u16>,
 }
 
 impl TargetAddress {
@@ -58,14 +58,6 @@ impl TargetAddress {
             port: port.unwrap_or(DEFAULT_PORT),
             tpgt,
         })
-    }
-
-    /// The portal to connect to.
-    pub fn portal(&self) -> Portal {
-        Portal {
-            host: self.host.clone(),
-            port: self.port,
-        }
     }
 }
 
@@ -233,10 +225,6 @@ mod tests {
         assert_eq!(
             targets[2].addresses[0].to_string(),
             "san.example.com:3260,-1"
-        );
-        assert_eq!(
-            targets[0].addresses[1].portal().to_string(),
-            "[fe80::5054:ff:fe12:3456]:3260"
         );
     }
 

@@ -8,7 +8,7 @@ use thiserror::Error;
 /// The largest binary value we decode. RFC 7143 lets a CHAP challenge be long, but a few
 /// hundred bytes is already generous; the cap keeps a hostile peer from making us allocate
 /// a value as large as its whole data segment.
-pub const MAX_BINARY_VALUE_BYTES: usize = 1024;
+pub(crate) const MAX_BINARY_VALUE_BYTES: usize = 1024;
 
 /// Why a `0x…`/`0b…` value could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -28,7 +28,7 @@ pub enum BinaryValueError {
 }
 
 /// Decodes a hex-constant or base64-constant into bytes, bounded by [`MAX_BINARY_VALUE_BYTES`].
-pub fn decode_binary_value(text: &str) -> Result<Vec<u8>, BinaryValueError> {
+pub(crate) fn decode_binary_value(text: &str) -> Result<Vec<u8>, BinaryValueError> {
     if let Some(digits) = strip_either_case(text, "0x") {
         non_empty(digits).and_then(decode_hex)
     } else if let Some(digits) = strip_either_case(text, "0b") {
@@ -52,7 +52,7 @@ fn strip_either_case<'a>(text: &'a str, lower_case_prefix: &str) -> Option<&'a s
 }
 
 /// Encodes bytes as a lower-case hex-constant (`0x…`).
-pub fn encode_hex(bytes: &[u8]) -> String {
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(2 + bytes.len() * 2);
     text.push_str("0x");

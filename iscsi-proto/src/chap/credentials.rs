@@ -13,9 +13,9 @@ pub struct Secret(Vec<u8>);
 
 impl Secret {
     /// What `Debug`/`Display` print instead of the secret.
-    pub const REDACTED: &'static str = "<redacted>";
+    pub(crate) const REDACTED: &'static str = "<redacted>";
 
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Secret(bytes.into())
     }
 
@@ -24,7 +24,7 @@ impl Secret {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -75,7 +75,7 @@ impl ChapCredentials {
 
 /// Compares two byte strings without branching on their contents. The lengths are not
 /// secret (an MD5 response is always 16 bytes), so a length mismatch returns early.
-pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     if left.len() != right.len() {
         return false;
     }

@@ -19,7 +19,7 @@ use super::{keys, ChapError, CredentialRole, CHAP_ALGORITHM_MD5};
 
 /// Length of the challenge we send when authenticating the target. 16 bytes matches the MD5
 /// output size, which RFC 1994 recommends as a minimum, and every target accepts it.
-pub const MUTUAL_CHALLENGE_LEN: usize = 16;
+pub(crate) const MUTUAL_CHALLENGE_LEN: usize = 16;
 
 #[derive(Debug)]
 enum Stage {
@@ -35,7 +35,7 @@ enum Stage {
 /// target's reply to [`ChapInitiator::respond`], and, when [`ChapInitiator::awaits_target_proof`]
 /// says so, pass the target's final reply to [`ChapInitiator::verify_target`].
 #[derive(Debug)]
-pub struct ChapInitiator {
+pub(crate) struct ChapInitiator {
     initiator: ChapCredentials,
     mutual: Option<ChapCredentials>,
     stage: Stage,
@@ -46,7 +46,7 @@ type KeyValuePairs = Vec<(String, String)>;
 impl ChapInitiator {
     /// `initiator` is who we are to the target; `mutual` is the name and secret we expect the
     /// target to prove, if we authenticate it too.
-    pub fn new(
+    pub(crate) fn new(
         initiator: ChapCredentials,
         mutual: Option<ChapCredentials>,
     ) -> Result<Self, ChapError> {
@@ -67,13 +67,13 @@ impl ChapInitiator {
     }
 
     /// Step 1: the keys that open CHAP: the list of algorithms we accept (MD5 only).
-    pub fn algorithm_offer(&self) -> KeyValuePairs {
+    pub(crate) fn algorithm_offer(&self) -> KeyValuePairs {
         vec![(keys::ALGORITHM.to_owned(), CHAP_ALGORITHM_MD5.to_string())]
     }
 
     /// Step 2: answer the target's `CHAP_A`, `CHAP_I` and `CHAP_C` with `CHAP_N` and `CHAP_R`,
     /// and, when authenticating the target, our own `CHAP_I` and `CHAP_C` drawn from `rng`.
-    pub fn respond(
+    pub(crate) fn respond(
         &mut self,
         target_pairs: &[(String, String)],
         rng: &mut impl RngCore,
@@ -126,13 +126,16 @@ impl ChapInitiator {
     }
 
     /// Whether the target still has to prove itself (mutual CHAP, after [`Self::respond`]).
-    pub fn awaits_target_proof(&self) -> bool {
+    pub(crate) fn awaits_target_proof(&self) -> bool {
         matches!(self.stage, Stage::AwaitingTargetProof { .. })
     }
 
     /// Step 3 (mutual CHAP): check the target's `CHAP_N` and `CHAP_R` against the expected
     /// target name and secret.
-    pub fn verify_target(&mut self, target_pairs: &[(String, String)]) -> Result<(), ChapError> {
+    pub(crate) fn verify_target(
+        &mut self,
+        target_pairs: &[(String, String)],
+    ) -> Result<(), ChapError> {
         let (
             Stage::AwaitingTargetProof {
                 identifier,

@@ -2,15 +2,13 @@
 
 use md5::{Digest, Md5};
 
-use super::credentials::constant_time_eq;
-
 /// Length of an MD5 CHAP response.
-pub const MD5_RESPONSE_LEN: usize = 16;
+pub(crate) const MD5_RESPONSE_LEN: usize = 16;
 
 /// `MD5(identifier || secret || challenge)`: the response the holder of `secret` gives to
 /// `challenge` sent with `identifier`. A target (or a test playing one) calls this to compute
 /// what it expects.
-pub fn chap_md5_response(
+pub(crate) fn chap_md5_response(
     identifier: u8,
     secret: &[u8],
     challenge: &[u8],
@@ -23,14 +21,18 @@ pub fn chap_md5_response(
 }
 
 /// Whether `response` is the right answer to `challenge`/`identifier` for `secret`,
-/// compared in constant time.
-pub fn verify_chap_md5_response(
+/// compared in constant time. What a target does with the initiator's answer; tests play one.
+#[cfg(test)]
+pub(crate) fn verify_chap_md5_response(
     identifier: u8,
     secret: &[u8],
     challenge: &[u8],
     response: &[u8],
 ) -> bool {
-    constant_time_eq(&chap_md5_response(identifier, secret, challenge), response)
+    super::credentials::constant_time_eq(
+        &chap_md5_response(identifier, secret, challenge),
+        response,
+    )
 }
 
 #[cfg(test)]

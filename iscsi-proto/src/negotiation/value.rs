@@ -6,7 +6,7 @@ use super::keys::ValueType;
 
 /// A negotiated or declared value, typed by its key's [`ValueType`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
+pub(crate) enum Value {
     Number(u64),
     Boolean(bool),
     /// A word or free text, e.g. `CRC32C` or a target alias.
@@ -38,7 +38,7 @@ pub enum Special {
 
 impl Special {
     /// Recognises a special answer; any other value is an ordinary one.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         match value {
             "NotUnderstood" => Some(Self::NotUnderstood),
             "Irrelevant" => Some(Self::Irrelevant),
@@ -48,7 +48,7 @@ impl Special {
     }
 
     /// The wire form.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::NotUnderstood => "NotUnderstood",
             Self::Irrelevant => "Irrelevant",
@@ -84,7 +84,7 @@ pub enum ValueProblem {
 const MAX_SIMPLE_VALUE_LEN: usize = 255;
 
 /// Parses one value (not a list) of the given type.
-pub fn parse_value(value_type: &ValueType, raw: &str) -> Result<Value, ValueProblem> {
+pub(crate) fn parse_value(value_type: &ValueType, raw: &str) -> Result<Value, ValueProblem> {
     match *value_type {
         ValueType::Boolean => match raw {
             "Yes" => Ok(Value::Boolean(true)),
@@ -120,7 +120,7 @@ pub fn parse_value(value_type: &ValueType, raw: &str) -> Result<Value, ValueProb
 ///
 /// Elements outside a key's vocabulary are kept (the responder skips what it does not support),
 /// but each must be a non-empty simple-value.
-pub fn parse_list(raw: &str) -> Result<Vec<&str>, ValueProblem> {
+pub(crate) fn parse_list(raw: &str) -> Result<Vec<&str>, ValueProblem> {
     raw.split(',')
         .map(|element| {
             if element.is_empty() {
@@ -138,7 +138,7 @@ pub fn parse_list(raw: &str) -> Result<Vec<&str>, ValueProblem> {
 
 /// Parses a numerical-value: a decimal-constant, or a hex-constant with a `0x`/`0X` prefix
 /// (RFC 7143 §6.1). Signs, spaces and values of 2^64 or more are refused.
-pub fn parse_number(raw: &str) -> Result<u64, ValueProblem> {
+pub(crate) fn parse_number(raw: &str) -> Result<u64, ValueProblem> {
     let (digits, radix) = match raw.strip_prefix("0x").or_else(|| raw.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
         None => (raw, 10),

@@ -5,14 +5,14 @@ use super::{padded, PduError, MAX_AHS_LEN};
 /// AHS types defined by RFC 7143.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum AhsType {
+pub(crate) enum AhsType {
     ExtendedCdb = 1,
     BidiReadLength = 2,
 }
 
 /// One decoded Additional Header Segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ahs {
+pub(crate) enum Ahs {
     /// CDB bytes beyond the 16 carried in the BHS.
     ExtendedCdb(Vec<u8>),
     /// Expected Bidirectional Read Data Length.
@@ -51,7 +51,7 @@ impl Ahs {
     }
 
     /// Parses the whole AHS area (TotalAHSLength × 4 bytes).
-    pub fn decode_all(mut area: &[u8]) -> Result<Vec<Ahs>, PduError> {
+    pub(crate) fn decode_all(mut area: &[u8]) -> Result<Vec<Ahs>, PduError> {
         let total = area.len();
         if total > MAX_AHS_LEN || total % 4 != 0 {
             return Err(PduError::BadAhs {

@@ -139,7 +139,7 @@ const TABLE: &[(u8, u8, &str)] = &[
 ];
 
 /// Text for an ASC/ASCQ pair, if it is in the table.
-pub fn additional_sense_text(asc: u8, ascq: u8) -> Option<&'static str> {
+pub(crate) fn additional_sense_text(asc: u8, ascq: u8) -> Option<&'static str> {
     TABLE
         .binary_search_by_key(&(asc, ascq), |&(table_asc, table_ascq, _)| {
             (table_asc, table_ascq)

@@ -12,10 +12,7 @@ use super::wire::Wire;
 const READ_CAPACITY_16_SERVICE_ACTION: u8 = 0x10;
 
 /// Length of READ CAPACITY(10) parameter data.
-pub const READ_CAPACITY_10_LEN: usize = 8;
-
-/// Allocation length to request for READ CAPACITY(16); the parser needs the first 16 bytes.
-pub const READ_CAPACITY_16_LEN: u32 = 32;
+pub(crate) const READ_CAPACITY_10_LEN: usize = 8;
 
 /// Bytes of READ CAPACITY(16) data the parser requires (through LOWEST ALIGNED LBA).
 const READ_CAPACITY_16_MIN_LEN: usize = 16;
@@ -28,7 +25,7 @@ pub fn read_capacity10() -> ScsiRequest {
     )
 }
 
-/// READ CAPACITY(16) with the given allocation length (normally [`READ_CAPACITY_16_LEN`]).
+/// READ CAPACITY(16) with the given allocation length.
 pub fn read_capacity16(allocation_len: u32) -> ScsiRequest {
     let mut bytes = [0u8; 16];
     bytes[0] = opcode::SERVICE_ACTION_IN_16;
@@ -49,7 +46,7 @@ fn check_block_length(wire: &Wire<'_>, block_length: u32) -> Result<u32, ParseEr
 pub struct ReadCapacity10 {
     /// RETURNED LOGICAL BLOCK ADDRESS: the last LBA; `0xFFFF_FFFF` means "too large, use
     /// READ CAPACITY(16)".
-    pub returned_lba: u32,
+    pub(crate) returned_lba: u32,
     /// LOGICAL BLOCK LENGTH IN BYTES.
     pub block_length: u32,
 }
@@ -67,11 +64,6 @@ impl ReadCapacity10 {
         })
     }
 
-    /// The capacity does not fit 32 bits; issue READ CAPACITY(16).
-    pub fn needs_read_capacity16(&self) -> bool {
-        self.returned_lba == u32::MAX
-    }
-
     /// Number of logical blocks (last LBA + 1).
     pub fn block_count(&self) -> u64 {
         u64::from(self.returned_lba) + 1
@@ -86,20 +78,20 @@ pub struct ReadCapacity16 {
     /// LOGICAL BLOCK LENGTH IN BYTES (never 0).
     pub block_length: u32,
     /// P_TYPE: protection type minus one, meaningful when `protection_enabled`.
-    pub p_type: u8,
+    pub(crate) p_type: u8,
     /// PROT_EN: protection information is enabled.
-    pub protection_enabled: bool,
+    pub(crate) protection_enabled: bool,
     /// P_I_EXPONENT: protection information intervals per logical block, as a power of two.
-    pub p_i_exponent: u8,
+    pub(crate) p_i_exponent: u8,
     /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: physical block = block_length << this.
-    pub logical_per_physical_exponent: u8,
+    pub(crate) logical_per_physical_exponent: u8,
     /// LBPME: logical block provisioning management enabled (thin provisioning: UNMAP and
     /// WRITE SAME with UNMAP may be used).
     pub lbpme: bool,
     /// LBPRZ: unmapped blocks read back as zeros.
     pub lbprz: bool,
     /// LOWEST ALIGNED LOGICAL BLOCK ADDRESS (14 bits): first LBA on a physical block boundary.
-    pub lowest_aligned_lba: u16,
+    pub(crate) lowest_aligned_lba: u16,
 }
 
 impl ReadCapacity16 {
@@ -140,11 +132,6 @@ impl ReadCapacity16 {
         self.returned_lba + 1
     }
 
-    /// Protection type 1..=3 when protection information is enabled.
-    pub fn protection_type(&self) -> Option<u8> {
-        self.protection_enabled.then_some(self.p_type + 1)
-    }
-
     /// Physical block size in bytes, if it fits 32 bits.
     pub fn physical_block_size(&self) -> Option<u32> {
         1u32.checked_shl(u32::from(self.logical_per_physical_exponent))
@@ -167,7 +154,7 @@ mod tests {
 
     #[test]
     fn read_capacity16_cdb() {
-        let request = read_capacity16(READ_CAPACITY_16_LEN);
+        let request = read_capacity16(32);
         assert_eq!(
             request.cdb.as_bytes(),
             &[0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00]
@@ -188,10 +175,8 @@ mod tests {
             }
         );
         assert_eq!(parsed.block_count(), 0x20_0000);
-        assert!(!parsed.needs_read_capacity16());
         let huge =
             ReadCapacity10::parse(&[0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x10, 0x00]).unwrap();
-        assert!(huge.needs_read_capacity16());
         assert_eq!(huge.block_count(), 1 << 32);
     }
 
@@ -247,7 +232,7 @@ mod tests {
             }
         );
         assert_eq!(parsed.block_count(), 0x1_2A05_F200);
-        assert_eq!(parsed.protection_type(), None);
+        assert!(!parsed.protection_enabled);
         assert_eq!(parsed.physical_block_size(), Some(4096));
     }
 
@@ -259,7 +244,8 @@ mod tests {
         data[14] = 0x3F; // no LBPME/LBPRZ, lowest aligned high bits all set
         data[15] = 0xFF;
         let parsed = ReadCapacity16::parse(&data).unwrap();
-        assert_eq!(parsed.protection_type(), Some(2));
+        assert!(parsed.protection_enabled);
+        assert_eq!(parsed.p_type, 1);
         assert_eq!(parsed.p_i_exponent, 2);
         assert_eq!(parsed.physical_block_size(), Some(512));
         assert!(!parsed.lbpme && !parsed.lbprz);

@@ -15,7 +15,7 @@ const T10_VENDOR_LEN: usize = 8;
 
 /// CODE SET: how the designator bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeSet {
+pub(crate) enum CodeSet {
     /// 1: binary.
     Binary,
     /// 2: printable ASCII.
@@ -39,7 +39,7 @@ impl From<u8> for CodeSet {
 
 /// ASSOCIATION: what the designator names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Association {
+pub(crate) enum Association {
     /// 0: the addressed logical unit.
     LogicalUnit,
     /// 1: the target port that received the command.
@@ -87,19 +87,6 @@ pub enum Designator {
 }
 
 impl Designator {
-    /// The DESIGNATOR TYPE code.
-    pub fn designator_type(&self) -> u8 {
-        match self {
-            Self::T10VendorId { .. } => 1,
-            Self::Eui64(_) => 2,
-            Self::Naa(_) => 3,
-            Self::ScsiNameString(_) => 8,
-            Self::Other {
-                designator_type, ..
-            } => *designator_type,
-        }
-    }
-
     fn parse(designator_type: u8, wire: Wire<'_>, bytes: &[u8]) -> Result<Self, ParseError> {
         let invalid_length = || wire.invalid("DESIGNATOR LENGTH", bytes.len() as u64);
         match designator_type {
@@ -181,23 +168,23 @@ impl fmt::Display for Designator {
 
 /// One designation descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesignationDescriptor {
+pub(crate) struct DesignationDescriptor {
     /// PROTOCOL IDENTIFIER (5 = iSCSI), only meaningful when PIV is set for a port or target
     /// device association; `None` otherwise.
-    pub protocol_identifier: Option<u8>,
+    pub(crate) protocol_identifier: Option<u8>,
     /// CODE SET.
-    pub code_set: CodeSet,
+    pub(crate) code_set: CodeSet,
     /// ASSOCIATION.
-    pub association: Association,
+    pub(crate) association: Association,
     /// The decoded designator (its type is [`Designator::designator_type`]).
-    pub designator: Designator,
+    pub(crate) designator: Designator,
 }
 
 /// Device Identification (0x83).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentification {
     /// Descriptors in the order the target listed them.
-    pub descriptors: Vec<DesignationDescriptor>,
+    pub(crate) descriptors: Vec<DesignationDescriptor>,
 }
 
 impl DeviceIdentification {
@@ -294,7 +281,6 @@ mod tests {
         assert_eq!(naa.code_set, CodeSet::Binary);
         assert_eq!(naa.association, Association::LogicalUnit);
         assert_eq!(naa.protocol_identifier, None);
-        assert_eq!(naa.designator.designator_type(), 3);
         assert_eq!(
             naa.designator.to_string(),
             "naa.6001405abcdef0123456789abcdef001"

@@ -8,12 +8,6 @@ use super::wire::{ascii_field, Wire};
 /// EVPD bit: return the vital product data page named by PAGE CODE.
 const EVPD_BIT: u8 = 1 << 0;
 
-/// Bytes of standard INQUIRY data up to and including PRODUCT REVISION LEVEL.
-pub const STANDARD_INQUIRY_MIN_LEN: usize = 36;
-
-/// Peripheral device type of an SBC direct-access block device.
-pub const DEVICE_TYPE_DIRECT_ACCESS: u8 = 0x00;
-
 fn inquiry_cdb(evpd: bool, page_code: u8, allocation_len: u16) -> ScsiRequest {
     let alloc = allocation_len.to_be_bytes();
     let cdb = Cdb::fixed([
@@ -28,12 +22,12 @@ fn inquiry_cdb(evpd: bool, page_code: u8, allocation_len: u16) -> ScsiRequest {
 }
 
 /// Standard INQUIRY with the given allocation length (96 or more returns everything targets
-/// usually have; at least [`STANDARD_INQUIRY_MIN_LEN`] is needed by the parser).
+/// usually have; the parser needs at least 36).
 pub fn inquiry(allocation_len: u16) -> ScsiRequest {
     inquiry_cdb(false, 0, allocation_len)
 }
 
-/// INQUIRY with EVPD set for vital product data page `page_code` (see [`super::vpd::page`]).
+/// INQUIRY with EVPD set for vital product data page `page_code`.
 pub fn inquiry_vpd(page_code: u8, allocation_len: u16) -> ScsiRequest {
     inquiry_cdb(true, page_code, allocation_len)
 }
@@ -43,19 +37,19 @@ pub fn inquiry_vpd(page_code: u8, allocation_len: u16) -> ScsiRequest {
 pub struct StandardInquiry {
     /// PERIPHERAL QUALIFIER: 0 = a device of this type is connected to this LUN, 1 = one could
     /// be, 3 = the target cannot support a device on this LUN.
-    pub peripheral_qualifier: u8,
+    pub(crate) peripheral_qualifier: u8,
     /// PERIPHERAL DEVICE TYPE (0 = direct access block device).
     pub peripheral_device_type: u8,
     /// RMB: removable medium.
-    pub removable: bool,
+    pub(crate) removable: bool,
     /// VERSION: the SPC standard claimed (5 = SPC-3, 6 = SPC-4, 7 = SPC-5).
-    pub version: u8,
+    pub(crate) version: u8,
     /// RESPONSE DATA FORMAT (2 for any current device).
-    pub response_data_format: u8,
+    pub(crate) response_data_format: u8,
     /// PROTECT: the LU supports protection information.
-    pub protect: bool,
+    pub(crate) protect: bool,
     /// CMDQUE: the LU supports command queuing.
-    pub command_queuing: bool,
+    pub(crate) command_queuing: bool,
     /// T10 VENDOR IDENTIFICATION, trimmed.
     pub vendor: String,
     /// PRODUCT IDENTIFICATION, trimmed.
@@ -86,11 +80,6 @@ impl StandardInquiry {
             product: ascii_field(wire.slice(16, 16, "PRODUCT IDENTIFICATION")?),
             revision: ascii_field(wire.slice(32, 4, "PRODUCT REVISION LEVEL")?),
         })
-    }
-
-    /// True when a direct-access block device is present at this LUN (qualifier 0, type 0).
-    pub fn is_connected_block_device(&self) -> bool {
-        self.peripheral_qualifier == 0 && self.peripheral_device_type == DEVICE_TYPE_DIRECT_ACCESS
     }
 }
 
@@ -153,7 +142,10 @@ pub(crate) mod tests {
                 revision: "0001".into(),
             }
         );
-        assert!(parsed.is_connected_block_device());
+        assert_eq!(
+            (parsed.peripheral_qualifier, parsed.peripheral_device_type),
+            (0, 0)
+        );
     }
 
     #[test]
@@ -176,7 +168,6 @@ pub(crate) mod tests {
             (3, 0x1F)
         );
         assert!(parsed.removable && parsed.protect && !parsed.command_queuing);
-        assert!(!parsed.is_connected_block_device());
     }
 
     #[test]

@@ -9,13 +9,11 @@ use super::wire::Wire;
 const HEADER_LEN: usize = 8;
 
 /// Mode page codes used by a block initiator.
-pub mod mode_page {
+pub(crate) mod mode_page {
     /// Caching mode page.
-    pub const CACHING: u8 = 0x08;
-    /// Control mode page.
-    pub const CONTROL: u8 = 0x0A;
+    pub(crate) const CACHING: u8 = 0x08;
     /// "Return all pages" page code.
-    pub const ALL: u8 = 0x3F;
+    pub(crate) const ALL: u8 = 0x3F;
 }
 
 /// PC field: which values to return.
@@ -76,15 +74,15 @@ pub fn mode_sense10(params: ModeSense10) -> Result<ScsiRequest, BuildError> {
 
 /// One mode page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModePage {
+pub(crate) struct ModePage {
     /// PAGE CODE.
-    pub page_code: u8,
+    pub(crate) page_code: u8,
     /// SUBPAGE CODE (0 for a page in page_0 format).
-    pub subpage_code: u8,
+    pub(crate) subpage_code: u8,
     /// PS: the page can be saved.
-    pub parameters_saveable: bool,
+    pub(crate) parameters_saveable: bool,
     /// The page's parameter bytes, after its 2-byte (page_0) or 4-byte (sub_page) header.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Caching mode page (0x08) bits a block device acts on.
@@ -93,20 +91,20 @@ pub struct CachingPage {
     /// WCE: write-back cache enabled (the device needs SYNCHRONIZE CACHE / FUA for durability).
     pub write_cache_enabled: bool,
     /// RCD: read cache disabled.
-    pub read_cache_disabled: bool,
+    pub(crate) read_cache_disabled: bool,
 }
 
 /// MODE SENSE(10) parameter data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModeParameters {
     /// MEDIUM TYPE.
-    pub medium_type: u8,
+    pub(crate) medium_type: u8,
     /// WP bit of the DEVICE-SPECIFIC PARAMETER: the medium is write protected.
     pub write_protected: bool,
     /// DPOFUA bit of the DEVICE-SPECIFIC PARAMETER: DPO and FUA are supported.
     pub dpo_fua_supported: bool,
     /// Mode pages in the order returned.
-    pub pages: Vec<ModePage>,
+    pub(crate) pages: Vec<ModePage>,
 }
 
 impl ModeParameters {
@@ -131,7 +129,7 @@ impl ModeParameters {
     }
 
     /// The page with this code and subpage code, if returned.
-    pub fn page(&self, page_code: u8, subpage_code: u8) -> Option<&ModePage> {
+    pub(crate) fn page(&self, page_code: u8, subpage_code: u8) -> Option<&ModePage> {
         self.pages
             .iter()
             .find(|page| page.page_code == page_code && page.subpage_code == subpage_code)
@@ -265,7 +263,7 @@ mod tests {
                 read_cache_disabled: false
             }))
         );
-        let control = parsed.page(mode_page::CONTROL, 0).unwrap();
+        let control = parsed.page(0x0A, 0).unwrap(); // Control mode page
         assert!(!control.parameters_saveable);
         assert_eq!(control.data[0], 0x02);
     }

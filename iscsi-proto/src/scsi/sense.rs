@@ -58,7 +58,7 @@ pub enum SenseKey {
 
 impl SenseKey {
     /// The key in the low four bits of `raw`.
-    pub fn from_nibble(raw: u8) -> Self {
+    pub(crate) fn from_nibble(raw: u8) -> Self {
         match raw & 0x0F {
             0x0 => Self::NoSense,
             0x1 => Self::RecoveredError,
@@ -80,7 +80,7 @@ impl SenseKey {
     }
 
     /// The SPC name, e.g. `"MEDIUM ERROR"`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::NoSense => "NO SENSE",
             Self::RecoveredError => "RECOVERED ERROR",
@@ -110,7 +110,7 @@ impl fmt::Display for SenseKey {
 
 /// Which sense data format the target used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SenseFormat {
+pub(crate) enum SenseFormat {
     /// Response code 0x70 / 0x71.
     Fixed,
     /// Response code 0x72 / 0x73.
@@ -121,9 +121,9 @@ pub enum SenseFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sense {
     /// Fixed or descriptor format.
-    pub format: SenseFormat,
+    pub(crate) format: SenseFormat,
     /// Deferred error (0x71 / 0x73): it belongs to an earlier command, not this one.
-    pub deferred: bool,
+    pub(crate) deferred: bool,
     /// SENSE KEY.
     pub key: SenseKey,
     /// ADDITIONAL SENSE CODE.
@@ -132,7 +132,7 @@ pub struct Sense {
     pub ascq: u8,
     /// INFORMATION (e.g. the first failing LBA), when marked valid: fixed format VALID bit with
     /// its 32-bit field, or a descriptor-format Information descriptor (type 0x00) with VALID.
-    pub information: Option<u64>,
+    pub(crate) information: Option<u64>,
 }
 
 impl Sense {
@@ -154,7 +154,7 @@ impl Sense {
     }
 
     /// Table text for this ASC/ASCQ pair, if known.
-    pub fn description(&self) -> Option<&'static str> {
+    pub(crate) fn description(&self) -> Option<&'static str> {
         additional_sense_text(self.asc, self.ascq)
     }
 }

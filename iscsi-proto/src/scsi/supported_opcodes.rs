@@ -19,7 +19,7 @@ const SUPPORT_MASK: u8 = 0b111;
 
 /// The SUPPORT field: whether and how the device server implements the command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommandSupport {
+pub(crate) enum CommandSupport {
     /// 000b: the device server cannot tell at the moment.
     NotAvailable,
     /// 001b: not supported.
@@ -44,7 +44,7 @@ impl CommandSupport {
     }
 
     /// Whether the command may be sent (as the standard or the vendor defines it).
-    pub fn is_supported(self) -> bool {
+    pub(crate) fn is_supported(self) -> bool {
         matches!(
             self,
             CommandSupport::Standard | CommandSupport::VendorSpecific
@@ -81,11 +81,11 @@ pub fn report_supported_operation_code(
 /// The one_command parameter data for one operation code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneCommandUsage {
-    pub support: CommandSupport,
+    pub(crate) support: CommandSupport,
     /// CDB USAGE DATA: the operation code, then per CDB byte a mask of the bits the device
     /// server evaluates. As long as the CDB (CDB SIZE); empty when the command is unsupported
     /// and the target sent no usage data.
-    pub cdb_usage: Vec<u8>,
+    pub(crate) cdb_usage: Vec<u8>,
 }
 
 impl OneCommandUsage {
@@ -93,7 +93,7 @@ impl OneCommandUsage {
     ///
     /// For a supported command the usage data must name that operation code and be as long as
     /// the opcode's group says its CDB is (6, 10, 12 or 16 bytes; other groups up to
-    /// [`MAX_CDB_LEN`]).
+    /// `MAX_CDB_LEN`, 260).
     pub fn parse(bytes: &[u8], requested_opcode: u8) -> Result<OneCommandUsage, ParseError> {
         let wire = Wire::new("REPORT SUPPORTED OPERATION CODES data", bytes);
         let support = CommandSupport::from_field(wire.u8(1, "SUPPORT")? & SUPPORT_MASK);

@@ -13,7 +13,7 @@ const DESCRIPTOR_LEN: usize = 16;
 /// Most descriptors one UNMAP can carry: the PARAMETER LIST LENGTH field is 16 bits. Targets
 /// usually advertise a lower limit in the Block Limits VPD page
 /// ([`BlockLimits::max_unmap_block_descriptor_count`](super::BlockLimits)).
-pub const MAX_UNMAP_DESCRIPTORS: usize = (u16::MAX as usize - HEADER_LEN) / DESCRIPTOR_LEN;
+pub(crate) const MAX_UNMAP_DESCRIPTORS: usize = (u16::MAX as usize - HEADER_LEN) / DESCRIPTOR_LEN;
 
 /// One range to unmap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct UnmapCommand {
 }
 
 /// Build UNMAP for `descriptors`. An empty list is rejected (the target would do nothing, so it
-/// is a caller bug), as is a list longer than [`MAX_UNMAP_DESCRIPTORS`].
+/// is a caller bug), as is a list longer than `MAX_UNMAP_DESCRIPTORS`.
 pub fn unmap(descriptors: &[UnmapDescriptor]) -> Result<UnmapCommand, BuildError> {
     const COMMAND: &str = "UNMAP";
     if descriptors.is_empty() {

@@ -10,19 +10,19 @@ use super::error::ParseError;
 use super::wire::{ascii_field, Wire};
 
 /// VPD page codes parsed here.
-pub mod page {
+pub(crate) mod page {
     /// Supported VPD Pages.
-    pub const SUPPORTED_PAGES: u8 = 0x00;
+    pub(crate) const SUPPORTED_PAGES: u8 = 0x00;
     /// Unit Serial Number.
-    pub const UNIT_SERIAL_NUMBER: u8 = 0x80;
+    pub(crate) const UNIT_SERIAL_NUMBER: u8 = 0x80;
     /// Device Identification.
-    pub const DEVICE_IDENTIFICATION: u8 = 0x83;
+    pub(crate) const DEVICE_IDENTIFICATION: u8 = 0x83;
     /// Block Limits (SBC).
-    pub const BLOCK_LIMITS: u8 = 0xB0;
+    pub(crate) const BLOCK_LIMITS: u8 = 0xB0;
     /// Block Device Characteristics (SBC).
-    pub const BLOCK_DEVICE_CHARACTERISTICS: u8 = 0xB1;
+    pub(crate) const BLOCK_DEVICE_CHARACTERISTICS: u8 = 0xB1;
     /// Logical Block Provisioning (SBC).
-    pub const LOGICAL_BLOCK_PROVISIONING: u8 = 0xB2;
+    pub(crate) const LOGICAL_BLOCK_PROVISIONING: u8 = 0xB2;
 }
 
 /// Bytes before a VPD page's payload.
@@ -62,11 +62,6 @@ impl SupportedVpdPages {
             pages: wire.rest(VPD_HEADER_LEN).to_vec(),
         })
     }
-
-    /// Whether `page_code` is listed.
-    pub fn supports(&self, page_code: u8) -> bool {
-        self.pages.contains(&page_code)
-    }
 }
 
 /// Unit Serial Number (0x80).
@@ -97,17 +92,17 @@ impl UnitSerialNumber {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockLimits {
     /// WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected.
-    pub write_same_non_zero: bool,
+    pub(crate) write_same_non_zero: bool,
     /// MAXIMUM COMPARE AND WRITE LENGTH in blocks.
-    pub max_compare_and_write_len: u8,
+    pub(crate) max_compare_and_write_len: u8,
     /// OPTIMAL TRANSFER LENGTH GRANULARITY in blocks.
-    pub optimal_transfer_len_granularity: u16,
+    pub(crate) optimal_transfer_len_granularity: u16,
     /// MAXIMUM TRANSFER LENGTH in blocks.
     pub max_transfer_len: u32,
     /// OPTIMAL TRANSFER LENGTH in blocks.
     pub optimal_transfer_len: u32,
     /// MAXIMUM PREFETCH LENGTH in blocks.
-    pub max_prefetch_len: u32,
+    pub(crate) max_prefetch_len: u32,
     /// MAXIMUM UNMAP LBA COUNT: most blocks one UNMAP may name.
     pub max_unmap_lba_count: u32,
     /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT: most descriptors one UNMAP may carry.
@@ -166,7 +161,7 @@ impl BlockLimits {
 
 /// MEDIUM ROTATION RATE of the Block Device Characteristics page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediumRotationRate {
+pub(crate) enum MediumRotationRate {
     /// 0: not reported.
     NotReported,
     /// 1: non-rotating medium (solid state).
@@ -192,11 +187,11 @@ impl From<u16> for MediumRotationRate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockDeviceCharacteristics {
     /// MEDIUM ROTATION RATE.
-    pub medium_rotation_rate: MediumRotationRate,
+    pub(crate) medium_rotation_rate: MediumRotationRate,
     /// PRODUCT TYPE (0 = not indicated).
-    pub product_type: u8,
+    pub(crate) product_type: u8,
     /// NOMINAL FORM FACTOR (0 = not reported).
-    pub nominal_form_factor: u8,
+    pub(crate) nominal_form_factor: u8,
 }
 
 impl BlockDeviceCharacteristics {
@@ -222,7 +217,7 @@ impl BlockDeviceCharacteristics {
 
 /// PROVISIONING TYPE of the Logical Block Provisioning page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProvisioningType {
+pub(crate) enum ProvisioningType {
     /// 0: fully provisioned (or not reported).
     Full,
     /// 1: resource provisioned.
@@ -237,20 +232,20 @@ pub enum ProvisioningType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogicalBlockProvisioning {
     /// THRESHOLD EXPONENT.
-    pub threshold_exponent: u8,
+    pub(crate) threshold_exponent: u8,
     /// LBPU: UNMAP is supported.
     pub lbpu: bool,
     /// LBPWS: WRITE SAME(16) with the UNMAP bit is supported.
     pub lbpws: bool,
     /// LBPWS10: WRITE SAME(10) with the UNMAP bit is supported.
-    pub lbpws10: bool,
+    pub(crate) lbpws10: bool,
     /// LBPRZ (3 bits since SBC-4, 1 bit before): 0 = unmapped blocks read back unspecified
     /// data, 1 = zeros, 2 = the provisioning initialization pattern.
     pub lbprz: u8,
     /// ANC_SUP: the ANCHOR bit of UNMAP is supported.
-    pub anchor_supported: bool,
+    pub(crate) anchor_supported: bool,
     /// PROVISIONING TYPE.
-    pub provisioning_type: ProvisioningType,
+    pub(crate) provisioning_type: ProvisioningType,
 }
 
 impl LogicalBlockProvisioning {
@@ -277,11 +272,6 @@ impl LogicalBlockProvisioning {
             },
         })
     }
-
-    /// Unmapped blocks read back as zeros, so discard can serve write-zeroes.
-    pub fn unmapped_reads_zero(&self) -> bool {
-        self.lbprz == 1
-    }
 }
 
 #[cfg(test)]
@@ -295,8 +285,10 @@ mod tests {
         ];
         let parsed = SupportedVpdPages::parse(&data).unwrap();
         assert_eq!(parsed.pages, vec![0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2]);
-        assert!(parsed.supports(0xB2));
-        assert!(!parsed.supports(0xEE), "bytes past PAGE LENGTH are ignored");
+        assert!(
+            !parsed.pages.contains(&0xEE),
+            "bytes past PAGE LENGTH are ignored"
+        );
     }
 
     #[test]
@@ -498,7 +490,7 @@ mod tests {
                 provisioning_type: ProvisioningType::Thin,
             }
         );
-        assert!(parsed.unmapped_reads_zero());
+        assert_eq!(parsed.lbprz, 1);
     }
 
     #[test]
@@ -507,9 +499,7 @@ mod tests {
             LogicalBlockProvisioning::parse(&[0, 0xB2, 0, 4, 9, flags, kind, 0]).unwrap()
         };
         let only_ws = parse(0x40, 0x01);
-        assert!(
-            !only_ws.lbpu && only_ws.lbpws && !only_ws.lbpws10 && !only_ws.unmapped_reads_zero()
-        );
+        assert!(!only_ws.lbpu && only_ws.lbpws && !only_ws.lbpws10 && only_ws.lbprz != 1);
         assert_eq!(only_ws.provisioning_type, ProvisioningType::Resource);
         assert_eq!(only_ws.threshold_exponent, 9);
         let pattern = parse(0x0A, 0x00);

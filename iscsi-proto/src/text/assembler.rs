@@ -17,7 +17,7 @@ pub struct TextAssembler {
 
 impl TextAssembler {
     /// An assembler bounded by [`DEFAULT_MAX_TEXT_LEN`].
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_limit(DEFAULT_MAX_TEXT_LEN)
     }
 
@@ -53,7 +53,8 @@ impl TextAssembler {
     }
 
     /// True while a C-bit sequence has started and not yet ended.
-    pub fn is_pending(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 }

@@ -6,7 +6,7 @@ use super::{TextError, MAX_KEY_LEN, MAX_VALUE_LEN};
 ///
 /// Every pair must be terminated by a NUL (RFC 7143 §6.1). Empty strings between NULs, such as
 /// NUL padding after the last pair, are skipped. Keys are checked against the §6.1 alphabet and
-/// [`MAX_KEY_LEN`]; values must be UTF-8 and at most [`MAX_VALUE_LEN`] bytes. Only the first `=`
+/// `MAX_KEY_LEN`; values must be UTF-8 and at most `MAX_VALUE_LEN` bytes. Only the first `=`
 /// separates key from value, so a value may itself contain `=`.
 pub fn parse(segment: &[u8]) -> Result<Vec<(String, String)>, TextError> {
     let mut pairs = Vec::new();

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 use super::{ParseError, UrlError};
 
 /// The IANA-registered iSCSI port, used when a portal names none.
-pub const DEFAULT_PORT: u16 = 3260;
+pub(crate) const DEFAULT_PORT: u16 = 3260;
 
 /// Longest DNS name (RFC 1035 §2.3.4, without the trailing dot).
 const MAX_HOST_NAME_LEN: usize = 253;
