@@ -12,7 +12,7 @@ pub mod login;
 pub mod negotiation;
 pub mod pdu;
 pub mod scsi;
-pub mod serial;
+mod serial;
 pub mod session;
 pub mod text;
 pub mod url;

@@ -4,73 +4,38 @@
 
 /// A 32-bit serial number that compares the RFC 1982 way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Sn(pub u32);
+pub(crate) struct Sn(pub(crate) u32);
 
 impl Sn {
     /// `self < other` in serial arithmetic.
     #[inline]
-    pub fn lt(self, other: Sn) -> bool {
+    pub(crate) fn lt(self, other: Sn) -> bool {
         let d = other.0.wrapping_sub(self.0);
         d != 0 && d < 1 << 31
     }
 
-    /// `self <= other` in serial arithmetic.
-    #[inline]
-    pub fn le(self, other: Sn) -> bool {
-        self == other || self.lt(other)
-    }
-
     /// `self > other` in serial arithmetic.
     #[inline]
-    pub fn gt(self, other: Sn) -> bool {
+    pub(crate) fn gt(self, other: Sn) -> bool {
         other.lt(self)
     }
 
     #[inline]
-    pub fn next(self) -> Sn {
+    pub(crate) fn next(self) -> Sn {
         Sn(self.0.wrapping_add(1))
     }
 
     #[inline]
-    pub fn plus(self, n: u32) -> Sn {
+    pub(crate) fn plus(self, n: u32) -> Sn {
         Sn(self.0.wrapping_add(n))
     }
 
     /// How far `self` is ahead of `earlier` (wrapping), for window sizes.
     #[inline]
-    pub fn distance_from(self, earlier: Sn) -> u32 {
+    pub(crate) fn distance_from(self, earlier: Sn) -> u32 {
         self.0.wrapping_sub(earlier.0)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn ordering_across_wrap() {
-        assert!(Sn(1).lt(Sn(2)));
-        assert!(Sn(u32::MAX).lt(Sn(0)));
-        assert!(Sn(u32::MAX - 5).lt(Sn(10)));
-        assert!(!Sn(10).lt(Sn(u32::MAX - 5)));
-        assert!(Sn(0).gt(Sn(u32::MAX)));
-        assert!(Sn(7).le(Sn(7)));
-        assert!(!Sn(7).lt(Sn(7)));
-    }
-
-    #[test]
-    fn half_range_apart_is_incomparable() {
-        assert!(!Sn(0).lt(Sn(1 << 31)));
-        assert!(!Sn(1 << 31).lt(Sn(0)));
-    }
-
-    proptest! {
-        #[test]
-        fn successor_is_greater(a: u32, n in 1u32..(1 << 31)) {
-            prop_assert!(Sn(a).lt(Sn(a).plus(n)));
-            prop_assert!(!Sn(a).plus(n).lt(Sn(a)));
-            prop_assert_eq!(Sn(a).plus(n).distance_from(Sn(a)), n);
-        }
-    }
-}
+mod tests;

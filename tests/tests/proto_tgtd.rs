@@ -120,7 +120,10 @@ fn inquiry_vpd_and_capacity() {
         .command(lun1(), &scsi::inquiry_vpd(0x00, 255), None)
         .unwrap();
     let pages = SupportedVpdPages::parse(&pages.data).unwrap();
-    assert!(pages.supports(0x80) && pages.supports(0xb0), "{pages:?}");
+    assert!(
+        pages.pages.contains(&0x80) && pages.pages.contains(&0xb0),
+        "{pages:?}"
+    );
     let serial = init
         .command(lun1(), &scsi::inquiry_vpd(0x80, 255), None)
         .unwrap();

@@ -1,7 +1,7 @@
 //! The login every queue session (and the probe) makes, from the device URL.
 
 use iscsi_proto::login::LoginConfig;
-use iscsi_proto::negotiation::{DigestPreference, OperationalConfig, SessionType};
+use iscsi_proto::negotiation::{DigestPreference, OperationalConfig};
 use iscsi_proto::url::{DigestChoice, IscsiUrl};
 
 /// The MaxRecvDataSegmentLength we declare, and the engine's receive limit: 1 MiB, the
@@ -44,15 +44,6 @@ pub(crate) fn queue_isid(dev_id: u32, qid: u16) -> [u8; 6] {
 /// The login for one session to the URL's target under `isid`.
 pub fn login_config(url: &IscsiUrl, initiator_name: &str, isid: [u8; 6]) -> LoginConfig {
     LoginConfig {
-        initiator_name: initiator_name.to_owned(),
-        initiator_alias: None,
-        target_name: Some(url.target.clone()),
-        session_type: SessionType::Normal,
-        isid,
-        tsih: 0,
-        cid: 0,
-        itt: 0,
-        cmdsn: 1,
         chap: url.initiator_chap.clone(),
         mutual_chap: url.target_chap.clone(),
         operational: OperationalConfig {
@@ -61,6 +52,7 @@ pub fn login_config(url: &IscsiUrl, initiator_name: &str, isid: [u8; 6]) -> Logi
             max_recv_data_segment_length: MAX_RECV_DATA_SEGMENT_LENGTH,
             ..OperationalConfig::default()
         },
+        ..LoginConfig::normal(initiator_name, &url.target, isid)
     }
 }
 

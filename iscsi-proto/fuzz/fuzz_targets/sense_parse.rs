@@ -14,5 +14,4 @@ fuzz_target!(|data: &[u8]| {
     let _ = scsi::BlockLimits::parse(data);
     let _ = scsi::DeviceIdentification::parse(data);
     let _ = scsi::ModeParameters::parse(data).map(|m| m.caching());
-    let _ = scsi::ReportLuns::parse(data);
 });

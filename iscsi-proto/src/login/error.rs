@@ -33,32 +33,8 @@ pub enum LoginError {
     MutualWithoutInitiator,
 }
 
-impl LoginError {
-    /// True for the failures a wrong or missing CHAP secret produces.
-    pub fn is_authentication_failure(&self) -> bool {
-        matches!(
-            self,
-            LoginError::Refused {
-                class: 2,
-                detail: 1
-            } | LoginError::Chap(_)
-        )
-    }
-
-    /// True when the target does not know the target name.
-    pub fn is_target_not_found(&self) -> bool {
-        matches!(
-            self,
-            LoginError::Refused {
-                class: 2,
-                detail: 3
-            }
-        )
-    }
-}
-
 /// RFC 7143 §11.13.5 status text.
-pub fn status_text(class: u8, detail: u8) -> &'static str {
+pub(crate) fn status_text(class: u8, detail: u8) -> &'static str {
     match (class, detail) {
         (0, _) => "success",
         (1, 1) => "target moved temporarily",

@@ -14,7 +14,7 @@ mod error;
 #[cfg(test)]
 mod tests;
 
-pub use error::{status_text, LoginError};
+pub use error::LoginError;
 
 use rand::RngCore;
 

@@ -16,7 +16,7 @@ pub enum DigestPreference {
 
 impl DigestPreference {
     /// The list-of-values offered for this preference.
-    pub fn offer(self) -> &'static str {
+    pub(crate) fn offer(self) -> &'static str {
         match self {
             Self::None => "None",
             Self::Crc32cPreferred => "CRC32C,None",
@@ -38,7 +38,7 @@ pub enum SessionType {
 
 impl SessionType {
     /// The SessionType value on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Normal => "Normal",
             Self::Discovery => "Discovery",

@@ -9,7 +9,7 @@ use crate::text::MAX_VALUE_LEN;
 ///
 /// The discriminant indexes [`KEYS`]; `ChapR` must stay the last variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Key {
+pub(crate) enum Key {
     HeaderDigest,
     DataDigest,
     MaxConnections,
@@ -49,7 +49,7 @@ pub enum Key {
 
 /// How the value of a key is agreed (RFC 7143 §6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NegotiationKind {
+pub(crate) enum NegotiationKind {
     /// list-of-values: the responder answers with the first value, in the offerer's order, that
     /// it supports, or `Reject` if there is none.
     List,
@@ -71,7 +71,7 @@ pub enum NegotiationKind {
 
 impl NegotiationKind {
     /// True for the kinds whose offers expect an answer computed by a result function.
-    pub fn is_negotiated(self) -> bool {
+    pub(crate) fn is_negotiated(self) -> bool {
         matches!(
             self,
             Self::List
@@ -85,7 +85,7 @@ impl NegotiationKind {
 
 /// The syntax of a key's value (RFC 7143 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
+pub(crate) enum ValueType {
     /// `Yes` or `No`.
     Boolean,
     /// An unsigned number (decimal or `0x` hex) within `min..=max`.
@@ -99,7 +99,7 @@ pub enum ValueType {
 
 /// Where in the life of a connection a key may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// The login's security negotiation stage only (authentication keys).
     Security,
     /// The login's operational negotiation stage only.
@@ -132,7 +132,7 @@ impl fmt::Display for Stage {
 
 impl Phase {
     /// True if a key of this phase may be exchanged in `stage`.
-    pub fn allows(self, stage: Stage) -> bool {
+    pub(crate) fn allows(self, stage: Stage) -> bool {
         match self {
             Self::Security => stage == Stage::SecurityNegotiation,
             Self::Operational => stage == Stage::OperationalNegotiation,
@@ -145,14 +145,14 @@ impl Phase {
 
 /// Whether a negotiated value applies to the whole session or to one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     Session,
     Connection,
 }
 
 /// Which side may originate a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Senders {
+pub(crate) enum Senders {
     Initiator,
     Target,
     Both,
@@ -160,38 +160,38 @@ pub enum Senders {
 
 /// Everything RFC 7143 says about one key that a negotiator needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyDef {
-    pub key: Key,
+pub(crate) struct KeyDef {
+    pub(crate) key: Key,
     /// The key as written on the wire (case-sensitive).
-    pub name: &'static str,
-    pub kind: NegotiationKind,
-    pub value_type: ValueType,
-    pub phase: Phase,
-    pub scope: Scope,
-    pub senders: Senders,
+    pub(crate) name: &'static str,
+    pub(crate) kind: NegotiationKind,
+    pub(crate) value_type: ValueType,
+    pub(crate) phase: Phase,
+    pub(crate) scope: Scope,
+    pub(crate) senders: Senders,
     /// Negotiated only on the leading connection of a session (RFC "Use: LO").
-    pub leading_only: bool,
+    pub(crate) leading_only: bool,
     /// RFC "Irrelevant when: SessionType=Discovery": answered `Irrelevant` in discovery sessions.
-    pub irrelevant_in_discovery: bool,
+    pub(crate) irrelevant_in_discovery: bool,
     /// The value in force when the key is never negotiated.
-    pub default: Option<&'static str>,
+    pub(crate) default: Option<&'static str>,
 }
 
 impl Key {
     /// The table entry for this key.
-    pub fn def(self) -> &'static KeyDef {
+    pub(crate) fn def(self) -> &'static KeyDef {
         // In bounds and the right entry: checked at compile time below the table.
         &KEYS[self as usize]
     }
 
     /// The key as written on the wire.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.def().name
     }
 }
 
 /// Finds a key by its wire name (case-sensitive, RFC 7143 §6.1).
-pub fn lookup(name: &str) -> Option<&'static KeyDef> {
+pub(crate) fn lookup(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|def| def.name == name)
 }
 
@@ -301,7 +301,7 @@ const fn marker(
 use NegotiationKind::{BooleanAnd, BooleanOr, List, NumericalMax, NumericalMin};
 
 /// All keys, in the declaration order of [`Key`].
-pub static KEYS: [KeyDef; KEY_COUNT] = TABLE;
+pub(crate) static KEYS: [KeyDef; KEY_COUNT] = TABLE;
 
 const KEY_COUNT: usize = Key::ChapR as usize + 1;
 

@@ -1,8 +1,8 @@
 //! Login parameter negotiation (RFC 7143 §6, §13).
 //!
-//! * [`keys`]: the table of every RFC 7143 key — negotiation kind, value syntax and range, phase,
+//! * `keys`: the table of every RFC 7143 key — negotiation kind, value syntax and range, phase,
 //!   scope, senders, leading-only flag, RFC default.
-//! * [`respond`] / [`check_answer`]: the per-key result functions, usable from either side.
+//! * `respond` / `check_answer`: the per-key result functions, usable from either side.
 //! * [`Negotiator`]: the initiator's operational stage, from [`OperationalConfig`] to the
 //!   [`SessionParams`] a session runs with.
 //!
@@ -10,7 +10,7 @@
 
 mod config;
 mod error;
-pub mod keys;
+pub(crate) mod keys;
 mod negotiator;
 mod params;
 mod rules;
@@ -18,11 +18,10 @@ mod value;
 
 pub use config::{DigestPreference, OperationalConfig, SessionType};
 pub use error::{NegotiationError, Refusal};
-pub use keys::{Key, KeyDef, NegotiationKind, Phase, Scope, Senders, Stage, ValueType};
+pub use keys::Stage;
 pub use negotiator::Negotiator;
 pub use params::SessionParams;
-pub use rules::{check_answer, fallback, respond, result_without_answer, Reply};
-pub use value::{parse_list, parse_number, parse_value, Special, Value, ValueProblem};
+pub use value::{Special, ValueProblem};
 
 #[cfg(test)]
 mod tests;

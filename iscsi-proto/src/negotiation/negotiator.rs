@@ -36,10 +36,10 @@ const PROTOCOL_LEVEL: &str = "1";
 
 /// Negotiates the operational parameters of one login.
 ///
-/// Send [`offers`](Self::offers) in the first operational-stage Login Request, feed every
-/// target response's pairs to [`handle_target_pairs`](Self::handle_target_pairs) and send back
-/// what it returns; request the transit once [`is_complete`](Self::is_complete) holds (the
-/// returned answers may ride in that same PDU), then call [`finish`](Self::finish).
+/// Send `offers` in the first operational-stage Login Request, feed every target response's
+/// pairs to [`handle_target_pairs`](Self::handle_target_pairs) and send back what it returns;
+/// request the transit once `is_complete` holds (the returned answers may ride in that same
+/// PDU), then call [`finish`](Self::finish).
 #[derive(Debug, Clone)]
 pub struct Negotiator {
     config: OperationalConfig,
@@ -92,7 +92,7 @@ impl Negotiator {
     }
 
     /// The key=value pairs to send in the operational stage.
-    pub fn offers(&self) -> Vec<(String, String)> {
+    pub(crate) fn offers(&self) -> Vec<(String, String)> {
         self.offers
             .iter()
             .map(|(key, value)| (key.name().to_owned(), value.clone()))
@@ -120,7 +120,7 @@ impl Negotiator {
     /// Records what the target declares about itself in a security-stage Login Response
     /// (typically TargetPortalGroupTag and TargetAlias). Every other key there belongs to the
     /// authentication exchange and is left to it.
-    pub fn record_target_declarations(
+    pub(crate) fn record_target_declarations(
         &mut self,
         pairs: &[(String, String)],
     ) -> Result<(), NegotiationError> {
@@ -144,7 +144,7 @@ impl Negotiator {
 
     /// True once every offer that needs an answer has one. Declarations and the Boolean offers
     /// whose result is already fixed (AND offered No, OR offered Yes) need none.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.offers.iter().all(|(key, offered)| {
             let def = key.def();
             !def.kind.is_negotiated()

@@ -10,7 +10,7 @@ use super::value::{parse_list, parse_value, Special, Value, ValueProblem};
 
 /// The responder's conclusion about a key the peer sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Answer `key=<value>`; the value is also the negotiated result.
     Answer(Value),
     /// Answer `key=Reject`: the offer is malformed, obsolete or has nothing acceptable to us; the
@@ -26,7 +26,7 @@ pub enum Reply {
 /// Malformed or out-of-range offers of negotiated keys are answered `Reject` (RFC 7143 §6.2); so
 /// is everything when `ours` is itself not a valid value, since then nothing is acceptable. An
 /// invalid declaration cannot be rejected by an answer, so it is an error.
-pub fn respond(def: &KeyDef, offered: &str, ours: &str) -> Result<Reply, NegotiationError> {
+pub(crate) fn respond(def: &KeyDef, offered: &str, ours: &str) -> Result<Reply, NegotiationError> {
     let reply = match def.kind {
         NegotiationKind::Declarative | NegotiationKind::Informational => {
             return parse_value(&def.value_type, offered)
@@ -56,7 +56,11 @@ pub fn respond(def: &KeyDef, offered: &str, ours: &str) -> Result<Reply, Negotia
 /// A special answer leaves the key at its RFC default: always for `Irrelevant` (the key has no
 /// effect), and for `Reject` or `NotUnderstood` only if the default is something we would have
 /// accepted as an answer; otherwise the negotiation fails with [`NegotiationError::Refused`].
-pub fn check_answer(def: &KeyDef, offered: &str, answer: &str) -> Result<Value, NegotiationError> {
+pub(crate) fn check_answer(
+    def: &KeyDef,
+    offered: &str,
+    answer: &str,
+) -> Result<Value, NegotiationError> {
     if !def.kind.is_negotiated() {
         return Err(NegotiationError::NotNegotiated {
             key: def.name.into(),
@@ -71,7 +75,7 @@ pub fn check_answer(def: &KeyDef, offered: &str, answer: &str) -> Result<Value, 
 /// The result when the responder stays silent, which RFC 7143 §6.2 allows in exactly two cases:
 /// an AND key offered No (the result is No) and an OR key offered Yes (the result is Yes).
 /// `None` means an answer is required (or the key is not negotiated at all).
-pub fn result_without_answer(def: &KeyDef, offered: &str) -> Option<Value> {
+pub(crate) fn result_without_answer(def: &KeyDef, offered: &str) -> Option<Value> {
     let implied = match (def.kind, offered) {
         (NegotiationKind::BooleanAnd, "No") => false,
         (NegotiationKind::BooleanOr, "Yes") => true,
@@ -82,7 +86,11 @@ pub fn result_without_answer(def: &KeyDef, offered: &str) -> Option<Value> {
 
 /// The value a negotiated key takes when our offer got no usable answer: the RFC default when the
 /// refusal is `Irrelevant` or when the default would have been an acceptable answer.
-pub fn fallback(def: &KeyDef, offered: &str, refusal: Refusal) -> Result<Value, NegotiationError> {
+pub(crate) fn fallback(
+    def: &KeyDef,
+    offered: &str,
+    refusal: Refusal,
+) -> Result<Value, NegotiationError> {
     let refused = || NegotiationError::Refused {
         key: def.name.into(),
         offered: offered.into(),

@@ -36,7 +36,7 @@ impl BhsLengths {
     }
 
     /// Refuses a data segment longer than we declared we can receive.
-    pub fn check_data_limit(&self, max: u32) -> Result<(), PduError> {
+    pub(crate) fn check_data_limit(&self, max: u32) -> Result<(), PduError> {
         if self.data_len > max as usize {
             return Err(PduError::DataSegmentTooLong {
                 len: self.data_len as u32,
@@ -52,7 +52,7 @@ impl BhsLengths {
     }
 
     /// Bytes of the data segment on the wire: padding and data digest included.
-    pub fn data_wire_len(&self, digests: Digests) -> usize {
+    pub(crate) fn data_wire_len(&self, digests: Digests) -> usize {
         padded(self.data_len) + digests.data_len(self.data_len)
     }
 

@@ -28,7 +28,7 @@ pub enum Opcode {
 }
 
 impl Opcode {
-    pub fn from_byte(byte: u8) -> Result<Opcode, PduError> {
+    pub(crate) fn from_byte(byte: u8) -> Result<Opcode, PduError> {
         Ok(match byte & 0x3f {
             0x00 => Opcode::NopOut,
             0x01 => Opcode::ScsiCommand,
@@ -78,60 +78,33 @@ impl Stage {
 
 /// SCSI task attributes carried in the SCSI Command PDU.
 pub mod task_attr {
-    pub const UNTAGGED: u8 = 0;
     pub const SIMPLE: u8 = 1;
-    pub const ORDERED: u8 = 2;
-    pub const HEAD_OF_QUEUE: u8 = 3;
-    pub const ACA: u8 = 4;
 }
 
 /// Task management function codes (RFC 7143 §11.5.1).
-pub mod tmf {
-    pub const ABORT_TASK: u8 = 1;
-    pub const ABORT_TASK_SET: u8 = 2;
-    pub const CLEAR_ACA: u8 = 3;
-    pub const CLEAR_TASK_SET: u8 = 4;
-    pub const LOGICAL_UNIT_RESET: u8 = 5;
-    pub const TARGET_WARM_RESET: u8 = 6;
-    pub const TARGET_COLD_RESET: u8 = 7;
-    pub const TASK_REASSIGN: u8 = 8;
+pub(crate) mod tmf {
+    pub(crate) const ABORT_TASK: u8 = 1;
+    pub(crate) const ABORT_TASK_SET: u8 = 2;
+    pub(crate) const CLEAR_TASK_SET: u8 = 4;
+    pub(crate) const LOGICAL_UNIT_RESET: u8 = 5;
 }
 
 /// Logout reason codes (RFC 7143 §11.14.1).
-pub mod logout_reason {
-    pub const CLOSE_SESSION: u8 = 0;
-    pub const CLOSE_CONNECTION: u8 = 1;
-    pub const REMOVE_CONNECTION_FOR_RECOVERY: u8 = 2;
+pub(crate) mod logout_reason {
+    pub(crate) const CLOSE_SESSION: u8 = 0;
 }
 
 /// Async Message events (RFC 7143 §11.9.1).
-pub mod async_event {
-    pub const SCSI_EVENT: u8 = 0;
-    pub const LOGOUT_REQUESTED: u8 = 1;
-    pub const CONNECTION_DROP: u8 = 2;
-    pub const SESSION_DROP: u8 = 3;
-    pub const NEGOTIATION_REQUESTED: u8 = 4;
-    pub const TASK_TERMINATION: u8 = 5;
-    pub const VENDOR: u8 = 255;
-}
-
-/// Human text for a Task Management Function Response code (RFC 7143 §11.6.1).
-pub fn tmf_response_text(code: u8) -> &'static str {
-    match code {
-        0 => "function complete",
-        1 => "task does not exist",
-        2 => "LUN does not exist",
-        3 => "task still allegiant",
-        4 => "task allegiance reassignment not supported",
-        5 => "task management function not supported",
-        6 => "function authorization failed",
-        255 => "function rejected",
-        _ => "unknown task management response",
-    }
+pub(crate) mod async_event {
+    pub(crate) const SCSI_EVENT: u8 = 0;
+    pub(crate) const LOGOUT_REQUESTED: u8 = 1;
+    pub(crate) const CONNECTION_DROP: u8 = 2;
+    pub(crate) const SESSION_DROP: u8 = 3;
+    pub(crate) const NEGOTIATION_REQUESTED: u8 = 4;
 }
 
 /// Human text for a Reject reason code (RFC 7143 §11.17.1).
-pub fn reject_reason_text(code: u8) -> &'static str {
+pub(crate) fn reject_reason_text(code: u8) -> &'static str {
     match code {
         0x02 => "data (payload) digest error",
         0x03 => "SNACK reject",
@@ -436,7 +409,7 @@ pub struct HeaderBytes {
 
 impl HeaderBytes {
     /// CRC32C over BHS and AHS, the header digest.
-    pub fn digest(&self) -> u32 {
+    pub(crate) fn digest(&self) -> u32 {
         crate::digest::crc32c_append(crate::digest::crc32c(&self.bhs), &self.ahs)
     }
 }
@@ -532,29 +505,6 @@ impl Header {
             Header::R2t(_) => Opcode::R2t,
             Header::AsyncMessage(_) => Opcode::AsyncMessage,
             Header::Reject(_) => Opcode::Reject,
-        }
-    }
-
-    /// The Initiator Task Tag (the reserved tag for Async Message and Reject).
-    pub fn itt(&self) -> u32 {
-        match self {
-            Header::NopOut(h) => h.itt,
-            Header::ScsiCommand(h) => h.itt,
-            Header::TaskMgmtRequest(h) => h.itt,
-            Header::LoginRequest(h) => h.itt,
-            Header::TextRequest(h) => h.itt,
-            Header::DataOut(h) => h.itt,
-            Header::LogoutRequest(h) => h.itt,
-            Header::SnackRequest(h) => h.itt,
-            Header::NopIn(h) => h.itt,
-            Header::ScsiResponse(h) => h.itt,
-            Header::TaskMgmtResponse(h) => h.itt,
-            Header::LoginResponse(h) => h.itt,
-            Header::TextResponse(h) => h.itt,
-            Header::DataIn(h) => h.itt,
-            Header::LogoutResponse(h) => h.itt,
-            Header::R2t(h) => h.itt,
-            Header::AsyncMessage(_) | Header::Reject(_) => RESERVED_TAG,
         }
     }
 

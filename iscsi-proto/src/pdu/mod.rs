@@ -10,7 +10,6 @@ mod ahs;
 mod frame;
 mod header;
 
-pub use ahs::{Ahs, AhsType};
 pub use frame::{decode_pdu, encode_pdu, BhsLengths, Pdu};
 pub use header::*;
 
@@ -19,7 +18,7 @@ use thiserror::Error;
 /// Size of the Basic Header Segment.
 pub const BHS_LEN: usize = 48;
 /// Largest DataSegmentLength the 24-bit field can express.
-pub const MAX_DATA_SEGMENT_LEN: u32 = (1 << 24) - 1;
+pub(crate) const MAX_DATA_SEGMENT_LEN: u32 = (1 << 24) - 1;
 /// Largest AHS area: TotalAHSLength is a count of 4-byte words in one byte.
 pub const MAX_AHS_LEN: usize = 255 * 4;
 /// The reserved ITT value: "no task" (unsolicited NOP-In, Async Message, Reject).

@@ -1,5 +1,6 @@
 //! Byte-exact vectors for every opcode, and property tests for the framing.
 
+use super::ahs::Ahs;
 use super::*;
 use crate::digest::Digests;
 use proptest::prelude::*;
@@ -85,7 +86,7 @@ fn scsi_command_write_with_immediate_data_and_extended_cdb() {
     let header = Header::ScsiCommand(ScsiCommand {
         final_: false,
         write: true,
-        attr: task_attr::ORDERED,
+        attr: 2, // ORDERED
         itt: 5,
         expected_len: 65536,
         cmdsn: 1,
@@ -297,7 +298,6 @@ fn task_mgmt_response() {
         "22800100 00000000 00000000 00000000 00000099 00000000 00000005 00000006
          00000007 00000000 00000000 00000000",
     );
-    assert_eq!(tmf_response_text(1), "task does not exist");
 }
 
 #[test]

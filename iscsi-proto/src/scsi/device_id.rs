@@ -15,7 +15,7 @@ const T10_VENDOR_LEN: usize = 8;
 
 /// CODE SET: how the designator bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeSet {
+pub(crate) enum CodeSet {
     /// 1: binary.
     Binary,
     /// 2: printable ASCII.
@@ -39,7 +39,7 @@ impl From<u8> for CodeSet {
 
 /// ASSOCIATION: what the designator names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Association {
+pub(crate) enum Association {
     /// 0: the addressed logical unit.
     LogicalUnit,
     /// 1: the target port that received the command.
@@ -87,19 +87,6 @@ pub enum Designator {
 }
 
 impl Designator {
-    /// The DESIGNATOR TYPE code.
-    pub fn designator_type(&self) -> u8 {
-        match self {
-            Self::T10VendorId { .. } => 1,
-            Self::Eui64(_) => 2,
-            Self::Naa(_) => 3,
-            Self::ScsiNameString(_) => 8,
-            Self::Other {
-                designator_type, ..
-            } => *designator_type,
-        }
-    }
-
     fn parse(designator_type: u8, wire: Wire<'_>, bytes: &[u8]) -> Result<Self, ParseError> {
         let invalid_length = || wire.invalid("DESIGNATOR LENGTH", bytes.len() as u64);
         match designator_type {
@@ -181,23 +168,23 @@ impl fmt::Display for Designator {
 
 /// One designation descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesignationDescriptor {
+pub(crate) struct DesignationDescriptor {
     /// PROTOCOL IDENTIFIER (5 = iSCSI), only meaningful when PIV is set for a port or target
     /// device association; `None` otherwise.
-    pub protocol_identifier: Option<u8>,
+    pub(crate) protocol_identifier: Option<u8>,
     /// CODE SET.
-    pub code_set: CodeSet,
+    pub(crate) code_set: CodeSet,
     /// ASSOCIATION.
-    pub association: Association,
+    pub(crate) association: Association,
     /// The decoded designator (its type is [`Designator::designator_type`]).
-    pub designator: Designator,
+    pub(crate) designator: Designator,
 }
 
 /// Device Identification (0x83).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentification {
     /// Descriptors in the order the target listed them.
-    pub descriptors: Vec<DesignationDescriptor>,
+    pub(crate) descriptors: Vec<DesignationDescriptor>,
 }
 
 impl DeviceIdentification {
@@ -256,172 +243,4 @@ impl DeviceIdentification {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A page like a modern tgtd or LIO returns: LU NAA-6, LU T10 vendor id, target port SCSI
-    /// name (iSCSI, PIV), and a relative target port.
-    #[rustfmt::skip]
-    fn page_83() -> Vec<u8> {
-        let mut body = vec![
-            // NAA 6, binary, LU
-            0x01, 0x03, 0x00, 0x10,
-            0x60, 0x01, 0x40, 0x5a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01,
-            // T10 vendor id, ASCII, LU
-            0x02, 0x01, 0x00, 0x12,
-        ];
-        body.extend_from_slice(b"IET     beaf11    ");
-        body.extend_from_slice(&[
-            // SCSI name string, UTF-8, target port, PIV, protocol 5 (iSCSI)
-            0x53, 0x98, 0x00, 0x1C,
-        ]);
-        body.extend_from_slice(b"iqn.2001-04.com.example:t,t\0");
-        body.extend_from_slice(&[
-            // relative target port 1, binary, target port
-            0x51, 0x94, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01,
-        ]);
-        let mut page = vec![0x00, 0x83];
-        page.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        page.extend_from_slice(&body);
-        page
-    }
-
-    #[test]
-    fn parses_all_descriptors() {
-        let parsed = DeviceIdentification::parse(&page_83()).unwrap();
-        assert_eq!(parsed.descriptors.len(), 4);
-        let naa = &parsed.descriptors[0];
-        assert_eq!(naa.code_set, CodeSet::Binary);
-        assert_eq!(naa.association, Association::LogicalUnit);
-        assert_eq!(naa.protocol_identifier, None);
-        assert_eq!(naa.designator.designator_type(), 3);
-        assert_eq!(
-            naa.designator.to_string(),
-            "naa.6001405abcdef0123456789abcdef001"
-        );
-
-        let t10 = &parsed.descriptors[1];
-        assert_eq!(t10.code_set, CodeSet::Ascii);
-        assert_eq!(
-            t10.designator,
-            Designator::T10VendorId {
-                vendor: "IET".into(),
-                specific: b"beaf11    ".to_vec()
-            }
-        );
-        assert_eq!(t10.designator.to_string(), "t10.IET beaf11");
-
-        let name = &parsed.descriptors[2];
-        assert_eq!(name.code_set, CodeSet::Utf8);
-        assert_eq!(name.association, Association::TargetPort);
-        assert_eq!(name.protocol_identifier, Some(5));
-        assert_eq!(
-            name.designator,
-            Designator::ScsiNameString("iqn.2001-04.com.example:t,t".into())
-        );
-
-        let port = &parsed.descriptors[3];
-        assert_eq!(
-            port.designator,
-            Designator::Other {
-                designator_type: 4,
-                bytes: vec![0, 0, 0, 1]
-            }
-        );
-        assert_eq!(port.designator.to_string(), "type4.00000001");
-
-        assert_eq!(parsed.logical_unit_id(), Some(&naa.designator));
-    }
-
-    #[test]
-    fn eui64_designator_and_preference() {
-        let page = [
-            0x00, 0x83, 0x00, 0x18, //
-            0x02, 0x01, 0x00, 0x08, b'L', b'I', b'O', b' ', b' ', b' ', b' ', b' ', //
-            0x01, 0x02, 0x00, 0x08, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-        ];
-        let parsed = DeviceIdentification::parse(&page).unwrap();
-        assert_eq!(
-            parsed.descriptors[0].designator,
-            Designator::T10VendorId {
-                vendor: "LIO".into(),
-                specific: vec![]
-            }
-        );
-        let eui = Designator::Eui64(vec![0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
-        assert_eq!(parsed.logical_unit_id(), Some(&eui));
-        assert_eq!(eui.to_string(), "eui.0011223344556677");
-    }
-
-    #[test]
-    fn descriptor_overrunning_the_page_is_truncated() {
-        let mut page = page_83();
-        page[3] -= 1; // page ends one byte inside the last descriptor
-        page.pop();
-        assert!(matches!(
-            DeviceIdentification::parse(&page),
-            Err(ParseError::Truncated {
-                field: "DESIGNATOR",
-                ..
-            })
-        ));
-        let whole = page_83();
-        assert!(matches!(
-            DeviceIdentification::parse(&whole[..whole.len() - 1]),
-            Err(ParseError::Truncated {
-                field: "PAGE LENGTH",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn impossible_designator_lengths_are_invalid() {
-        let naa5_short = [
-            0x00, 0x83, 0x00, 0x08, 0x01, 0x03, 0x00, 0x04, 0x50, 0, 0, 0,
-        ];
-        assert!(matches!(
-            DeviceIdentification::parse(&naa5_short),
-            Err(ParseError::InvalidField {
-                field: "DESIGNATOR LENGTH",
-                value: 4,
-                ..
-            })
-        ));
-        let eui_short = [0x00, 0x83, 0x00, 0x08, 0x01, 0x02, 0x00, 0x04, 1, 2, 3, 4];
-        assert!(matches!(
-            DeviceIdentification::parse(&eui_short),
-            Err(ParseError::InvalidField { .. })
-        ));
-        let t10_short = [
-            0x00, 0x83, 0x00, 0x08, 0x02, 0x01, 0x00, 0x04, b'A', b'B', b'C', b'D',
-        ];
-        assert!(matches!(
-            DeviceIdentification::parse(&t10_short),
-            Err(ParseError::InvalidField { .. })
-        ));
-        let empty_naa = [0x00, 0x83, 0x00, 0x04, 0x01, 0x03, 0x00, 0x00];
-        assert!(matches!(
-            DeviceIdentification::parse(&empty_naa),
-            Err(ParseError::InvalidField { value: 0, .. })
-        ));
-        let bad_utf8 = [
-            0x00, 0x83, 0x00, 0x08, 0x03, 0x08, 0x00, 0x04, b'i', 0xFF, 0, 0,
-        ];
-        assert!(matches!(
-            DeviceIdentification::parse(&bad_utf8),
-            Err(ParseError::InvalidField {
-                field: "SCSI NAME STRING",
-                value: 1,
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn empty_page_has_no_id() {
-        let parsed = DeviceIdentification::parse(&[0x00, 0x83, 0x00, 0x00]).unwrap();
-        assert!(parsed.descriptors.is_empty());
-        assert_eq!(parsed.logical_unit_id(), None);
-    }
-}
+mod tests;

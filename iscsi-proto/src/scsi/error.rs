@@ -6,11 +6,11 @@ use thiserror::Error;
 /// A caller asked for a command the CDB cannot express; nothing was built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BuildError {
-    /// A value does not fit the width of its CDB field (e.g. an LBA above `u32::MAX` for
-    /// READ(10)).
+    /// A value does not fit the width of its CDB field (e.g. a PAGE CODE above 0x3F for
+    /// MODE SENSE(10)).
     #[error("{command}: {field} = {value} exceeds the field maximum {max}")]
     FieldTooLarge {
-        /// Command being built, e.g. `"READ(10)"`.
+        /// Command being built, e.g. `"MODE SENSE(10)"`.
         command: &'static str,
         /// CDB field name as SBC/SPC spell it.
         field: &'static str,
@@ -41,14 +41,6 @@ pub enum BuildError {
         blocks: u32,
         /// Logical block size in bytes.
         block_size: u32,
-    },
-    /// A CDB must be between 1 and [`MAX_CDB_LEN`](super::MAX_CDB_LEN) bytes long.
-    #[error("CDB length {len} is outside 1..={max}")]
-    CdbLength {
-        /// Length the caller supplied.
-        len: usize,
-        /// Longest CDB accepted.
-        max: usize,
     },
 }
 
@@ -89,24 +81,11 @@ pub enum ParseError {
     },
 }
 
-/// A logical unit number cannot be encoded or decoded in the forms this initiator supports
-/// (SAM-5 single-level peripheral or flat space addressing).
+/// A logical unit number cannot be encoded in the forms this initiator supports (SAM-5
+/// single-level peripheral or flat space addressing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum LunError {
     /// Flat space addressing carries 14 bits; larger LUNs need extended addressing.
     #[error("LUN {0} exceeds the flat space addressing maximum 16383")]
     TooLarge(u32),
-    /// Address method 10b (logical unit) or 11b (extended / well-known) is not supported.
-    #[error("LUN address method {method:#04b} is not supported")]
-    UnsupportedAddressMethod {
-        /// Top two bits of the first LUN byte.
-        method: u8,
-    },
-    /// Peripheral device addressing with a non-zero BUS IDENTIFIER addresses a LUN behind
-    /// another bus; an iSCSI target never needs that.
-    #[error("peripheral device addressing with bus identifier {0} is not supported")]
-    NonZeroBus(u8),
-    /// Bytes 2..8 are not zero: this is a hierarchical (multi-level) LUN.
-    #[error("multi-level (hierarchical) LUNs are not supported")]
-    MultiLevel,
 }

@@ -2,20 +2,19 @@
 //!
 //! Supported, single level only: peripheral device addressing (method 00b, bus 0) for LUNs below
 //! 256 and flat space addressing (method 01b) for LUNs below 16384 — the forms iSCSI targets
-//! (tgtd, LIO, SCST) use. Logical unit and extended addressing, non-zero bus identifiers and
-//! hierarchical LUNs are rejected with a [`LunError`].
+//! (tgtd, LIO, SCST) use. Larger numbers are rejected with a [`LunError`].
 
 use std::fmt;
 
 use super::error::LunError;
 
 /// Largest LUN flat space addressing can carry (14 bits).
-pub const MAX_FLAT_LUN: u16 = 0x3FFF;
+pub(crate) const MAX_FLAT_LUN: u16 = 0x3FFF;
 
 const PERIPHERAL_METHOD: u8 = 0b00;
 const FLAT_SPACE_METHOD: u8 = 0b01;
 
-/// A logical unit number, 0..=[`MAX_FLAT_LUN`].
+/// A logical unit number, 0..=16383 (`MAX_FLAT_LUN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lun(u16);
 
@@ -26,11 +25,6 @@ impl Lun {
             Ok(value) if value <= MAX_FLAT_LUN => Ok(Self(value)),
             _ => Err(LunError::TooLarge(lun)),
         }
-    }
-
-    /// The number.
-    pub fn value(self) -> u16 {
-        self.0
     }
 
     /// The 8-byte LUN field of an iSCSI PDU: peripheral device addressing below 256, flat space
@@ -53,112 +47,9 @@ impl fmt::Display for Lun {
     }
 }
 
-/// A LUN as it appears on the wire (iSCSI LUN field, REPORT LUNS entries).
+/// A LUN as it appears on the wire (the iSCSI LUN field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EncodedLun(pub [u8; 8]);
 
-impl EncodedLun {
-    /// Decode to a [`Lun`], rejecting forms this initiator does not support.
-    pub fn decode(&self) -> Result<Lun, LunError> {
-        let [byte0, byte1, rest @ ..] = self.0;
-        let method = byte0 >> 6;
-        if method != PERIPHERAL_METHOD && method != FLAT_SPACE_METHOD {
-            return Err(LunError::UnsupportedAddressMethod { method });
-        }
-        if rest != [0; 6] {
-            return Err(LunError::MultiLevel);
-        }
-        let low_six_bits = byte0 & 0x3F;
-        if method == PERIPHERAL_METHOD {
-            if low_six_bits != 0 {
-                return Err(LunError::NonZeroBus(low_six_bits));
-            }
-            return Ok(Lun(u16::from(byte1)));
-        }
-        Ok(Lun(u16::from_be_bytes([low_six_bits, byte1])))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn peripheral_encoding_below_256() {
-        assert_eq!(Lun::new(0).unwrap().encode(), EncodedLun([0; 8]));
-        assert_eq!(
-            Lun::new(5).unwrap().encode(),
-            EncodedLun([0x00, 0x05, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            Lun::new(255).unwrap().encode(),
-            EncodedLun([0x00, 0xFF, 0, 0, 0, 0, 0, 0])
-        );
-    }
-
-    #[test]
-    fn flat_space_encoding_from_256() {
-        assert_eq!(
-            Lun::new(256).unwrap().encode(),
-            EncodedLun([0x41, 0x00, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            Lun::new(0x3FFF).unwrap().encode(),
-            EncodedLun([0x7F, 0xFF, 0, 0, 0, 0, 0, 0])
-        );
-    }
-
-    #[test]
-    fn too_large() {
-        assert_eq!(Lun::new(16384), Err(LunError::TooLarge(16384)));
-        assert_eq!(Lun::new(0x1_0005), Err(LunError::TooLarge(0x1_0005)));
-    }
-
-    #[test]
-    fn decode_flat_space_low_number() {
-        // Flat space addressing may also be used below 256.
-        assert_eq!(
-            EncodedLun([0x40, 0x07, 0, 0, 0, 0, 0, 0]).decode(),
-            Ok(Lun(7))
-        );
-    }
-
-    #[test]
-    fn decode_rejections() {
-        assert_eq!(
-            EncodedLun([0x80, 1, 0, 0, 0, 0, 0, 0]).decode(),
-            Err(LunError::UnsupportedAddressMethod { method: 0b10 })
-        );
-        // Well-known LUN (REPORT LUNS W-LUN 0xC101).
-        assert_eq!(
-            EncodedLun([0xC1, 0x01, 0, 0, 0, 0, 0, 0]).decode(),
-            Err(LunError::UnsupportedAddressMethod { method: 0b11 })
-        );
-        assert_eq!(
-            EncodedLun([0x02, 1, 0, 0, 0, 0, 0, 0]).decode(),
-            Err(LunError::NonZeroBus(2))
-        );
-        assert_eq!(
-            EncodedLun([0x00, 1, 0x00, 0x02, 0, 0, 0, 0]).decode(),
-            Err(LunError::MultiLevel)
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn encode_decode_round_trip(value in 0u32..=u32::from(MAX_FLAT_LUN)) {
-            let lun = Lun::new(value).unwrap();
-            prop_assert_eq!(lun.encode().decode(), Ok(lun));
-            prop_assert_eq!(u32::from(lun.value()), value);
-        }
-
-        #[test]
-        fn decode_any_bytes_never_panics(bytes: [u8; 8]) {
-            if let Ok(lun) = EncodedLun(bytes).decode() {
-                // Anything accepted is a single-level LUN whose canonical encoding decodes back.
-                prop_assert_eq!(lun.encode().decode(), Ok(lun));
-            }
-        }
-    }
-}
+mod tests;

@@ -3,11 +3,9 @@
 //!
 //! Pure data in, data out, like the rest of the crate.
 //!
-//! * Commands: every builder returns a [`ScsiRequest`] — the [`Cdb`] (inline up to 16 bytes,
-//!   heap-backed up to 260 for the iSCSI extended-CDB AHS), the [`DataDirection`] and the
-//!   expected data transfer length in bytes. Builders whose inputs can be out of range return
-//!   `Result<_, BuildError>`; READ/WRITE(10) reject what needs the 16-byte form, and
-//!   [`read()`]/[`write()`] pick the smallest form that fits.
+//! * Commands: every builder returns a [`ScsiRequest`] — the [`Cdb`] (up to 16 bytes, stored
+//!   inline), the [`DataDirection`] and the expected data transfer length in bytes. Builders
+//!   whose inputs can be out of range return `Result<_, BuildError>`.
 //! * Responses: each parser takes the bytes the target returned and yields a typed value or a
 //!   [`ParseError`]; no parser panics on any input. Data whose own length field exceeds the
 //!   buffer is `Truncated` with the full length as `needed`, so the caller can reissue with that
@@ -26,7 +24,6 @@ mod inquiry;
 mod lun;
 mod mode_sense;
 mod readiness;
-mod report_luns;
 mod rw;
 mod sense;
 mod status;
@@ -40,36 +37,24 @@ mod write_same;
 #[cfg(test)]
 mod never_panic_tests;
 
-pub use asc::additional_sense_text;
-pub use capacity::{
-    read_capacity10, read_capacity16, ReadCapacity10, ReadCapacity16, READ_CAPACITY_10_LEN,
-    READ_CAPACITY_16_LEN,
-};
-pub use cdb::{opcode, Cdb, DataDirection, ScsiRequest, INLINE_CDB_LEN, MAX_CDB_LEN};
+pub use capacity::{read_capacity10, read_capacity16, ReadCapacity10, ReadCapacity16};
+pub(crate) use cdb::MAX_CDB_LEN;
+pub use cdb::{opcode, Cdb, DataDirection, ScsiRequest};
 pub use classify::{classify, BlockError, Disposition, SenseAction};
-pub use device_id::{
-    Association, CodeSet, DesignationDescriptor, Designator, DeviceIdentification,
-};
+pub use device_id::{Designator, DeviceIdentification};
 pub use error::{BuildError, LunError, ParseError};
-pub use inquiry::{
-    inquiry, inquiry_vpd, StandardInquiry, DEVICE_TYPE_DIRECT_ACCESS, STANDARD_INQUIRY_MIN_LEN,
-};
-pub use lun::{EncodedLun, Lun, MAX_FLAT_LUN};
-pub use mode_sense::{
-    mode_page, mode_sense10, CachingPage, ModePage, ModeParameters, ModeSense10, PageControl,
-};
-pub use readiness::{request_sense, test_unit_ready, REQUEST_SENSE_DEFAULT_ALLOCATION};
-pub use report_luns::{report_luns, ReportLuns, SelectReport, REPORT_LUNS_MIN_ALLOCATION};
-pub use rw::{
-    decode_rw, read, read10, read16, write, write10, write16, BlockIo, DecodedRw, RwCommand,
-};
-pub use sense::{Sense, SenseFormat, SenseKey};
+pub use inquiry::{inquiry, inquiry_vpd, StandardInquiry};
+pub use lun::{EncodedLun, Lun};
+pub use mode_sense::{mode_sense10, CachingPage, ModeParameters, ModeSense10, PageControl};
+pub use readiness::test_unit_ready;
+pub use rw::{read16, write16, BlockIo};
+pub use sense::{Sense, SenseKey};
 pub use status::ScsiStatus;
-pub use supported_opcodes::{report_supported_operation_code, CommandSupport, OneCommandUsage};
-pub use sync_cache::{synchronize_cache10, synchronize_cache16};
-pub use unmap::{unmap, UnmapCommand, UnmapDescriptor, MAX_UNMAP_DESCRIPTORS};
+pub use supported_opcodes::{report_supported_operation_code, OneCommandUsage};
+pub use sync_cache::synchronize_cache16;
+pub use unmap::{unmap, UnmapCommand, UnmapDescriptor};
 pub use vpd::{
-    page as vpd_page, BlockDeviceCharacteristics, BlockLimits, LogicalBlockProvisioning,
-    MediumRotationRate, ProvisioningType, SupportedVpdPages, UnitSerialNumber,
+    BlockDeviceCharacteristics, BlockLimits, LogicalBlockProvisioning, SupportedVpdPages,
+    UnitSerialNumber,
 };
 pub use write_same::{write_same16, WriteSame};

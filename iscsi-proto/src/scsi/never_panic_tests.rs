@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::vpd::page as vpd_page;
 use super::*;
 
 fn arbitrary_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -40,14 +41,7 @@ proptest! {
         let _ = ReadCapacity10::parse(&bytes);
         let _ = ReadCapacity16::parse(&bytes);
         let _ = ModeParameters::parse(&bytes).map(|parameters| parameters.caching());
-        if let Ok(list) = ReportLuns::parse(&bytes) {
-            for lun in &list.luns {
-                let _ = lun.decode();
-            }
-        }
         let _ = Sense::parse(&bytes).map(|sense| (sense.action(), sense.block_error(), sense.to_string()));
-        let _ = decode_rw(&bytes);
-        let _ = Cdb::new(&bytes);
         let _ = OneCommandUsage::parse(&bytes, 0x93).map(|usage| usage.evaluates(1, 0));
     }
 

@@ -10,19 +10,19 @@ use super::error::ParseError;
 use super::wire::{ascii_field, Wire};
 
 /// VPD page codes parsed here.
-pub mod page {
+pub(crate) mod page {
     /// Supported VPD Pages.
-    pub const SUPPORTED_PAGES: u8 = 0x00;
+    pub(crate) const SUPPORTED_PAGES: u8 = 0x00;
     /// Unit Serial Number.
-    pub const UNIT_SERIAL_NUMBER: u8 = 0x80;
+    pub(crate) const UNIT_SERIAL_NUMBER: u8 = 0x80;
     /// Device Identification.
-    pub const DEVICE_IDENTIFICATION: u8 = 0x83;
+    pub(crate) const DEVICE_IDENTIFICATION: u8 = 0x83;
     /// Block Limits (SBC).
-    pub const BLOCK_LIMITS: u8 = 0xB0;
+    pub(crate) const BLOCK_LIMITS: u8 = 0xB0;
     /// Block Device Characteristics (SBC).
-    pub const BLOCK_DEVICE_CHARACTERISTICS: u8 = 0xB1;
+    pub(crate) const BLOCK_DEVICE_CHARACTERISTICS: u8 = 0xB1;
     /// Logical Block Provisioning (SBC).
-    pub const LOGICAL_BLOCK_PROVISIONING: u8 = 0xB2;
+    pub(crate) const LOGICAL_BLOCK_PROVISIONING: u8 = 0xB2;
 }
 
 /// Bytes before a VPD page's payload.
@@ -62,11 +62,6 @@ impl SupportedVpdPages {
             pages: wire.rest(VPD_HEADER_LEN).to_vec(),
         })
     }
-
-    /// Whether `page_code` is listed.
-    pub fn supports(&self, page_code: u8) -> bool {
-        self.pages.contains(&page_code)
-    }
 }
 
 /// Unit Serial Number (0x80).
@@ -97,17 +92,17 @@ impl UnitSerialNumber {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockLimits {
     /// WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected.
-    pub write_same_non_zero: bool,
+    pub(crate) write_same_non_zero: bool,
     /// MAXIMUM COMPARE AND WRITE LENGTH in blocks.
-    pub max_compare_and_write_len: u8,
+    pub(crate) max_compare_and_write_len: u8,
     /// OPTIMAL TRANSFER LENGTH GRANULARITY in blocks.
-    pub optimal_transfer_len_granularity: u16,
+    pub(crate) optimal_transfer_len_granularity: u16,
     /// MAXIMUM TRANSFER LENGTH in blocks.
     pub max_transfer_len: u32,
     /// OPTIMAL TRANSFER LENGTH in blocks.
     pub optimal_transfer_len: u32,
     /// MAXIMUM PREFETCH LENGTH in blocks.
-    pub max_prefetch_len: u32,
+    pub(crate) max_prefetch_len: u32,
     /// MAXIMUM UNMAP LBA COUNT: most blocks one UNMAP may name.
     pub max_unmap_lba_count: u32,
     /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT: most descriptors one UNMAP may carry.
@@ -166,7 +161,7 @@ impl BlockLimits {
 
 /// MEDIUM ROTATION RATE of the Block Device Characteristics page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediumRotationRate {
+pub(crate) enum MediumRotationRate {
     /// 0: not reported.
     NotReported,
     /// 1: non-rotating medium (solid state).
@@ -192,11 +187,11 @@ impl From<u16> for MediumRotationRate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockDeviceCharacteristics {
     /// MEDIUM ROTATION RATE.
-    pub medium_rotation_rate: MediumRotationRate,
+    pub(crate) medium_rotation_rate: MediumRotationRate,
     /// PRODUCT TYPE (0 = not indicated).
-    pub product_type: u8,
+    pub(crate) product_type: u8,
     /// NOMINAL FORM FACTOR (0 = not reported).
-    pub nominal_form_factor: u8,
+    pub(crate) nominal_form_factor: u8,
 }
 
 impl BlockDeviceCharacteristics {
@@ -222,7 +217,7 @@ impl BlockDeviceCharacteristics {
 
 /// PROVISIONING TYPE of the Logical Block Provisioning page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProvisioningType {
+pub(crate) enum ProvisioningType {
     /// 0: fully provisioned (or not reported).
     Full,
     /// 1: resource provisioned.
@@ -237,20 +232,20 @@ pub enum ProvisioningType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogicalBlockProvisioning {
     /// THRESHOLD EXPONENT.
-    pub threshold_exponent: u8,
+    pub(crate) threshold_exponent: u8,
     /// LBPU: UNMAP is supported.
     pub lbpu: bool,
     /// LBPWS: WRITE SAME(16) with the UNMAP bit is supported.
     pub lbpws: bool,
     /// LBPWS10: WRITE SAME(10) with the UNMAP bit is supported.
-    pub lbpws10: bool,
+    pub(crate) lbpws10: bool,
     /// LBPRZ (3 bits since SBC-4, 1 bit before): 0 = unmapped blocks read back unspecified
     /// data, 1 = zeros, 2 = the provisioning initialization pattern.
     pub lbprz: u8,
     /// ANC_SUP: the ANCHOR bit of UNMAP is supported.
-    pub anchor_supported: bool,
+    pub(crate) anchor_supported: bool,
     /// PROVISIONING TYPE.
-    pub provisioning_type: ProvisioningType,
+    pub(crate) provisioning_type: ProvisioningType,
 }
 
 impl LogicalBlockProvisioning {
@@ -277,262 +272,7 @@ impl LogicalBlockProvisioning {
             },
         })
     }
-
-    /// Unmapped blocks read back as zeros, so discard can serve write-zeroes.
-    pub fn unmapped_reads_zero(&self) -> bool {
-        self.lbprz == 1
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn supported_pages() {
-        let data = [
-            0x00, 0x00, 0x00, 0x06, 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2, 0xEE,
-        ];
-        let parsed = SupportedVpdPages::parse(&data).unwrap();
-        assert_eq!(parsed.pages, vec![0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2]);
-        assert!(parsed.supports(0xB2));
-        assert!(!parsed.supports(0xEE), "bytes past PAGE LENGTH are ignored");
-    }
-
-    #[test]
-    fn supported_pages_truncated_reports_full_length() {
-        let data = [0x00, 0x00, 0x00, 0x06, 0x00, 0x80];
-        assert_eq!(
-            SupportedVpdPages::parse(&data),
-            Err(ParseError::Truncated {
-                what: "Supported VPD Pages",
-                field: "PAGE LENGTH",
-                needed: 10,
-                got: 6
-            })
-        );
-    }
-
-    #[test]
-    fn wrong_page_code() {
-        let data = [0x00, 0x80, 0x00, 0x00];
-        assert_eq!(
-            SupportedVpdPages::parse(&data),
-            Err(ParseError::WrongVpdPage {
-                expected: 0x00,
-                got: 0x80
-            })
-        );
-        assert!(matches!(
-            SupportedVpdPages::parse(&[0x00, 0x00, 0x00]),
-            Err(ParseError::Truncated {
-                field: "PAGE LENGTH",
-                needed: 4,
-                got: 3,
-                ..
-            })
-        ));
-        assert!(matches!(
-            SupportedVpdPages::parse(&[0x00]),
-            Err(ParseError::Truncated {
-                field: "PAGE CODE",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn unit_serial_number_trimmed() {
-        let mut data = vec![0x00, 0x80, 0x00, 0x10];
-        data.extend_from_slice(b"    beaf11\0\0\0\0\0\0");
-        assert_eq!(UnitSerialNumber::parse(&data).unwrap().serial, "beaf11");
-    }
-
-    #[rustfmt::skip]
-    fn block_limits_page() -> Vec<u8> {
-        vec![
-            0x00, 0xB0, 0x00, 0x3C,
-            0x01, 0x01, 0x00, 0x08,     // WSNZ, compare-and-write 1, granularity 8
-            0x00, 0x00, 0x40, 0x00,     // max transfer 16384
-            0x00, 0x00, 0x04, 0x00,     // optimal transfer 1024
-            0x00, 0x00, 0x00, 0x00,     // max prefetch
-            0x00, 0x40, 0x00, 0x00,     // max unmap LBA count 0x400000
-            0x00, 0x00, 0x00, 0x10,     // max unmap descriptors 16
-            0x00, 0x00, 0x00, 0x08,     // optimal unmap granularity 8
-            0x80, 0x00, 0x00, 0x02,     // UGAVALID, alignment 2
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, // max write same 0x400000
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ]
-    }
-
-    #[test]
-    fn block_limits_full_page() {
-        let data = block_limits_page();
-        assert_eq!(data.len(), 64);
-        let parsed = BlockLimits::parse(&data).unwrap();
-        assert_eq!(
-            parsed,
-            BlockLimits {
-                write_same_non_zero: true,
-                max_compare_and_write_len: 1,
-                optimal_transfer_len_granularity: 8,
-                max_transfer_len: 16384,
-                optimal_transfer_len: 1024,
-                max_prefetch_len: 0,
-                max_unmap_lba_count: 0x40_0000,
-                max_unmap_block_descriptor_count: 16,
-                optimal_unmap_granularity: 8,
-                unmap_granularity_alignment: Some(2),
-                max_write_same_len: 0x40_0000,
-            }
-        );
-        assert!(parsed.supports_unmap());
-    }
-
-    #[test]
-    fn block_limits_without_ugavalid_has_no_alignment() {
-        let mut data = block_limits_page();
-        data[32] = 0x00;
-        assert_eq!(
-            BlockLimits::parse(&data)
-                .unwrap()
-                .unmap_granularity_alignment,
-            None
-        );
-    }
-
-    #[test]
-    fn block_limits_sbc2_short_page() {
-        let mut data = block_limits_page();
-        data.truncate(16);
-        data[3] = 0x0C;
-        let parsed = BlockLimits::parse(&data).unwrap();
-        assert_eq!(parsed.max_transfer_len, 16384);
-        assert_eq!(parsed.max_unmap_lba_count, 0);
-        assert_eq!(parsed.max_write_same_len, 0);
-        assert!(!parsed.supports_unmap());
-    }
-
-    #[test]
-    fn block_limits_truncated_buffer() {
-        let data = block_limits_page();
-        assert!(matches!(
-            BlockLimits::parse(&data[..40]),
-            Err(ParseError::Truncated {
-                needed: 64,
-                got: 40,
-                ..
-            })
-        ));
-        let mut too_short_page = data[..12].to_vec();
-        too_short_page[3] = 0x08;
-        assert!(matches!(
-            BlockLimits::parse(&too_short_page),
-            Err(ParseError::Truncated {
-                field: "OPTIMAL TRANSFER LENGTH",
-                needed: 16,
-                got: 12,
-                ..
-            })
-        ));
-    }
-
-    fn characteristics_page(rate: u16) -> Vec<u8> {
-        let mut data = vec![0u8; 64];
-        data[1] = 0xB1;
-        data[3] = 0x3C;
-        data[4..6].copy_from_slice(&rate.to_be_bytes());
-        data[7] = 0x03; // 2.5 inch
-        data
-    }
-
-    #[test]
-    fn block_device_characteristics() {
-        let solid = BlockDeviceCharacteristics::parse(&characteristics_page(1)).unwrap();
-        assert_eq!(
-            solid,
-            BlockDeviceCharacteristics {
-                medium_rotation_rate: MediumRotationRate::NonRotating,
-                product_type: 0,
-                nominal_form_factor: 3,
-            }
-        );
-        assert!(solid.is_non_rotating());
-        let disk = BlockDeviceCharacteristics::parse(&characteristics_page(7200)).unwrap();
-        assert_eq!(disk.medium_rotation_rate, MediumRotationRate::Rpm(7200));
-        assert!(!disk.is_non_rotating());
-        let unknown = BlockDeviceCharacteristics::parse(&characteristics_page(0)).unwrap();
-        assert_eq!(
-            unknown.medium_rotation_rate,
-            MediumRotationRate::NotReported
-        );
-        assert_eq!(MediumRotationRate::from(2), MediumRotationRate::Reserved(2));
-        assert_eq!(
-            MediumRotationRate::from(0xFFFF),
-            MediumRotationRate::Reserved(0xFFFF)
-        );
-    }
-
-    #[test]
-    fn block_device_characteristics_truncated() {
-        let data = characteristics_page(1);
-        assert!(matches!(
-            BlockDeviceCharacteristics::parse(&data[..6]),
-            Err(ParseError::Truncated { needed: 64, .. })
-        ));
-    }
-
-    #[test]
-    fn logical_block_provisioning_thin_with_zeroing() {
-        let data = [0x00, 0xB2, 0x00, 0x04, 0x00, 0xE4, 0x02, 0x00];
-        let parsed = LogicalBlockProvisioning::parse(&data).unwrap();
-        assert_eq!(
-            parsed,
-            LogicalBlockProvisioning {
-                threshold_exponent: 0,
-                lbpu: true,
-                lbpws: true,
-                lbpws10: true,
-                lbprz: 1,
-                anchor_supported: false,
-                provisioning_type: ProvisioningType::Thin,
-            }
-        );
-        assert!(parsed.unmapped_reads_zero());
-    }
-
-    #[test]
-    fn logical_block_provisioning_bits_individually() {
-        let parse = |flags: u8, kind: u8| {
-            LogicalBlockProvisioning::parse(&[0, 0xB2, 0, 4, 9, flags, kind, 0]).unwrap()
-        };
-        let only_ws = parse(0x40, 0x01);
-        assert!(
-            !only_ws.lbpu && only_ws.lbpws && !only_ws.lbpws10 && !only_ws.unmapped_reads_zero()
-        );
-        assert_eq!(only_ws.provisioning_type, ProvisioningType::Resource);
-        assert_eq!(only_ws.threshold_exponent, 9);
-        let pattern = parse(0x0A, 0x00);
-        assert_eq!(pattern.lbprz, 2);
-        assert!(pattern.anchor_supported);
-        assert_eq!(pattern.provisioning_type, ProvisioningType::Full);
-        assert_eq!(
-            parse(0, 0x05).provisioning_type,
-            ProvisioningType::Reserved(5)
-        );
-    }
-
-    #[test]
-    fn logical_block_provisioning_short_page() {
-        let data = [0x00, 0xB2, 0x00, 0x02, 0x00, 0xE4];
-        assert!(matches!(
-            LogicalBlockProvisioning::parse(&data),
-            Err(ParseError::Truncated {
-                field: "PROVISIONING TYPE",
-                needed: 7,
-                got: 6,
-                ..
-            })
-        ));
-    }
-}
+mod tests;

@@ -60,20 +60,6 @@ pub enum OutData {
     },
 }
 
-impl OutData {
-    pub fn len(&self) -> usize {
-        match self {
-            OutData::None => 0,
-            OutData::Inline(v) => v.len(),
-            OutData::Task { len, .. } => *len as usize,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// A PDU to send: typed header plus a description of its data segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutPdu {
@@ -244,11 +230,6 @@ impl Session {
     /// Commands the target's window admits right now, beyond those already queued.
     pub fn window_room(&self) -> u32 {
         self.window.room().saturating_sub(self.waiting.len() as u32)
-    }
-
-    /// Tasks submitted and not yet complete (including those waiting for the window).
-    pub fn outstanding(&self) -> usize {
-        self.tasks.len()
     }
 
     /// Every unfinished SCSI task's ITT, CDB, direction and length: what recovery reissues.

@@ -4,8 +4,6 @@
 //! * [`parse`] / [`encode`] convert between a logical text data segment and ordered pairs.
 //! * [`TextAssembler`] joins the data segments of a PDU sequence linked by the C (continue) bit
 //!   into one logical text data segment, with a bound on its size.
-//! * [`split_text`] cuts an encoded text into data segments that fit the peer's
-//!   MaxRecvDataSegmentLength, with the C bit each one needs.
 //!
 //! What a key *means* is the business of [`crate::negotiation`]; this layer only enforces the
 //! syntax and size limits of §6.1 and never interprets values. Duplicate keys are passed through
@@ -13,14 +11,12 @@
 
 mod assembler;
 mod pairs;
-mod split;
 
 pub use assembler::TextAssembler;
 pub use pairs::{encode, parse};
-pub use split::{split_text, TextChunk, TextChunks};
 
 /// Longest key name RFC 7143 §6.1 allows (a standard-label "must not exceed 63 characters").
-pub const MAX_KEY_LEN: usize = 63;
+pub(crate) const MAX_KEY_LEN: usize = 63;
 
 /// Longest value accepted by this layer, in bytes.
 ///
@@ -29,14 +25,14 @@ pub const MAX_KEY_LEN: usize = 63;
 /// 1024 binary bytes, i.e. 2050 characters as hex) are longer still. 8192 bytes covers every
 /// standard key with room to spare while keeping a hostile value from growing without bound; the
 /// per-key limits (e.g. 255 for a simple value) are enforced by [`crate::negotiation`].
-pub const MAX_VALUE_LEN: usize = 8192;
+pub(crate) const MAX_VALUE_LEN: usize = 8192;
 
 /// Default bound on a reassembled logical text data segment (64 KiB).
 ///
 /// RFC 7143 only requires an implementation to accept 8192 bytes of text per exchange; 64 KiB
 /// leaves room for large SendTargets responses without letting a peer that never clears the
 /// C bit exhaust memory.
-pub const DEFAULT_MAX_TEXT_LEN: usize = 64 * 1024;
+pub(crate) const DEFAULT_MAX_TEXT_LEN: usize = 64 * 1024;
 
 /// Why a text data segment could not be parsed, encoded or reassembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,13 +43,13 @@ pub enum TextError {
     /// A `key=value` string starts with `=`.
     #[error("text at byte {offset} has an empty key")]
     EmptyKey { offset: usize },
-    /// A key is longer than [`MAX_KEY_LEN`].
+    /// A key is longer than `MAX_KEY_LEN` (63 bytes).
     #[error("key at byte {offset} is {len} bytes long; the limit is {MAX_KEY_LEN}")]
     KeyTooLong { offset: usize, len: usize },
     /// A key contains a byte outside the RFC 7143 §6.1 key alphabet.
     #[error("key at byte {offset} contains the byte {byte:#04x}, which is not allowed in a key")]
     InvalidKeyByte { offset: usize, byte: u8 },
-    /// A value is longer than [`MAX_VALUE_LEN`].
+    /// A value is longer than `MAX_VALUE_LEN` (8192 bytes).
     #[error("value of key {key} is {len} bytes long; the limit is {MAX_VALUE_LEN}")]
     ValueTooLong { key: String, len: usize },
     /// A value is not valid UTF-8.

@@ -25,8 +25,7 @@
 //! variables through a lookup function the caller passes in ([`IscsiUrl::parse_with_env`]).
 //!
 //! [`IscsiUrl`]'s `Display` redacts passwords so a URL can be logged;
-//! [`IscsiUrl::to_string_with_secrets`] writes them; [`IscsiUrl::to_string_without_secrets`]
-//! leaves them out (the user names stay), for a record that must not hold them: parsed back
+//! [`IscsiUrl::to_string_without_secrets`] leaves them out (the user names stay), for a record that must not hold them: parsed back
 //! with [`IscsiUrl::parse_with_env`], the passwords come from the lookup.
 
 mod credentials;
@@ -42,7 +41,8 @@ use crate::chap::{ChapCredentials, Secret};
 
 pub use credentials::env_vars;
 pub use error::{CredentialField, ParseError, UrlError};
-pub use portal::{Portal, DEFAULT_PORT};
+pub use portal::Portal;
+pub(crate) use portal::DEFAULT_PORT;
 pub use redact::{password_spans, PasswordSpan};
 
 pub(crate) use portal::{parse_host_port, write_host};
@@ -52,7 +52,7 @@ pub(crate) use portal::{parse_host_port, write_host};
 pub const MAX_LUN: u64 = 16383;
 
 /// RFC 7143 §4.2.7.1: iSCSI names are at most 223 bytes.
-pub const MAX_ISCSI_NAME_LEN: usize = 223;
+pub(crate) const MAX_ISCSI_NAME_LEN: usize = 223;
 
 const SCHEME: &str = "iscsi";
 
@@ -67,7 +67,7 @@ pub enum DigestChoice {
 
 impl DigestChoice {
     /// The spelling in a URL argument.
-    pub fn url_value(self) -> &'static str {
+    pub(crate) fn url_value(self) -> &'static str {
         match self {
             DigestChoice::Disabled => "none",
             DigestChoice::Crc32c => "crc32c",
@@ -133,40 +133,10 @@ impl IscsiUrl {
         })
     }
 
-    /// The `host:port` to connect to (IPv6 bracketed when displayed).
-    pub fn portal(&self) -> Portal {
-        Portal {
-            host: self.host.clone(),
-            port: self.port,
-        }
-    }
-
-    /// The URL with its passwords in clear, for a record only its owner can read (the
-    /// recovery JSON). Fails if a credential holds a character the URL syntax cannot carry
-    /// (see the module documentation), rather than writing a URL that parses differently.
-    pub fn to_string_with_secrets(&self) -> Result<String, UrlError> {
-        self.check_users_representable()?;
-        if let Some(initiator) = &self.initiator_chap {
-            check_representable(
-                initiator.secret.expose(),
-                CredentialField::InitiatorPassword,
-                "@?",
-            )?;
-        }
-        if let Some(target) = &self.target_chap {
-            check_representable(target.secret.expose(), CredentialField::TargetPassword, "&")?;
-        }
-        Ok(UrlWriter {
-            url: self,
-            secrets: Secrets::Clear,
-        }
-        .to_string())
-    }
-
     /// The URL without its passwords: `user@host` (`user%@host` when the user name holds a
     /// `:`), and `target_user=` without `target_password=`. Parsing it back with a lookup
-    /// that supplies the passwords ([`IscsiUrl::parse_with_env`]) gives this URL again. Fails,
-    /// as [`IscsiUrl::to_string_with_secrets`] does, on a user name the URL cannot carry.
+    /// that supplies the passwords ([`IscsiUrl::parse_with_env`]) gives this URL again. Fails on
+    /// a user name the URL cannot carry.
     pub fn to_string_without_secrets(&self) -> Result<String, UrlError> {
         self.check_users_representable()?;
         Ok(UrlWriter {
@@ -225,7 +195,6 @@ fn check_representable(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Secrets {
     Redacted,
-    Clear,
     Omitted,
 }
 
@@ -235,9 +204,8 @@ struct UrlWriter<'a> {
 }
 
 impl UrlWriter<'_> {
-    fn write_secret(&self, formatter: &mut fmt::Formatter<'_>, secret: &Secret) -> fmt::Result {
+    fn write_secret(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.secrets {
-            Secrets::Clear => formatter.write_str(&String::from_utf8_lossy(secret.expose())),
             Secrets::Redacted => formatter.write_str(Secret::REDACTED),
             Secrets::Omitted => Ok(()),
         }
@@ -253,7 +221,7 @@ impl fmt::Display for UrlWriter<'_> {
             // Without a '%', the parser would take a ':' in the user name for the separator.
             if self.secrets != Secrets::Omitted || initiator.user.contains(':') {
                 formatter.write_str("%")?;
-                self.write_secret(formatter, &initiator.secret)?;
+                self.write_secret(formatter)?;
             }
             formatter.write_str("@")?;
         }
@@ -281,7 +249,7 @@ impl fmt::Display for UrlWriter<'_> {
             formatter.write_str(&target.user)?;
             if self.secrets != Secrets::Omitted {
                 next_argument(formatter, arguments::TARGET_PASSWORD)?;
-                self.write_secret(formatter, &target.secret)?;
+                self.write_secret(formatter)?;
             }
         }
         Ok(())

@@ -1,5 +1,6 @@
+use crate::negotiation::keys::*;
 use crate::negotiation::keys::{lookup, KEYS};
-use crate::negotiation::*;
+use crate::negotiation::value::*;
 
 #[test]
 fn every_rfc_7143_key_is_in_the_table() {

@@ -1,4 +1,6 @@
 use super::pairs;
+use crate::negotiation::keys::*;
+use crate::negotiation::value::*;
 use crate::negotiation::*;
 use crate::text;
 

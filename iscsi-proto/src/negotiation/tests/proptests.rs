@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 
 use crate::negotiation::keys::KEYS;
+use crate::negotiation::keys::*;
+use crate::negotiation::rules::*;
 use crate::negotiation::*;
 
 fn any_key_def() -> impl Strategy<Value = &'static KeyDef> {

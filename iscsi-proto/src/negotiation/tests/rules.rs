@@ -1,3 +1,6 @@
+use crate::negotiation::keys::*;
+use crate::negotiation::rules::*;
+use crate::negotiation::value::*;
 use crate::negotiation::*;
 
 fn answer(key: Key, offered: &str, ours: &str) -> Reply {
