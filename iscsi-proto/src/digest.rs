@@ -4,7 +4,7 @@
 //! encoding of the CRC value, as Linux iscsi_tcp and tgtd send them.
 
 /// Bytes a digest occupies on the wire.
-pub(crate) const DIGEST_LEN: usize = 4;
+pub const DIGEST_LEN: usize = 4;
 
 /// CRC32C (Castagnoli) of `data`, hardware-accelerated where the CPU has the crc32 instruction.
 #[inline]
@@ -47,7 +47,7 @@ impl Digests {
         data: true,
     };
 
-    pub(crate) fn header_len(self) -> usize {
+    pub fn header_len(self) -> usize {
         if self.header {
             DIGEST_LEN
         } else {
@@ -56,7 +56,7 @@ impl Digests {
     }
 
     /// Data digest bytes for a data segment of `data_len` bytes (none when the segment is empty).
-    pub(crate) fn data_len(self, data_len: usize) -> usize {
+    pub fn data_len(self, data_len: usize) -> usize {
         if self.data && data_len > 0 {
             DIGEST_LEN
         } else {

@@ -28,7 +28,7 @@ pub enum Opcode {
 }
 
 impl Opcode {
-    pub(crate) fn from_byte(byte: u8) -> Result<Opcode, PduError> {
+    pub fn from_byte(byte: u8) -> Result<Opcode, PduError> {
         Ok(match byte & 0x3f {
             0x00 => Opcode::NopOut,
             0x01 => Opcode::ScsiCommand,
