@@ -11,6 +11,10 @@
 //!   [`frontend`]: the `ublk` front end that execs `ublk.<type>`.
 //! - [`service`]: the systemd service around a configured device, and its boot generator.
 
+// The module docs are for whoever maintains the crate: they link its private modules on
+// purpose (the binaries use only the few public items).
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod admin;
 pub mod cli;
 pub mod config;

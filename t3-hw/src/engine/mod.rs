@@ -292,8 +292,8 @@ impl Engine {
     /// The ITT for a read of `xfer_len` bytes into `task`'s registered buffer on connection
     /// `tid`: a DDP tag bound to the buffer's pages when the ppm grants one, otherwise a
     /// non-DDP tag (the fallback reason is in the reservation). Either way the ITT stands for
-    /// task number `itt_task` ([`Ppm::reserve_itt`](crate::Ppm::reserve_itt) adds the task's
-    /// generation; [`Ppm::task_of_itt`](crate::Ppm::task_of_itt) maps the ITT back).
+    /// task number `itt_task` (`Ppm::reserve_itt` adds the task's generation, and the
+    /// initiator maps the ITT back through its commands in flight).
     ///
     /// A fixed buffer under a data digest is refused: its bytes cannot be digested, and inline
     /// delivery could not be copied into it either.

@@ -334,7 +334,7 @@ impl TaskBuffers {
 }
 
 /// Appends one entry per page of the contiguous range `addr..addr + len`: what
-/// [`sgl_for_contiguous`](crate::ppm::sgl_for_contiguous) returns, without allocating. `None`
+/// `ppm::sgl_for_contiguous` returns, without allocating. `None`
 /// if the range wraps the address space.
 fn push_pages(addr: u64, len: u32, page_size: PageSize, out: &mut Vec<SgEntry>) -> Option<()> {
     let page_bytes = u64::from(page_size.bytes());

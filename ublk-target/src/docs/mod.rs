@@ -1,5 +1,5 @@
 //! Man pages (section 8) and shell completions made from a program's clap definitions, for
-//! the install script: each binary has a `generate-docs` command that calls [`generate`], so
+//! the install script: each binary has a `generate-docs` command that calls [`run_generate_docs`], so
 //! what is installed describes exactly the binary that is installed.
 //!
 //! Layout written:
