@@ -102,15 +102,41 @@ wait_for_count() {
 	done
 }
 
+# proxy_stat NAME: one of the proxy's counters.
+proxy_stat() {
+	ctl stats | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# wait_for_stat NAME N SECONDS: until the proxy's counter NAME reaches N.
+wait_for_stat() {
+	local deadline=$((SECONDS + $3)) value
+	until value=$(proxy_stat "$1") && ((value >= $2)); do
+		((SECONDS < deadline)) || {
+			echo "#   proxy: $1 is ${value:-unknown} after $3 s, wanted $2; $(ctl stats)"
+			return 1
+		}
+		sleep 0.2
+	done
+}
+
+# The proxy swallows the next SCSI Response, which comes with the writer's next write: the
+# command must be aborted within the command timeout (4 s) of it, plus a tick and the
+# emulator's slack; then the writer carries on.
 lost_response_is_aborted() {
-	local aborts answered start=$SECONDS
+	local aborts answered dropped start=$SECONDS dropped_at
 	aborts=$(count "ABORT TASK sent")
 	answered=$(count "ABORT TASK answered")
-	ctl drop-response >/dev/null &&
-		wait_for_count "ABORT TASK sent" $((aborts + 1)) 30 &&
-		wait_for_count "ABORT TASK answered" $((answered + 1)) 30 &&
+	dropped=$(proxy_stat dropped_responses) &&
+		ctl drop-response >/dev/null &&
+		wait_for_stat dropped_responses $((dropped + 1)) 60 || return 1
+	dropped_at=$SECONDS
+	wait_for_count "ABORT TASK sent" $((aborts + 1)) 15 || {
+		grep -E "timed out|ABORT|RESET|dropping|recovered" "$log" | tail -5 | cut -c1-240 | sed 's/^/#   /'
+		return 1
+	}
+	wait_for_count "ABORT TASK answered" $((answered + 1)) 15 &&
 		sleep 2 && fio_alive &&
-		echo "# figures: lost response: aborts sent $(($(count "ABORT TASK sent") - aborts)), recovered in $((SECONDS - start)) s"
+		echo "# figures: lost response: dropped after $((dropped_at - start)) s, aborted and answered within $((SECONDS - dropped_at - 2)) s of it"
 }
 check "a swallowed SCSI Response is aborted and reissued" lost_response_is_aborted
 
