@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use iscsi_proto::digest::Digests;
 use thiserror::Error;
 
 use crate::ppod::PageSize;
@@ -33,6 +34,16 @@ pub struct UlpSubmode {
     pub header_digest: bool,
     /// DataDigest = CRC32C.
     pub data_digest: bool,
+}
+
+/// The same two choices, as the framer checks them on receive.
+impl From<UlpSubmode> for Digests {
+    fn from(submode: UlpSubmode) -> Digests {
+        Digests {
+            header: submode.header_digest,
+            data: submode.data_digest,
+        }
+    }
 }
 
 impl UlpSubmode {

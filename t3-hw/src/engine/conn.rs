@@ -386,10 +386,7 @@ impl Conn {
                 data_digest: self.submode.data_digest,
             },
             format: FrameFormat {
-                digests: Digests {
-                    header: self.submode.header_digest,
-                    data: self.submode.data_digest,
-                },
+                digests: Digests::from(self.submode),
                 max_data_segment_len: env.max_data_segment_len,
             },
             // Bytes staged ahead of their header can only be copied into mapped memory.

@@ -121,10 +121,7 @@ impl Harness {
                 data_digest: self.digests.data_digest,
             },
             format: FrameFormat {
-                digests: Digests {
-                    header: self.digests.header_digest,
-                    data: self.digests.data_digest,
-                },
+                digests: Digests::from(self.digests),
                 max_data_segment_len: 65536,
             },
             read_ahead: self.read_ahead,
@@ -152,10 +149,7 @@ impl Harness {
                 data_digest: self.digests.data_digest,
             },
             format: FrameFormat {
-                digests: Digests {
-                    header: self.digests.header_digest,
-                    data: self.digests.data_digest,
-                },
+                digests: Digests::from(self.digests),
                 max_data_segment_len: 65536,
             },
             read_ahead: self.read_ahead,
