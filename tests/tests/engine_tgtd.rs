@@ -7,8 +7,8 @@ use cxgb3i_tests::{Backing, Tgtd};
 use iscsi_proto::login::{random_isid, LoginConfig};
 use iscsi_proto::negotiation::DigestPreference;
 use iscsi_proto::scsi::{self, BlockIo, Lun, OneCommandUsage, ScsiRequest, StandardInquiry};
-use iscsi_proto::session::TaskOutcome;
-use t3_hw::initiator::{Client, CommandSpec};
+use iscsi_proto::session::{Direction, SubmitError, TaskOutcome};
+use t3_hw::initiator::{Client, CommandSpec, RequestRefused};
 use t3_hw::{EngineConfig, PpmConfig};
 
 const IQN: &str = "iqn.2026-11.org.ublk-cxgb3i:engine";
@@ -281,6 +281,45 @@ fn a_one_mebibyte_segment_length_takes_a_read_in_one_pdu() {
     let tid = client.conn(conn).tid().unwrap();
     let counters = client.engine().conn_counters(tid).unwrap();
     assert!(counters.ddp_bytes >= LEN as u64, "placed: {counters:?}");
+    client.logout_all(T).unwrap();
+}
+
+/// A read the session refuses (here one with an empty CDB) takes
+/// nothing: it is not counted as a read, and the DDP tag it reserved is free again, so the
+/// same task's next read is placed.
+#[test]
+fn a_refused_read_takes_nothing_and_is_not_counted() {
+    let tgtd = target();
+    let mut client = client();
+    let conn = client
+        .login(tgtd.addr(), login_config(DigestPreference::None), T)
+        .unwrap();
+    ready(&mut client, conn);
+    let before = client.conn(conn).stats();
+    let (iscsi, engine) = client.conn_mut(conn).unwrap();
+    let refused = iscsi.submit(engine, 3, lun1(), &[], Direction::Read, 4096);
+    assert_eq!(
+        refused,
+        Err(RequestRefused::Session(SubmitError::CdbLength(0)))
+    );
+    let after_refusal = client.conn(conn).stats();
+    assert_eq!(
+        after_refusal.reads_ddp, before.reads_ddp,
+        "{after_refusal:?}"
+    );
+    assert_eq!(after_refusal.reads_not_ddp, before.reads_not_ddp);
+
+    let data = write_pattern(&mut client, conn, 1, blocks_at(0, 4096), 7);
+    good(run(
+        &mut client,
+        conn,
+        3,
+        &scsi::read16(blocks_at(0, 4096)).unwrap(),
+    ));
+    assert!(client.buffer(3).unwrap()[..4096] == data[..]);
+    let after_read = client.conn(conn).stats();
+    assert_eq!(after_read.reads_ddp, before.reads_ddp + 1, "{after_read:?}");
+    assert_eq!(after_read.writes, before.writes + 1, "{after_read:?}");
     client.logout_all(T).unwrap();
 }
 

@@ -247,16 +247,8 @@ impl IscsiConn {
         }
         let (itt, ddp) = if direction == Direction::Read && data_len > 0 {
             let reservation = engine.reserve_ddp(tid, task, task, data_len)?;
-            if reservation.ddp.is_some() {
-                self.stats.reads_ddp += 1;
-            } else {
-                self.stats.reads_not_ddp += 1;
-            }
             (reservation.itt, reservation.ddp)
         } else {
-            if direction == Direction::Write {
-                self.stats.writes += 1;
-            }
             (engine.ppm_mut().reserve_itt(task, None)?.itt, None)
         };
         let State::FullFeature(session) = &mut self.state else {
@@ -275,6 +267,13 @@ impl IscsiConn {
                 let _ = engine.ppm_mut().release(tag);
             }
             return Err(error.into());
+        }
+        // Counted once the session has taken the command: a refused one is the caller's.
+        match direction {
+            Direction::Read if data_len > 0 && ddp.is_some() => self.stats.reads_ddp += 1,
+            Direction::Read if data_len > 0 => self.stats.reads_not_ddp += 1,
+            Direction::Write => self.stats.writes += 1,
+            _ => {}
         }
         self.in_flight.insert(itt, InFlight { task, ddp });
         self.flush_or_fail(engine);
