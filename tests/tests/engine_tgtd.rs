@@ -284,9 +284,8 @@ fn a_one_mebibyte_segment_length_takes_a_read_in_one_pdu() {
     client.logout_all(T).unwrap();
 }
 
-/// A read the session refuses (here one with an empty CDB) takes
-/// nothing: it is not counted as a read, and the DDP tag it reserved is free again, so the
-/// same task's next read is placed.
+/// A read the session refuses (here one with an empty CDB) takes nothing: it is not counted
+/// as a read, and the same task's next read is placed and counted once.
 #[test]
 fn a_refused_read_takes_nothing_and_is_not_counted() {
     let tgtd = target();
